@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Every target gets the same strictness: `any` spelled out for existentials and imports that
+/// only expose what a file actually imports (see ../shared/STYLE.md §1).
+let strictness: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "lbsim",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "lbsim", targets: ["lbsim"]),
+        .library(name: "Balancing", targets: ["Balancing"]),
+        .library(name: "Simulation", targets: ["Simulation"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // GSL through pkg-config `gsl`; Debian's libgsl-dev links gsl and gslcblas.
+        .systemLibrary(
+            name: "CGSL",
+            path: "Sources/CGSL",
+            pkgConfig: "gsl",
+            providers: [.apt(["libgsl-dev"])]
+        ),
+        // The sans-I/O core shared by the simulator and the proxy: no NIO, no sockets, no clock.
+        .target(
+            name: "Balancing",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strictness
+        ),
+        // The simulator's machinery; for now its seeded GSL streams and distributions.
+        .target(
+            name: "Simulation",
+            dependencies: ["Balancing", "CGSL"],
+            swiftSettings: strictness
+        ),
+        .executableTarget(
+            name: "lbsim",
+            dependencies: [
+                "Balancing",
+                "Simulation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictness
+        ),
+        .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: strictness),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation"], swiftSettings: strictness),
+        .testTarget(name: "LbsimTests", dependencies: ["lbsim"], swiftSettings: strictness),
+    ],
+    swiftLanguageModes: [.v6]
+)

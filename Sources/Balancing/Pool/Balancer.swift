@@ -1,0 +1,140 @@
+/// One pool's balancing state: its backends, the policy over the primary backends, a second
+/// instance over the backups, and optional cookie affinity. Both drivers hold one per pool and
+/// feed it the same events, which is what makes a simulated run and a proxied run comparable.
+///
+/// Backups follow nginx's `backup`: the backup policy is asked only when the primary policy
+/// finds no available backend.
+///
+/// A successful pick counts as a request started on the chosen backend (in-flight + 1), as
+/// nginx and HAProxy count a connection at selection; the driver calls `requestFinished(on:)`
+/// exactly once for each.
+public struct Balancer: Sendable {
+    public private(set) var table: BackendTable
+    public let spec: PolicySpec
+    public let affinity: CookieAffinity?
+    private var primary: any BalancingPolicy
+    private var backup: any BalancingPolicy
+    private var availablePrimaries = 0
+
+    /// The outcome of one pick, with what the driver must add to the response.
+    public struct Decision: Equatable, Sendable {
+        public var result: PickResult
+        /// True when the backend came from the backup tier.
+        public var usedBackup: Bool = false
+        /// `Set-Cookie` value to add to the response, when affinity asks for one.
+        public var setCookie: String?
+        public var affinity: AffinityOutcome = .none
+    }
+
+    public init(backends: [Backend], spec: PolicySpec, affinity: CookieAffinity? = nil) {
+        let table = BackendTable(backends)
+        self.table = table
+        self.spec = spec
+        self.affinity = affinity
+        let ids = table.ids
+        primary = spec.makePolicy(members: ids.filter { !table[$0].isBackup }, table: table)
+        backup = spec.makePolicy(members: ids.filter { table[$0].isBackup }, table: table)
+        availablePrimaries = ids.filter { !table[$0].isBackup && table[$0].isAvailable }.count
+    }
+
+    public var backends: [Backend] { table.backends }
+    public func id(named name: String) -> BackendID? { table.id(named: name) }
+    public subscript(id: BackendID) -> Backend { table[id] }
+
+    /// Chooses a backend for `request`, never `avoiding` (the backend a retry must leave).
+    public mutating func pick(
+        _ request: RequestContext,
+        avoiding: BackendID? = nil,
+        using generator: inout some RandomNumberGenerator
+    ) -> Decision {
+        guard let affinity else {
+            var decision = pickFromTiers(request, avoiding: avoiding, using: &generator)
+            if let id = decision.result.backend { start(id) } else { decision.usedBackup = false }
+            return decision
+        }
+        var outcome = AffinityOutcome.newSession
+        if let value = request.cookie(affinity.cookieName) {
+            if let sticky = table.id(named: value) {
+                let backend = table[sticky]
+                let backupAllowed = availablePrimaries == 0 || (availablePrimaries == 1 && isOnlyAvailablePrimary(avoiding))
+                if backend.isAvailable && sticky != avoiding && (!backend.isBackup || backupAllowed) {
+                    start(sticky)
+                    return Decision(result: .backend(sticky), usedBackup: backend.isBackup, setCookie: nil, affinity: .honoured)
+                }
+                outcome = .broken(.backendUnavailable)
+            } else {
+                outcome = .broken(.unknownBackend)
+            }
+        }
+        var decision = pickFromTiers(request, avoiding: avoiding, using: &generator)
+        decision.affinity = outcome
+        if let id = decision.result.backend {
+            start(id)
+            decision.setCookie = affinity.setCookie(for: table[id])
+        }
+        return decision
+    }
+
+    private func isOnlyAvailablePrimary(_ id: BackendID?) -> Bool {
+        guard let id else { return false }
+        return !table[id].isBackup && table[id].isAvailable
+    }
+
+    private mutating func pickFromTiers(
+        _ request: RequestContext,
+        avoiding: BackendID?,
+        using generator: inout some RandomNumberGenerator
+    ) -> Decision {
+        let first = primary.pick(for: request, in: table, avoiding: avoiding, using: &generator)
+        if case .backend = first { return Decision(result: first) }
+        guard !backup.members.isEmpty else { return Decision(result: first) }
+        let second = backup.pick(for: request, in: table, avoiding: avoiding, using: &generator)
+        if case .backend = second { return Decision(result: second, usedBackup: true) }
+        // Report "all at capacity" if either tier had an eligible backend.
+        if case .noBackend(.allAtCapacity) = first { return Decision(result: first) }
+        return Decision(result: second)
+    }
+
+    private mutating func start(_ id: BackendID) {
+        update(id) { $0.inFlight += 1 }
+    }
+
+    /// A request (or L4 connection) picked earlier has finished, however it ended.
+    public mutating func requestFinished(on id: BackendID) {
+        precondition(table[id].inFlight > 0, "requestFinished without a matching pick")
+        update(id) { $0.inFlight -= 1 }
+    }
+
+    /// Applies a change to one backend and tells its tier's policy what moved.
+    private mutating func update(_ id: BackendID, _ change: (inout Backend) -> Void) {
+        let before = table[id]
+        change(&table[id])
+        let after = table[id]
+        let isBackup = after.isBackup
+        if before.isAvailable != after.isAvailable {
+            if !isBackup { availablePrimaries += after.isAvailable ? 1 : -1 }
+            if isBackup { backup.availabilityChanged(id, in: table) } else { primary.availabilityChanged(id, in: table) }
+        }
+        if before.inFlight != after.inFlight {
+            if isBackup { backup.loadChanged(id, in: table) } else { primary.loadChanged(id, in: table) }
+        }
+        if before.weight != after.weight {
+            if isBackup { backup.weightChanged(id, in: table) } else { primary.weightChanged(id, in: table) }
+        }
+    }
+
+    /// The active health checker's verdict (HAProxy UP/DOWN).
+    public mutating func setActiveHealth(_ id: BackendID, up: Bool) { update(id) { $0.activeUp = up } }
+
+    /// Passive checking's verdict (Envoy ejection, nginx max_fails).
+    public mutating func setEjected(_ id: BackendID, _ ejected: Bool) { update(id) { $0.ejected = ejected } }
+
+    /// Operator drain: no new picks, in-flight finishes. `false` re-enables.
+    public mutating func setDraining(_ id: BackendID, _ draining: Bool) { update(id) { $0.draining = draining } }
+
+    /// Changes a weight at run time; every policy keeps its position (no reset burst).
+    public mutating func setWeight(_ id: BackendID, _ weight: Int) {
+        precondition(weight >= 1, "weight must be at least 1")
+        update(id) { $0.weight = weight }
+    }
+}

@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A client address as the hashing policies see it: raw network-order bytes.
+///
+/// Parsing goes through `inet_pton`, so every textual form the C library accepts (including
+/// `::ffff:1.2.3.4` and compressed IPv6) is understood exactly as the proxy's sockets report it.
+public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
+    case v4(UInt32)
+    case v6(high: UInt64, low: UInt64)
+
+    /// Parses dotted-quad IPv4 or any IPv6 text form; `nil` when the text is neither.
+    public init?(_ text: String) {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            self = .v4(UInt32(bigEndian: v4.s_addr))
+            return
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for i in 0..<8 { high = high << 8 | UInt64(bytes[i]) }
+        for i in 8..<16 { low = low << 8 | UInt64(bytes[i]) }
+        self = .v6(high: high, low: low)
+    }
+
+    /// The address bytes in network order (4 for IPv4, 16 for IPv6).
+    public var bytes: [UInt8] {
+        switch self {
+        case .v4(let value):
+            return (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) }
+        case .v6(let high, let low):
+            return (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
+                + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+        }
+    }
+
+    /// Calls `body` with each of the first `count` bytes without allocating (hot path of ip_hash).
+    @inline(__always)
+    func forEachByte(_ count: Int, _ body: (UInt8) -> Void) {
+        switch self {
+        case .v4(let value):
+            for i in 0..<min(count, 4) { body(UInt8(truncatingIfNeeded: value >> (24 - 8 * i))) }
+        case .v6(let high, let low):
+            for i in 0..<min(count, 16) {
+                let word = i < 8 ? high : low
+                body(UInt8(truncatingIfNeeded: word >> (56 - 8 * (i % 8))))
+            }
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .v4(let value):
+            return (0..<4).map { String((value >> (24 - 8 * $0)) & 0xff) }.joined(separator: ".")
+        case .v6:
+            let b = bytes
+            return stride(from: 0, to: 16, by: 2).map { String(UInt16(b[$0]) << 8 | UInt16(b[$0 + 1]), radix: 16) }
+                .joined(separator: ":")
+        }
+    }
+}

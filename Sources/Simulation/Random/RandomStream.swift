@@ -1,0 +1,82 @@
+import Balancing
+import CGSL
+
+/// A seeded GSL generator (`gsl_rng_mt19937` by default) that owns its C state.
+///
+/// One master seed feeds the whole simulation; each component asks for its own child stream by
+/// name (`"client/web/arrivals"`, `"backend/big-2/service"`). A child's seed is a hash of the
+/// master seed and the name only, so adding a backend adds a stream without shifting any other
+/// stream: the rest of the run stays comparable.
+///
+/// A stream is a class because it owns a C pointer (freed in `deinit`); it is deliberately not
+/// `Sendable`: each stream belongs to one component on one thread.
+public final class RandomStream: RandomNumberGenerator {
+    /// The GSL generator algorithms offered; all are seedable and reproducible across platforms.
+    public enum Algorithm: String, Sendable, CaseIterable {
+        case mt19937
+        case ranlxd2
+        case taus2
+
+        var gslType: UnsafePointer<gsl_rng_type> {
+            switch self {
+            case .mt19937: lbsim_rng_mt19937()
+            case .ranlxd2: lbsim_rng_ranlxd2()
+            case .taus2: lbsim_rng_taus2()
+            }
+        }
+    }
+
+    private let rng: UnsafeMutablePointer<gsl_rng>
+    public let seed: UInt64
+    public let algorithm: Algorithm
+
+    public init(seed: UInt64, algorithm: Algorithm = .mt19937) {
+        RandomStream.disableGSLAbort
+        guard let rng = gsl_rng_alloc(algorithm.gslType) else { fatalError("gsl_rng_alloc failed: out of memory") }
+        self.rng = rng
+        self.seed = seed
+        self.algorithm = algorithm
+        gsl_rng_set(rng, UInt(truncatingIfNeeded: seed))
+    }
+
+    deinit { gsl_rng_free(rng) }
+
+    /// GSL's default error handler aborts the process; parameters are validated in Swift
+    /// instead, so switch it off once.
+    private static let disableGSLAbort: Void = { _ = gsl_set_error_handler_off() }()
+
+    /// An independent stream for the component called `name`, derived from this stream's seed.
+    public func child(_ name: String) -> RandomStream {
+        RandomStream(seed: RandomStream.derive(seed: seed, name: name), algorithm: algorithm)
+    }
+
+    /// The seed a child called `name` gets: SplitMix64 over the parent seed and the name's hash.
+    public static func derive(seed: UInt64, name: String) -> UInt64 {
+        var z = seed &+ StableHash.hash(name) &+ 0x9e37_79b9_7f4a_7c15
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform double in [0, 1).
+    public func uniform() -> Double { gsl_rng_uniform(rng) }
+
+    /// A uniform double in (0, 1), for inverse-transform draws that must avoid 0.
+    public func uniformPositive() -> Double { gsl_rng_uniform_pos(rng) }
+
+    /// 64 random bits (mt19937 yields 32 per call, so two are combined).
+    public func next() -> UInt64 {
+        let range = UInt64(gsl_rng_max(rng) - gsl_rng_min(rng))
+        if range >= UInt64(UInt32.max) && range == UInt64.max {
+            return UInt64(gsl_rng_get(rng))
+        }
+        let high = UInt64(gsl_rng_uniform_int(rng, 1 << 32))
+        let low = UInt64(gsl_rng_uniform_int(rng, 1 << 32))
+        return high << 32 | low
+    }
+
+    var pointer: UnsafeMutablePointer<gsl_rng> { rng }
+}
+
+@available(*, unavailable, message: "a RandomStream belongs to one component on one thread")
+extension RandomStream: @unchecked Sendable {}
