@@ -1,0 +1,156 @@
+/// `balancer:` in scenario and proxy files: the algorithm and its parameters, affinity, health
+/// checks, retries and timeouts. Shared unchanged by the simulator and the proxy.
+///
+/// Defaults are documented key by key in `Scenarios/README.md`.
+public struct BalancerConfiguration: Decodable, Equatable, Sendable {
+    public var algorithm: Algorithm = .roundRobin
+    /// What `consistent_hash` hashes (`client_ip`, `header:NAME`, `cookie:NAME`).
+    public var hashOn: HashKey = .clientAddress
+    public var consistentHash = ConsistentHashConfiguration()
+    public var ipHash = IPHashConfiguration()
+    /// `p2c`: how many distinct backends to draw (Envoy `choice_count`).
+    public var choiceCount = 2
+    public var affinity: AffinityConfiguration?
+    public var healthCheck = HealthCheckConfiguration()
+    /// Further attempts on another backend after the first failed (0 = no retry).
+    public var retries = 1
+    public var timeouts = TimeoutsConfiguration()
+
+    public init() {}
+
+    enum CodingKeys: String, StrictCodingKey {
+        case algorithm, hashOn = "hash_on", consistentHash = "consistent_hash", ipHash = "ip_hash"
+        case choiceCount = "choice_count", affinity, healthCheck = "health_check", retries, timeouts
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        algorithm = try c.decodeIfPresent(Algorithm.self, forKey: .algorithm) ?? algorithm
+        if let text = try c.decodeIfPresent(String.self, forKey: .hashOn) {
+            guard let key = HashKey(parsing: text) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .hashOn, in: c, debugDescription: "hash_on must be client_ip, header:NAME or cookie:NAME, not '\(text)'")
+            }
+            hashOn = key
+        }
+        consistentHash = try c.decodeIfPresent(ConsistentHashConfiguration.self, forKey: .consistentHash) ?? consistentHash
+        ipHash = try c.decodeIfPresent(IPHashConfiguration.self, forKey: .ipHash) ?? ipHash
+        choiceCount = try c.decodeIfPresent(Int.self, forKey: .choiceCount) ?? choiceCount
+        try c.require(choiceCount >= 1, .choiceCount, "choice_count must be at least 1")
+        affinity = try c.decodeIfPresent(AffinityConfiguration.self, forKey: .affinity)
+        healthCheck = try c.decodeIfPresent(HealthCheckConfiguration.self, forKey: .healthCheck) ?? healthCheck
+        retries = try c.decodeIfPresent(Int.self, forKey: .retries) ?? retries
+        try c.require(retries >= 0, .retries, "retries must not be negative")
+        timeouts = try c.decodeIfPresent(TimeoutsConfiguration.self, forKey: .timeouts) ?? timeouts
+    }
+
+    /// The policy these settings describe.
+    public var policySpec: PolicySpec {
+        var spec = PolicySpec(algorithm)
+        spec.hashKey = hashOn
+        spec.consistentHashMethod = consistentHash.method
+        spec.minimumRingSize = consistentHash.minimumRingSize
+        spec.maximumRingSize = consistentHash.maximumRingSize
+        spec.maglevTableSize = consistentHash.tableSize
+        spec.ipv4PrefixLength = ipHash.ipv4Prefix
+        spec.ipv6PrefixLength = ipHash.ipv6Prefix
+        spec.choiceCount = choiceCount
+        return spec
+    }
+
+    /// Builds a balancer over `backends` with these settings.
+    public func makeBalancer(backends: [Backend]) -> Balancer {
+        Balancer(backends: backends, spec: policySpec, affinity: affinity.map { CookieAffinity(cookieName: $0.cookie) })
+    }
+}
+
+/// `balancer.consistent_hash`.
+public struct ConsistentHashConfiguration: Decodable, Equatable, Sendable {
+    public var method: ConsistentHashMethod = .ring
+    /// Envoy `ring_hash_lb_config.minimum_ring_size`.
+    public var minimumRingSize = 1024
+    /// Envoy `ring_hash_lb_config.maximum_ring_size`.
+    public var maximumRingSize = 8_388_608
+    /// Maglev table size M, a prime (Envoy `maglev_lb_config.table_size`).
+    public var tableSize = 65_537
+
+    public init() {}
+
+    enum CodingKeys: String, StrictCodingKey {
+        case method, minimumRingSize = "minimum_ring_size", maximumRingSize = "maximum_ring_size", tableSize = "table_size"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        method = try c.decodeIfPresent(ConsistentHashMethod.self, forKey: .method) ?? method
+        minimumRingSize = try c.decodeIfPresent(Int.self, forKey: .minimumRingSize) ?? minimumRingSize
+        maximumRingSize = try c.decodeIfPresent(Int.self, forKey: .maximumRingSize) ?? maximumRingSize
+        tableSize = try c.decodeIfPresent(Int.self, forKey: .tableSize) ?? tableSize
+        try c.require(minimumRingSize >= 1, .minimumRingSize, "minimum_ring_size must be at least 1")
+        try c.require(maximumRingSize >= minimumRingSize, .maximumRingSize, "maximum_ring_size must be at least minimum_ring_size")
+        try c.require(Maglev.isPrime(tableSize), .tableSize, "table_size must be a prime such as 65537 or 5003")
+    }
+}
+
+/// `balancer.ip_hash`.
+public struct IPHashConfiguration: Decodable, Equatable, Sendable {
+    /// Leading bits of an IPv4 client address hashed (nginx: 24, the first three octets).
+    public var ipv4Prefix = 24
+    public var ipv6Prefix = 128
+
+    public init() {}
+
+    enum CodingKeys: String, StrictCodingKey {
+        case ipv4Prefix = "ipv4_prefix", ipv6Prefix = "ipv6_prefix"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        ipv4Prefix = try c.decodeIfPresent(Int.self, forKey: .ipv4Prefix) ?? ipv4Prefix
+        ipv6Prefix = try c.decodeIfPresent(Int.self, forKey: .ipv6Prefix) ?? ipv6Prefix
+        try c.require((0...32).contains(ipv4Prefix), .ipv4Prefix, "ipv4_prefix must be within 0…32")
+        try c.require((0...128).contains(ipv6Prefix), .ipv6Prefix, "ipv6_prefix must be within 0…128")
+    }
+}
+
+/// `balancer.affinity`: `{ cookie: SERVERID }`.
+public struct AffinityConfiguration: Decodable, Equatable, Sendable {
+    public var cookie = "SERVERID"
+
+    enum CodingKeys: String, StrictCodingKey { case cookie }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        cookie = try c.decodeIfPresent(String.self, forKey: .cookie) ?? cookie
+        let allowed = cookie.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 32 && !"()<>@,;:\\\"/[]?={} \t".unicodeScalars.contains($0) }
+        try c.require(!cookie.isEmpty && allowed, .cookie, "cookie name '\(cookie)' is not a valid cookie token")
+    }
+}
+
+/// `balancer.timeouts`, with nginx's meaning and defaults (`proxy_connect_timeout`,
+/// `proxy_read_timeout`: 60 s each).
+public struct TimeoutsConfiguration: Decodable, Equatable, Sendable {
+    /// Establishing the upstream connection.
+    public var connect: Duration = .seconds(60)
+    /// Between two successive reads from the upstream (not the whole response).
+    public var read: Duration = .seconds(60)
+
+    public init() {}
+
+    enum CodingKeys: String, StrictCodingKey { case connect, read }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        connect = try c.decodeIfPresent(Duration.self, forKey: .connect) ?? connect
+        read = try c.decodeIfPresent(Duration.self, forKey: .read) ?? read
+        try c.require(connect > .zero, .connect, "timeouts.connect must be positive")
+        try c.require(read > .zero, .read, "timeouts.read must be positive")
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// Throws a validation error located at `key` unless `condition` holds.
+    func require(_ condition: Bool, _ key: Key, _ message: @autoclosure () -> String) throws {
+        guard condition else { throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: message()) }
+    }
+}
