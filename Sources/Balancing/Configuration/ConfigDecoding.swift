@@ -35,7 +35,7 @@ public struct ConfigDecoder {
         } catch let error as ConfigurationError {
             throw error
         } catch let error as YamlError {
-            throw yamlSyntaxError(error)
+            throw yamlSyntaxError(error, yaml: yaml)
         } catch {
             throw ConfigurationError.syntax("\(error)", file: file, line: 0, column: 0)
         }
@@ -50,13 +50,36 @@ public struct ConfigDecoder {
         }
     }
 
-    private func yamlSyntaxError(_ error: YamlError) -> ConfigurationError {
+    private func yamlSyntaxError(_ error: YamlError, yaml: String) -> ConfigurationError {
         switch error {
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let key = duplicates.sorted().first ?? ""
+            let line = Self.secondOccurrence(of: key, in: yaml, from: context.mark.line) ?? context.mark.line
+            return ConfigurationError(.duplicateKey(key), file: file, line: line, column: 1, path: "")
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return .syntax(problem, file: file, line: mark.line, column: mark.column)
         default:
             return .syntax("\(error)", file: file, line: 0, column: 0)
         }
+    }
+
+    /// The line where `key:` appears for the second time at or after `line` (Yams reports the
+    /// mapping, not the repeated key).
+    static func secondOccurrence(of key: String, in yaml: String, from line: Int) -> Int? {
+        var seen = 0
+        for (number, text) in yaml.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where number + 1 >= line {
+            // Keys start a line (after "- ") or follow "{" or "," in flow style.
+            for segment in text.split(whereSeparator: { $0 == "{" || $0 == "," }) {
+                var rest = segment.drop { $0 == " " || $0 == "-" || $0 == "\t" }
+                guard rest.hasPrefix(key) else { continue }
+                rest = rest.dropFirst(key.count).drop { $0 == " " }
+                if rest.first == ":" {
+                    seen += 1
+                    if seen == 2 { return number + 1 }
+                }
+            }
+        }
+        return nil
     }
 
     /// Maps an error thrown by a type's own `init(from:)` to the node its coding path names.
