@@ -37,6 +37,7 @@ public final class RandomStream: RandomNumberGenerator {
         self.seed = seed
         self.algorithm = algorithm
         gsl_rng_set(rng, UInt(truncatingIfNeeded: seed))
+        precondition(gsl_rng_min(rng) == 0 && gsl_rng_max(rng) == 0xffff_ffff, "generator must yield full 32-bit words")
     }
 
     deinit { gsl_rng_free(rng) }
@@ -64,15 +65,10 @@ public final class RandomStream: RandomNumberGenerator {
     /// A uniform double in (0, 1), for inverse-transform draws that must avoid 0.
     public func uniformPositive() -> Double { gsl_rng_uniform_pos(rng) }
 
-    /// 64 random bits (mt19937 yields 32 per call, so two are combined).
+    /// 64 random bits from two raw 32-bit draws (every offered algorithm yields full 32-bit
+    /// words, checked at initialisation).
     public func next() -> UInt64 {
-        let range = UInt64(gsl_rng_max(rng) - gsl_rng_min(rng))
-        if range >= UInt64(UInt32.max) && range == UInt64.max {
-            return UInt64(gsl_rng_get(rng))
-        }
-        let high = UInt64(gsl_rng_uniform_int(rng, 1 << 32))
-        let low = UInt64(gsl_rng_uniform_int(rng, 1 << 32))
-        return high << 32 | low
+        UInt64(gsl_rng_get(rng)) << 32 | UInt64(gsl_rng_get(rng))
     }
 
     var pointer: UnsafeMutablePointer<gsl_rng> { rng }
