@@ -1,4 +1,9 @@
 import ArgumentParser
+import Balancing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `lbsim` command line: thin on purpose, it parses arguments and calls the libraries.
 @main
@@ -7,10 +12,72 @@ struct LBSim: ParsableCommand {
         commandName: "lbsim",
         abstract: "Simulate load balancers before production does, and run the same balancing core for real.",
         version: LBSimVersion.current,
-        subcommands: []
+        subcommands: [DemoCommand.self, ValidateCommand.self, BenchCommand.self]
     )
+
+    /// Exit codes follow the house rule: 2 for bad input (arguments, files), 1 for a failed
+    /// check, 0 for success. ArgumentParser would use 64 for bad arguments.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ConfigurationError {
+            printError("lbsim: \(error)")
+            Glibc.exit(2)
+        } catch let error as InputError {
+            printError("lbsim: \(error.description)")
+            Glibc.exit(2)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                printError(fullMessage(for: error))
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 enum LBSimVersion {
     static let current = "0.1.0"
+}
+
+/// Input that cannot be used (a missing file, say), reported as exit code 2.
+struct InputError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func printError(_ text: String) {
+    var stderr = StandardError()
+    print(text, to: &stderr)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            offset += n
+        }
+        bytes.removeAll()
+    }
+}
+
+/// Reads a whole text file, or throws an input error naming it.
+func readTextFile(_ path: String) throws -> String {
+    guard let file = fopen(path, "r") else {
+        throw InputError("cannot read \(path): \(String(cString: strerror(errno)))")
+    }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, file)
+        if n <= 0 { break }
+        bytes.append(contentsOf: buffer[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
