@@ -23,11 +23,16 @@ public protocol BalancingPolicy: Sendable {
     ) -> PickResult
 
     mutating func availabilityChanged(_ id: BackendID, in table: BackendTable)
+
+    /// Whether `loadChanged` does anything; the owner skips the call (one per request start
+    /// and finish) for policies that read load at pick time or ignore it.
+    static var tracksLoad: Bool { get }
     mutating func loadChanged(_ id: BackendID, in table: BackendTable)
     mutating func weightChanged(_ id: BackendID, in table: BackendTable)
 }
 
 extension BalancingPolicy {
+    public static var tracksLoad: Bool { false }
     public mutating func loadChanged(_ id: BackendID, in table: BackendTable) {}
 
     /// Why nothing could be picked, for the 503 body and the metrics.

@@ -16,15 +16,20 @@
 ///
 /// Requests without a client address (Unix sockets in nginx) use the round-robin fallback.
 ///
-/// - Complexity: O(k log n) per pick for k re-hashes (k = 1 while the hashed member is
-///   available); nginx walks the peer list, O(n).
+/// - Complexity: O(k) per pick for k re-hashes (k = 1 while the hashed member is available),
+///   through a table of at most 6,271 entries rebuilt on weight changes; nginx walks the peer
+///   list, O(n).
 public struct IPHash: BalancingPolicy {
     public let members: [BackendID]
     /// Leading bits of an IPv4 / IPv6 address that form the key (nginx: 24 and 128).
     public let ipv4PrefixLength: Int
     public let ipv6PrefixLength: Int
-    /// Cumulative weight of members before position k (member order).
-    private var cumulative: FenwickTree
+    /// Member weights in member order (nginx's peer list).
+    private var weights: [Int]
+    private var totalWeight = 0
+    /// The member whose weight range holds unit w, for every w nginx can produce: the hash is
+    /// below 6271, so `hash mod total` is too, and the walk over peers becomes one load.
+    private var memberForUnit: [Int32] = []
     private var available: BitSet
     private var fallbackCursor = -1
 
@@ -33,11 +38,23 @@ public struct IPHash: BalancingPolicy {
         self.members = members
         self.ipv4PrefixLength = ipv4PrefixLength
         self.ipv6PrefixLength = ipv6PrefixLength
-        cumulative = FenwickTree(count: members.count)
+        weights = members.map { table.weight($0) }
         available = BitSet(universe: table.count)
-        for (k, id) in members.enumerated() {
-            cumulative.set(k, to: Int64(table.weight(id)))
-            if table.isAvailable(id) { available.insert(id.index) }
+        for id in members where table.isAvailable(id) { available.insert(id.index) }
+        buildUnitTable()
+    }
+
+    private mutating func buildUnitTable() {
+        totalWeight = weights.reduce(0, +)
+        let units = min(totalWeight, 6271)
+        memberForUnit = Array(repeating: 0, count: units)
+        var unit = 0
+        for (k, weight) in weights.enumerated() {
+            for _ in 0..<weight {
+                guard unit < units else { return }
+                memberForUnit[unit] = Int32(k)
+                unit += 1
+            }
         }
     }
 
@@ -45,16 +62,27 @@ public struct IPHash: BalancingPolicy {
     @inline(__always)
     private func rehash(_ hash: Int, _ address: IPAddress) -> Int {
         var hash = hash
-        let prefix: Int
-        if case .v4 = address { prefix = ipv4PrefixLength } else { prefix = ipv6PrefixLength }
-        let fullBytes = prefix / 8
-        let partialBits = prefix % 8
-        var k = 0
-        address.forEachByte((prefix + 7) / 8) { byte in
-            var b = byte
-            if k == fullBytes && partialBits > 0 { b &= UInt8(truncatingIfNeeded: 0xff << (8 - partialBits)) }
-            hash = (hash * 113 + Int(b)) % 6271
-            k += 1
+        switch address {
+        case .v4(let value):
+            var k = 0
+            var remaining = ipv4PrefixLength
+            while remaining > 0 {
+                let byte = Int((value >> UInt32(24 - 8 * k)) & 0xff) & (remaining >= 8 ? 0xff : (0xff << (8 - remaining)) & 0xff)
+                hash = (hash * 113 + byte) % 6271
+                k += 1
+                remaining -= 8
+            }
+        case .v6(let high, let low):
+            var k = 0
+            var remaining = ipv6PrefixLength
+            while remaining > 0 {
+                let word = k < 8 ? high : low
+                let raw = Int((word >> UInt64(56 - 8 * (k % 8))) & 0xff)
+                let byte = raw & (remaining >= 8 ? 0xff : (0xff << (8 - remaining)) & 0xff)
+                hash = (hash * 113 + byte) % 6271
+                k += 1
+                remaining -= 8
+            }
         }
         return hash
     }
@@ -65,13 +93,12 @@ public struct IPHash: BalancingPolicy {
         avoiding: BackendID?,
         using generator: inout some RandomNumberGenerator
     ) -> PickResult {
-        guard !members.isEmpty, cumulative.total > 0 else { return .noBackend(.noneEligible) }
+        guard totalWeight > 0 else { return .noBackend(.noneEligible) }
         if let address = request.clientAddress {
             var hash = 89
             for _ in 0..<20 {
                 hash = rehash(hash, address)
-                let w = Int64(hash) % cumulative.total
-                let id = members[cumulative.slot(containing: w)]
+                let id = members[Int(memberForUnit[hash % totalWeight])]
                 if id != avoiding && available.contains(id.index) { return .backend(id) }
             }
         }
@@ -92,6 +119,7 @@ public struct IPHash: BalancingPolicy {
 
     public mutating func weightChanged(_ id: BackendID, in table: BackendTable) {
         guard let k = members.firstIndex(of: id) else { return }
-        cumulative.set(k, to: Int64(table.weight(id)))
+        weights[k] = table.weight(id)
+        buildUnitTable()
     }
 }

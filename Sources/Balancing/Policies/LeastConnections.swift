@@ -70,6 +70,8 @@ public struct LeastConnections: BalancingPolicy {
         if !table.isAvailable(id) && inHeap { heap.remove(id.index) }
     }
 
+    public static var tracksLoad: Bool { true }
+
     public mutating func loadChanged(_ id: BackendID, in table: BackendTable) {
         guard heap.contains(id.index) else { return }
         heap.update(id.index, key: key(for: id, table))

@@ -9,7 +9,8 @@
 /// Available members are kept in a dense array with each member's position, so drawing d
 /// distinct ones is a partial Fisher–Yates shuffle of the first d slots.
 ///
-/// - Complexity: O(d) per pick; O(1) per availability change.
+/// - Complexity: O(d) per pick (d = 2 draws two distinct slots directly); O(1) per
+///   availability change.
 public struct PowerOfTwoChoices: BalancingPolicy {
     public let members: [BackendID]
     public let choiceCount: Int
@@ -59,15 +60,26 @@ public struct PowerOfTwoChoices: BalancingPolicy {
             n -= 1
         }
         guard n > 0 else { return .noBackend(noBackendReason(in: table, avoiding: avoiding)) }
+        if choiceCount == 2 && n >= 2 {
+            // Two distinct slots without touching the array: j is drawn from the n - 1 others.
+            let i = uniformIndex(n, using: &generator)
+            var j = uniformIndex(n - 1, using: &generator)
+            if j >= i { j += 1 }
+            let a = dense[i]
+            let b = dense[j]
+            let loadA = Int64(table.hotInFlight[a]) + 1
+            let loadB = Int64(table.hotInFlight[b]) + 1
+            return .backend(BackendID(loadB * Int64(table.hotWeight[a]) < loadA * Int64(table.hotWeight[b]) ? b : a))
+        }
         let draws = min(choiceCount, n)
         var best = -1
         var bestLoad: Int64 = 0
         var bestWeight: Int64 = 1
         for k in 0..<draws {
-            swapDense(k, k + Int.random(in: 0..<(n - k), using: &generator))
+            swapDense(k, k + uniformIndex(n - k, using: &generator))
             let candidate = dense[k]
-            let load = Int64(table.backends[candidate].inFlight + 1)
-            let weight = Int64(table.backends[candidate].weight)
+            let load = Int64(table.hotInFlight[candidate]) + 1
+            let weight = Int64(table.hotWeight[candidate])
             if best < 0 || load * bestWeight < bestLoad * weight {
                 best = candidate
                 bestLoad = load

@@ -9,51 +9,51 @@
 /// move and their weight is not in the total.
 ///
 /// nginx scans every peer on every pick. Here each member's `current_weight` after `step` picks
-/// is kept as a line `offset + step × weight`; members of equal weight never cross, so each
-/// weight class is a heap ordered by offset, and a pick compares only the tops of the classes.
-/// A member leaving the available set freezes its `current_weight`, and rejoins with it
-/// unchanged, which is exactly nginx's skipping. A run-time weight change keeps the member's
-/// `current_weight` and only changes its slope, so it takes effect without the reset burst that
-/// zeroing every counter (an nginx reload) would cause.
+/// is kept as a line `offset + step × weight`. Members of equal weight never cross, so each
+/// weight class is a list sorted by offset (ties: configuration order), and a pick compares
+/// only the heads of the classes. The winner's offset drops by the total weight T; because
+/// equal-weight members stay within T of each other under nginx's rule (the one picked was the
+/// largest and falls by T), the winner re-enters at the tail of its class, found by scanning
+/// from the tail: O(1) in steady state, and still exact when churn breaks the pattern. A member
+/// leaving the available set freezes its `current_weight` and rejoins with it unchanged, which
+/// is exactly nginx's skipping. A run-time weight change keeps the member's `current_weight`
+/// and only changes its slope, so it takes effect without the burst that zeroing every counter
+/// (an nginx reload) would cause.
 ///
 /// nginx's `effective_weight` (a weight temporarily lowered after failures and raised by one per
 /// pick) is not modelled: passive health checking covers failures here.
 ///
-/// - Complexity: O(G + log n) per pick, where G is the number of distinct weights among
-///   members (nginx: O(n)); O(log n) per availability or weight change.
+/// - Complexity: O(G) per pick in steady state, where G is the number of distinct weights
+///   (nginx: O(n)); a member re-entering after churn costs O(k) for the k members it passes.
 public struct SmoothWeightedRoundRobin: BalancingPolicy {
     public let members: [BackendID]
 
-    /// Heap key within a weight class: larger offset first, then lower index (nginx's tie-break).
-    struct ClassKey: Comparable, Sendable {
-        var negatedOffset: Int64
-        var index: Int
-        static func < (l: ClassKey, r: ClassKey) -> Bool {
-            l.negatedOffset != r.negatedOffset ? l.negatedOffset < r.negatedOffset : l.index < r.index
-        }
-    }
-
-    struct WeightClass: Sendable {
-        var weight: Int64
-        var heap: IndexedHeap<ClassKey>
-    }
-
-    private var classes: [WeightClass] = []
     private var classOfWeight: [Int: Int] = [:]
+    private var classWeight: [Int64] = []
+    private var head: [Int32] = []
+    private var tail: [Int32] = []
+    /// Per backend index: links within its class list.
+    private var next: [Int32]
+    private var previous: [Int32]
     /// Per backend index: offset while active, frozen `current_weight` while inactive.
     private var offset: [Int64]
     private var frozen: [Int64]
     private var memberWeight: [Int64]
+    private var memberClass: [Int32]
     private var isActive: [Bool]
     private var step: Int64 = 0
     private var totalWeight: Int64 = 0
 
     public init(members: [BackendID], table: BackendTable) {
         self.members = members
-        offset = Array(repeating: 0, count: table.count)
-        frozen = Array(repeating: 0, count: table.count)
-        memberWeight = Array(repeating: 0, count: table.count)
-        isActive = Array(repeating: false, count: table.count)
+        let n = table.count
+        next = Array(repeating: -1, count: n)
+        previous = Array(repeating: -1, count: n)
+        offset = Array(repeating: 0, count: n)
+        frozen = Array(repeating: 0, count: n)
+        memberWeight = Array(repeating: 0, count: n)
+        memberClass = Array(repeating: -1, count: n)
+        isActive = Array(repeating: false, count: n)
         for id in members {
             memberWeight[id.index] = Int64(table.weight(id))
             if table.isAvailable(id) { activate(id.index) }
@@ -67,9 +67,41 @@ public struct SmoothWeightedRoundRobin: BalancingPolicy {
 
     private mutating func classIndex(for weight: Int64) -> Int {
         if let existing = classOfWeight[Int(weight)] { return existing }
-        classes.append(WeightClass(weight: weight, heap: IndexedHeap(universe: offset.count)))
-        classOfWeight[Int(weight)] = classes.count - 1
-        return classes.count - 1
+        classWeight.append(weight)
+        head.append(-1)
+        tail.append(-1)
+        classOfWeight[Int(weight)] = classWeight.count - 1
+        return classWeight.count - 1
+    }
+
+    /// True when `x` comes before `y` in a class: larger offset, then configuration order.
+    @inline(__always)
+    private func precedes(_ x: Int, _ y: Int) -> Bool {
+        offset[x] != offset[y] ? offset[x] > offset[y] : x < y
+    }
+
+    /// Links `i` into class `c`, scanning from the tail (where a fresh winner belongs).
+    private mutating func link(_ i: Int, into c: Int) {
+        var after = Int(tail[c])
+        while after >= 0 && precedes(i, after) { after = Int(previous[after]) }
+        previous[i] = Int32(after)
+        if after >= 0 {
+            next[i] = next[after]
+            next[after] = Int32(i)
+        } else {
+            next[i] = head[c]
+            head[c] = Int32(i)
+        }
+        if next[i] >= 0 { previous[Int(next[i])] = Int32(i) } else { tail[c] = Int32(i) }
+    }
+
+    private mutating func unlink(_ i: Int, from c: Int) {
+        let p = Int(previous[i])
+        let n = Int(next[i])
+        if p >= 0 { next[p] = Int32(n) } else { head[c] = Int32(n) }
+        if n >= 0 { previous[n] = Int32(p) } else { tail[c] = Int32(p) }
+        next[i] = -1
+        previous[i] = -1
     }
 
     private mutating func activate(_ i: Int) {
@@ -78,16 +110,17 @@ public struct SmoothWeightedRoundRobin: BalancingPolicy {
         let w = memberWeight[i]
         offset[i] = frozen[i] - step * w
         totalWeight += w
-        classes[classIndex(for: w)].heap.insert(i, key: ClassKey(negatedOffset: -offset[i], index: i))
+        let c = classIndex(for: w)
+        memberClass[i] = Int32(c)
+        link(i, into: c)
     }
 
     private mutating func deactivate(_ i: Int) {
         guard isActive[i] else { return }
         isActive[i] = false
-        let w = memberWeight[i]
-        frozen[i] = offset[i] + step * w
-        totalWeight -= w
-        classes[classIndex(for: w)].heap.remove(i)
+        frozen[i] = offset[i] + step * memberWeight[i]
+        totalWeight -= memberWeight[i]
+        unlink(i, from: Int(memberClass[i]))
     }
 
     public mutating func pick(
@@ -105,9 +138,10 @@ public struct SmoothWeightedRoundRobin: BalancingPolicy {
         var bestClass = -1
         var bestValue = Int64.min
         var bestIndex = Int.max
-        for c in classes.indices {
-            guard let top = classes[c].heap.top else { continue }
-            let value = offset[top] + step * classes[c].weight
+        for c in head.indices {
+            let top = Int(head[c])
+            guard top >= 0 else { continue }
+            let value = offset[top] + step * classWeight[c]
             if value > bestValue || (value == bestValue && top < bestIndex) {
                 bestValue = value
                 bestIndex = top
@@ -118,8 +152,9 @@ public struct SmoothWeightedRoundRobin: BalancingPolicy {
             step -= 1
             return .noBackend(noBackendReason(in: table, avoiding: avoiding))
         }
+        unlink(bestIndex, from: bestClass)
         offset[bestIndex] -= totalWeight
-        classes[bestClass].heap.update(bestIndex, key: ClassKey(negatedOffset: -offset[bestIndex], index: bestIndex))
+        link(bestIndex, into: bestClass)
         return .backend(BackendID(bestIndex))
     }
 

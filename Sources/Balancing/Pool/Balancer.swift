@@ -15,6 +15,8 @@ public struct Balancer: Sendable {
     private var primary: any BalancingPolicy
     private var backup: any BalancingPolicy
     private var availablePrimaries = 0
+    private let primaryTracksLoad: Bool
+    private let backupTracksLoad: Bool
 
     /// The outcome of one pick, with what the driver must add to the response.
     public struct Decision: Equatable, Sendable {
@@ -35,6 +37,8 @@ public struct Balancer: Sendable {
         primary = spec.makePolicy(members: ids.filter { !table[$0].isBackup }, table: table)
         backup = spec.makePolicy(members: ids.filter { table[$0].isBackup }, table: table)
         availablePrimaries = ids.filter { !table[$0].isBackup && table[$0].isAvailable }.count
+        primaryTracksLoad = type(of: primary).tracksLoad
+        backupTracksLoad = type(of: backup).tracksLoad
     }
 
     public var backends: [Backend] { table.backends }
@@ -96,29 +100,55 @@ public struct Balancer: Sendable {
     }
 
     private mutating func start(_ id: BackendID) {
-        update(id) { $0.inFlight += 1 }
+        adjustInFlight(id, by: 1)
     }
 
     /// A request (or L4 connection) picked earlier has finished, however it ended.
     public mutating func requestFinished(on id: BackendID) {
-        precondition(table[id].inFlight > 0, "requestFinished without a matching pick")
-        update(id) { $0.inFlight -= 1 }
+        precondition(table.hotInFlight[id.index] > 0, "requestFinished without a matching pick")
+        adjustInFlight(id, by: -1)
     }
 
-    /// Applies a change to one backend and tells its tier's policy what moved.
-    private mutating func update(_ id: BackendID, _ change: (inout Backend) -> Void) {
-        let before = table[id]
-        change(&table[id])
-        let after = table[id]
-        let isBackup = after.isBackup
-        if before.isAvailable != after.isAvailable {
-            if !isBackup { availablePrimaries += after.isAvailable ? 1 : -1 }
+    /// The per-request path of `update`: only the in-flight count moves.
+    @inline(__always)
+    private mutating func adjustInFlight(_ id: BackendID, by delta: Int) {
+        let (wasAvailable, isAvailable) = table.adjustInFlight(id.index, by: delta)
+        let isBackup = table.backends[id.index].isBackup
+        if wasAvailable != isAvailable {
+            if !isBackup { availablePrimaries += isAvailable ? 1 : -1 }
             if isBackup { backup.availabilityChanged(id, in: table) } else { primary.availabilityChanged(id, in: table) }
         }
-        if before.inFlight != after.inFlight {
-            if isBackup { backup.loadChanged(id, in: table) } else { primary.loadChanged(id, in: table) }
+        if isBackup {
+            if backupTracksLoad { backup.loadChanged(id, in: table) }
+        } else if primaryTracksLoad {
+            primary.loadChanged(id, in: table)
         }
-        if before.weight != after.weight {
+    }
+
+    /// Applies a change to one backend and tells its tier's policy what moved. Only the three
+    /// fields policies react to are compared, so the hot path (in-flight counts) copies nothing.
+    @inline(__always)
+    private mutating func update(_ id: BackendID, _ change: (inout Backend) -> Void) {
+        let i = id.index
+        let wasAvailable = table.backends[i].isAvailable
+        let oldInFlight = table.backends[i].inFlight
+        let oldWeight = table.backends[i].weight
+        change(&table[id])
+        table.refreshHotFields(id)
+        let isAvailable = table.backends[i].isAvailable
+        let isBackup = table.backends[i].isBackup
+        if wasAvailable != isAvailable {
+            if !isBackup { availablePrimaries += isAvailable ? 1 : -1 }
+            if isBackup { backup.availabilityChanged(id, in: table) } else { primary.availabilityChanged(id, in: table) }
+        }
+        if oldInFlight != table.backends[i].inFlight {
+            if isBackup {
+                if backupTracksLoad { backup.loadChanged(id, in: table) }
+            } else if primaryTracksLoad {
+                primary.loadChanged(id, in: table)
+            }
+        }
+        if oldWeight != table.backends[i].weight {
             if isBackup { backup.weightChanged(id, in: table) } else { primary.weightChanged(id, in: table) }
         }
     }

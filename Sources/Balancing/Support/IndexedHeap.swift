@@ -4,87 +4,102 @@
 /// swift-collections' `Heap` has no decrease-key or removal of an arbitrary element, which least
 /// connections (every request start and finish moves one backend) and smooth weighted round
 /// robin (backends frozen while unavailable) both need.
+///
+/// Keys and ids share one array so a level of sifting touches one cache line, and sifting runs
+/// on unsafe buffers: in smooth weighted round robin the winner sinks to the bottom on every
+/// pick, and per-element bounds and copy-on-write checks would cost more than the comparisons.
 struct IndexedHeap<Key: Comparable & Sendable>: Sendable {
-    private(set) var keys: [Key] = []
-    private(set) var ids: [Int] = []
-    private var positions: [Int]
+    struct Entry: Sendable {
+        var key: Key
+        var id: Int32
+    }
+
+    private var entries: [Entry] = []
+    private var positions: [Int32]
 
     init(universe: Int) { positions = Array(repeating: -1, count: universe) }
 
-    var isEmpty: Bool { ids.isEmpty }
-    var count: Int { ids.count }
-    var top: Int? { ids.first }
-    var topKey: Key? { keys.first }
+    var isEmpty: Bool { entries.isEmpty }
+    var count: Int { entries.count }
+    var top: Int? { entries.first.map { Int($0.id) } }
+    var topKey: Key? { entries.first?.key }
 
     func contains(_ id: Int) -> Bool { positions[id] >= 0 }
 
     func key(of id: Int) -> Key? {
-        let p = positions[id]
-        return p >= 0 ? keys[p] : nil
+        let p = Int(positions[id])
+        return p >= 0 ? entries[p].key : nil
     }
 
     /// The id at heap slot `slot` (0 is the top, 1 and 2 its children).
-    func id(atSlot slot: Int) -> Int? { slot < ids.count ? ids[slot] : nil }
-    func key(atSlot slot: Int) -> Key? { slot < keys.count ? keys[slot] : nil }
+    func id(atSlot slot: Int) -> Int? { slot < entries.count ? Int(entries[slot].id) : nil }
+    func key(atSlot slot: Int) -> Key? { slot < entries.count ? entries[slot].key : nil }
 
     mutating func insert(_ id: Int, key: Key) {
         precondition(positions[id] < 0, "id already in heap")
-        keys.append(key)
-        ids.append(id)
-        positions[id] = ids.count - 1
-        siftUp(ids.count - 1)
+        entries.append(Entry(key: key, id: Int32(id)))
+        positions[id] = Int32(entries.count - 1)
+        siftUp(entries.count - 1)
     }
 
     mutating func update(_ id: Int, key: Key) {
-        let p = positions[id]
+        let p = Int(positions[id])
         precondition(p >= 0, "id not in heap")
-        let old = keys[p]
-        keys[p] = key
+        let old = entries[p].key
+        entries[p].key = key
         if key < old { siftUp(p) } else { siftDown(p) }
     }
 
     mutating func remove(_ id: Int) {
-        let p = positions[id]
+        let p = Int(positions[id])
         guard p >= 0 else { return }
-        let last = ids.count - 1
-        if p != last { swapSlots(p, last) }
-        keys.removeLast()
-        ids.removeLast()
+        let last = entries.removeLast()
         positions[id] = -1
-        if p < ids.count {
-            siftDown(p)
-            siftUp(p)
-        }
+        guard p < entries.count else { return }
+        entries[p] = last
+        positions[Int(last.id)] = Int32(p)
+        siftDown(p)
+        siftUp(p)
     }
 
-    private mutating func swapSlots(_ a: Int, _ b: Int) {
-        keys.swapAt(a, b)
-        ids.swapAt(a, b)
-        positions[ids[a]] = a
-        positions[ids[b]] = b
-    }
-
+    /// Moves the entry at `start` up, shifting parents down into the hole (one write per level).
     private mutating func siftUp(_ start: Int) {
-        var child = start
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard keys[child] < keys[parent] else { return }
-            swapSlots(child, parent)
-            child = parent
+        entries.withUnsafeMutableBufferPointer { e in
+            positions.withUnsafeMutableBufferPointer { pos in
+                let moving = e[start]
+                var hole = start
+                while hole > 0 {
+                    let parent = (hole - 1) / 2
+                    guard moving.key < e[parent].key else { break }
+                    e[hole] = e[parent]
+                    pos[Int(e[hole].id)] = Int32(hole)
+                    hole = parent
+                }
+                e[hole] = moving
+                pos[Int(moving.id)] = Int32(hole)
+            }
         }
     }
 
     private mutating func siftDown(_ start: Int) {
-        var parent = start
-        let n = ids.count
-        while true {
-            let left = 2 * parent + 1
-            guard left < n else { return }
-            let right = left + 1
-            let smallest = right < n && keys[right] < keys[left] ? right : left
-            guard keys[smallest] < keys[parent] else { return }
-            swapSlots(smallest, parent)
-            parent = smallest
+        entries.withUnsafeMutableBufferPointer { e in
+            positions.withUnsafeMutableBufferPointer { pos in
+                let n = e.count
+                let moving = e[start]
+                var hole = start
+                while true {
+                    let left = 2 * hole + 1
+                    guard left < n else { break }
+                    let right = left + 1
+                    let child = right < n && e[right].key < e[left].key ? right : left
+                    guard e[child].key < moving.key else { break }
+                    e[hole] = e[child]
+                    pos[Int(e[hole].id)] = Int32(hole)
+                    hole = child
+                }
+                e[hole] = moving
+                pos[Int(moving.id)] = Int32(hole)
+            }
         }
     }
 }
