@@ -28,99 +28,117 @@
 public struct SmoothWeightedRoundRobin: BalancingPolicy {
     public let members: [BackendID]
 
+    /// One member's state, packed so that a pick touches one array (one copy-on-write check).
+    struct Node: Sendable {
+        var next: Int32 = -1
+        var previous: Int32 = -1
+        var weightClass: Int32 = -1
+        var isActive = false
+        var weight: Int64 = 0
+        /// `offset` while active (current_weight = offset + step × weight), else unused.
+        var offset: Int64 = 0
+        /// The frozen `current_weight` while inactive.
+        var frozen: Int64 = 0
+    }
+
+    /// Per weight class: its weight and the head and tail of its list.
+    struct WeightClass: Sendable {
+        var weight: Int64
+        var head: Int32 = -1
+        var tail: Int32 = -1
+    }
+
     private var classOfWeight: [Int: Int] = [:]
-    private var classWeight: [Int64] = []
-    private var head: [Int32] = []
-    private var tail: [Int32] = []
-    /// Per backend index: links within its class list.
-    private var next: [Int32]
-    private var previous: [Int32]
-    /// Per backend index: offset while active, frozen `current_weight` while inactive.
-    private var offset: [Int64]
-    private var frozen: [Int64]
-    private var memberWeight: [Int64]
-    private var memberClass: [Int32]
-    private var isActive: [Bool]
+    private var classes: [WeightClass] = []
+    private var nodes: [Node]
     private var step: Int64 = 0
     private var totalWeight: Int64 = 0
 
     public init(members: [BackendID], table: BackendTable) {
         self.members = members
-        let n = table.count
-        next = Array(repeating: -1, count: n)
-        previous = Array(repeating: -1, count: n)
-        offset = Array(repeating: 0, count: n)
-        frozen = Array(repeating: 0, count: n)
-        memberWeight = Array(repeating: 0, count: n)
-        memberClass = Array(repeating: -1, count: n)
-        isActive = Array(repeating: false, count: n)
+        nodes = Array(repeating: Node(), count: table.count)
         for id in members {
-            memberWeight[id.index] = Int64(table.weight(id))
+            nodes[id.index].weight = Int64(table.weight(id))
+            nodes[id.index].weightClass = Int32(classIndex(for: nodes[id.index].weight))
             if table.isAvailable(id) { activate(id.index) }
         }
     }
 
     /// The `current_weight` nginx would hold for `id` right now (for tests and diagnostics).
     public func currentWeight(of id: BackendID) -> Int64 {
-        isActive[id.index] ? offset[id.index] + step * memberWeight[id.index] : frozen[id.index]
+        let node = nodes[id.index]
+        return node.isActive ? node.offset + step * node.weight : node.frozen
     }
 
     private mutating func classIndex(for weight: Int64) -> Int {
         if let existing = classOfWeight[Int(weight)] { return existing }
-        classWeight.append(weight)
-        head.append(-1)
-        tail.append(-1)
-        classOfWeight[Int(weight)] = classWeight.count - 1
-        return classWeight.count - 1
+        classes.append(WeightClass(weight: weight))
+        classOfWeight[Int(weight)] = classes.count - 1
+        return classes.count - 1
     }
 
     /// True when `x` comes before `y` in a class: larger offset, then configuration order.
     @inline(__always)
-    private func precedes(_ x: Int, _ y: Int) -> Bool {
-        offset[x] != offset[y] ? offset[x] > offset[y] : x < y
+    private static func precedes(_ x: Int, _ y: Int, _ n: UnsafeMutableBufferPointer<Node>) -> Bool {
+        n[x].offset != n[y].offset ? n[x].offset > n[y].offset : x < y
     }
 
-    /// Links `i` into class `c`, scanning from the tail (where a fresh winner belongs).
-    private mutating func link(_ i: Int, into c: Int) {
-        var after = Int(tail[c])
-        while after >= 0 && precedes(i, after) { after = Int(previous[after]) }
-        previous[i] = Int32(after)
+    /// Links `i` into its class, scanning from the tail (where a fresh winner belongs).
+    @inline(__always)
+    private static func link(_ i: Int, _ n: UnsafeMutableBufferPointer<Node>, _ c: UnsafeMutableBufferPointer<WeightClass>) {
+        let k = Int(n[i].weightClass)
+        var after = Int(c[k].tail)
+        while after >= 0 && precedes(i, after, n) { after = Int(n[after].previous) }
+        n[i].previous = Int32(after)
         if after >= 0 {
-            next[i] = next[after]
-            next[after] = Int32(i)
+            n[i].next = n[after].next
+            n[after].next = Int32(i)
         } else {
-            next[i] = head[c]
-            head[c] = Int32(i)
+            n[i].next = c[k].head
+            c[k].head = Int32(i)
         }
-        if next[i] >= 0 { previous[Int(next[i])] = Int32(i) } else { tail[c] = Int32(i) }
+        if n[i].next >= 0 { n[Int(n[i].next)].previous = Int32(i) } else { c[k].tail = Int32(i) }
     }
 
-    private mutating func unlink(_ i: Int, from c: Int) {
-        let p = Int(previous[i])
-        let n = Int(next[i])
-        if p >= 0 { next[p] = Int32(n) } else { head[c] = Int32(n) }
-        if n >= 0 { previous[n] = Int32(p) } else { tail[c] = Int32(p) }
-        next[i] = -1
-        previous[i] = -1
+    @inline(__always)
+    private static func unlink(_ i: Int, _ n: UnsafeMutableBufferPointer<Node>, _ c: UnsafeMutableBufferPointer<WeightClass>) {
+        let k = Int(n[i].weightClass)
+        let p = Int(n[i].previous)
+        let q = Int(n[i].next)
+        if p >= 0 { n[p].next = Int32(q) } else { c[k].head = Int32(q) }
+        if q >= 0 { n[q].previous = Int32(p) } else { c[k].tail = Int32(p) }
+        n[i].next = -1
+        n[i].previous = -1
+    }
+
+    /// Runs `body` with both arrays as unsafe buffers: one uniqueness check each per call.
+    @inline(__always)
+    private mutating func withBuffers<R>(
+        _ body: (UnsafeMutableBufferPointer<Node>, UnsafeMutableBufferPointer<WeightClass>) -> R
+    ) -> R {
+        nodes.withUnsafeMutableBufferPointer { n in classes.withUnsafeMutableBufferPointer { c in body(n, c) } }
     }
 
     private mutating func activate(_ i: Int) {
-        guard !isActive[i] else { return }
-        isActive[i] = true
-        let w = memberWeight[i]
-        offset[i] = frozen[i] - step * w
-        totalWeight += w
-        let c = classIndex(for: w)
-        memberClass[i] = Int32(c)
-        link(i, into: c)
+        guard !nodes[i].isActive else { return }
+        let step = self.step
+        totalWeight += nodes[i].weight
+        withBuffers { n, c in
+            n[i].isActive = true
+            n[i].offset = n[i].frozen - step * n[i].weight
+            Self.link(i, n, c)
+        }
     }
 
     private mutating func deactivate(_ i: Int) {
-        guard isActive[i] else { return }
-        isActive[i] = false
-        frozen[i] = offset[i] + step * memberWeight[i]
-        totalWeight -= memberWeight[i]
-        unlink(i, from: Int(memberClass[i]))
+        guard nodes[i].isActive else { return }
+        let step = self.step
+        totalWeight -= nodes[i].weight
+        withBuffers { n, c in
+            n[i].isActive = false
+            n[i].frozen = n[i].offset + step * n[i].weight
+            Self.unlink(i, n, c)
+        }
     }
 
     public mutating func pick(
@@ -130,32 +148,36 @@ public struct SmoothWeightedRoundRobin: BalancingPolicy {
         using generator: inout some RandomNumberGenerator
     ) -> PickResult {
         // A peer this request already tried is skipped for this pick only, as nginx's `tried` bitmap does.
-        let skipped = avoiding.map(\.index).flatMap { isActive[$0] ? $0 : nil }
-        if let skipped { deactivate(skipped) }
-        defer { if let skipped { activate(skipped) } }
-
+        var skipped = -1
+        if let avoiding, nodes[avoiding.index].isActive {
+            skipped = avoiding.index
+            deactivate(skipped)
+        }
         step += 1
-        var bestClass = -1
-        var bestValue = Int64.min
-        var bestIndex = Int.max
-        for c in head.indices {
-            let top = Int(head[c])
-            guard top >= 0 else { continue }
-            let value = offset[top] + step * classWeight[c]
-            if value > bestValue || (value == bestValue && top < bestIndex) {
-                bestValue = value
-                bestIndex = top
-                bestClass = c
+        let step = self.step
+        let total = totalWeight
+        let winner = withBuffers { n, c -> Int in
+            var bestValue = Int64.min
+            var best = -1
+            for k in c.indices {
+                let top = Int(c[k].head)
+                guard top >= 0 else { continue }
+                let value = n[top].offset + step * c[k].weight
+                if value > bestValue || (value == bestValue && top < best) {
+                    bestValue = value
+                    best = top
+                }
             }
+            guard best >= 0 else { return -1 }
+            Self.unlink(best, n, c)
+            n[best].offset -= total
+            Self.link(best, n, c)
+            return best
         }
-        guard bestClass >= 0 else {
-            step -= 1
-            return .noBackend(noBackendReason(in: table, avoiding: avoiding))
-        }
-        unlink(bestIndex, from: bestClass)
-        offset[bestIndex] -= totalWeight
-        link(bestIndex, into: bestClass)
-        return .backend(BackendID(bestIndex))
+        if winner < 0 { self.step -= 1 }
+        if skipped >= 0 { activate(skipped) }
+        guard winner >= 0 else { return .noBackend(noBackendReason(in: table, avoiding: avoiding)) }
+        return .backend(BackendID(winner))
     }
 
     public mutating func availabilityChanged(_ id: BackendID, in table: BackendTable) {
@@ -164,9 +186,10 @@ public struct SmoothWeightedRoundRobin: BalancingPolicy {
 
     public mutating func weightChanged(_ id: BackendID, in table: BackendTable) {
         let i = id.index
-        let wasActive = isActive[i]
+        let wasActive = nodes[i].isActive
         if wasActive { deactivate(i) }
-        memberWeight[i] = Int64(table.weight(id))
+        nodes[i].weight = Int64(table.weight(id))
+        nodes[i].weightClass = Int32(classIndex(for: nodes[i].weight))
         if wasActive { activate(i) }
     }
 }
