@@ -123,7 +123,7 @@ struct BenchCommand: ParsableCommand {
 
     static func timePicks<P: BalancingPolicy>(_ policy: P, _ table: BackendTable, _ picks: Int) -> Double {
         var policy = policy
-        var rng = BenchGenerator(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let addresses = (0..<4096).map { _ in IPAddress.v4(UInt32(truncatingIfNeeded: rng.next())) }
         // One request value updated in place, as a driver fills in each request it places.
         var request = RequestContext()
@@ -148,7 +148,7 @@ struct BenchCommand: ParsableCommand {
     static func measure(_ spec: PolicySpec, backends n: Int, picks: Int, inFlight: Int) -> Double {
         let pool = (0..<n).map { Backend(name: "s\($0)", weight: 1 + $0 % 5) }
         var balancer = Balancer(backends: pool, spec: spec)
-        var rng = BenchGenerator(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let addresses = (0..<4096).map { _ in IPAddress.v4(UInt32(truncatingIfNeeded: rng.next())) }
         var request = RequestContext()
         var ring = [BackendID](repeating: BackendID(0), count: max(inFlight, 1))
@@ -173,18 +173,5 @@ struct BenchCommand: ParsableCommand {
         for i in 0..<picks { step(i) }
         let elapsed = clock.now - start
         return Double(elapsed.nanoseconds) / Double(picks)
-    }
-}
-
-/// SplitMix64: a small, fast generator for the benchmark's client addresses and policy draws.
-struct BenchGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

@@ -47,12 +47,8 @@ public struct ActiveHealthConfiguration: Decodable, Equatable, Sendable {
         try c.require(m.fall >= 1, .fall, "fall must be at least 1 (it counts failed probes)")
         m.rise = try c.decodeIfPresent(Int.self, forKey: .rise) ?? m.rise
         try c.require(m.rise >= 1, .rise, "rise must be at least 1 (it counts passed probes)")
-        if let text = try c.decodeIfPresent(String.self, forKey: .jitter) {
-            do {
-                m.jitter = try parsePercent(text) / 100
-            } catch {
-                throw DecodingError.dataCorruptedError(forKey: .jitter, in: c, debugDescription: error.description)
-            }
+        if let percent = try c.decodePercentIfPresent(forKey: .jitter) {
+            m.jitter = percent / 100
             try c.require(m.jitter <= 0.5, .jitter, "jitter must be at most 50% (HAProxy's spread-checks limit)")
         }
         m.initialState = try c.decodeIfPresent(ActiveHealthCheck.InitialState.self, forKey: .initialState) ?? m.initialState
@@ -165,12 +161,8 @@ public struct PassiveHealthConfiguration: Decodable, Equatable, Sendable {
         try c.require(o.baseEjectionTime > .zero, .ejection, "ejection must be positive")
         o.maxEjectionTime = try c.decodeIfPresent(Duration.self, forKey: .maxEjectionTime) ?? max(o.maxEjectionTime, o.baseEjectionTime)
         try c.require(o.maxEjectionTime >= o.baseEjectionTime, .maxEjectionTime, "max_ejection_time must be at least ejection")
-        if let text = try c.decodeIfPresent(String.self, forKey: .maxEjectionPercent) {
-            do {
-                o.maxEjectionPercent = Int(try parsePercent(text).rounded())
-            } catch {
-                throw DecodingError.dataCorruptedError(forKey: .maxEjectionPercent, in: c, debugDescription: error.description)
-            }
+        if let percent = try c.decodePercentIfPresent(forKey: .maxEjectionPercent) {
+            o.maxEjectionPercent = Int(percent.rounded())
         }
         o.alwaysEjectOne = try c.decodeIfPresent(Bool.self, forKey: .alwaysEjectOne) ?? o.alwaysEjectOne
         if let failures { o.failures = failures }

@@ -53,10 +53,7 @@ public final class RandomStream: RandomNumberGenerator {
 
     /// The seed a child called `name` gets: SplitMix64 over the parent seed and the name's hash.
     public static func derive(seed: UInt64, name: String) -> UInt64 {
-        var z = seed &+ StableHash.hash(name) &+ 0x9e37_79b9_7f4a_7c15
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
+        SplitMix64.finalize(seed &+ StableHash.hash(name) &+ 0x9e37_79b9_7f4a_7c15)
     }
 
     /// A uniform double in [0, 1).
