@@ -85,10 +85,11 @@ import Testing
         var b = balancer(.random, [("a", 1), ("b", 2), ("c", 7)])
         var counts: [String: Int] = [:]
         for name in b.sequence(200_000) { counts[name, default: 0] += 1 }
+        // The seed is fixed, so this is deterministic; 200,000 draws put the sampling error
+        // (0.7% relative for the 10% backend) inside the 1% the issue asks for.
         for (name, share) in [("a", 0.1), ("b", 0.2), ("c", 0.7)] {
-            #expect(abs(Double(counts[name]!) / 200_000 - share) / share < 0.01 * 5, "\(name) within sampling error")
+            #expect(abs(Double(counts[name]!) / 200_000 - share) / share < 0.01, "\(name): \(counts[name]!)")
         }
-        #expect(abs(Double(counts["c"]!) / 200_000 - 0.7) < 0.007)
     }
 
     @Test func randomNeverPicksTheAvoided() {
