@@ -150,7 +150,7 @@ public struct TimeoutsConfiguration: Decodable, Equatable, Sendable {
 
 extension KeyedDecodingContainer {
     /// Decodes `10%` or `10` as a percentage in 0…100, with errors located at `key`.
-    func decodePercentIfPresent(forKey key: Key) throws -> Double? {
+    public func decodePercentIfPresent(forKey key: Key) throws -> Double? {
         guard let text = try decodeIfPresent(String.self, forKey: key) else { return nil }
         do {
             return try parsePercent(text)
@@ -160,7 +160,7 @@ extension KeyedDecodingContainer {
     }
 
     /// Throws a validation error located at `key` unless `condition` holds.
-    func require(_ condition: Bool, _ key: Key, _ message: @autoclosure () -> String) throws {
+    public func require(_ condition: Bool, _ key: Key, _ message: @autoclosure () -> String) throws {
         guard condition else { throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: message()) }
     }
 }

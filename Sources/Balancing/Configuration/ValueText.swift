@@ -1,7 +1,7 @@
 /// A value in a configuration file that does not parse, with the reason.
 public struct ValueTextError: Error, Equatable, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// Parses a duration with a unit, as nginx and HAProxy configs write them: `2s`, `150ms`,

@@ -1,0 +1,126 @@
+import Balancing
+import Testing
+@testable import Simulation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The engine against closed forms. Tolerances are stated per test; run lengths keep each
+/// test to about a second in a debug build.
+@Suite struct QueueingTheoryTests {
+    func model(
+        _ algorithm: Algorithm, backends n: Int, workers: Int = 1, serviceMean: Double, rate: Double,
+        duration: Double, seed: UInt64 = 1
+    ) -> SimulationModel {
+        var balancer = BalancerConfiguration()
+        balancer.algorithm = algorithm
+        return SimulationModel(
+            name: "theory", seed: seed, duration: .seconds(duration), warmup: .seconds(duration / 20), balancer: balancer,
+            backends: (0..<n).map {
+                BackendModel(backend: Backend(name: "s\($0)"), concurrency: workers, serviceTime: .exponential(mean: serviceMean))
+            },
+            clients: [OpenLoopClientModel(name: "load", rate: rate)])
+    }
+
+    /// `random` splits a Poisson stream into n independent Poisson streams: n M/M/1 queues,
+    /// mean response 1/(μ − λ). Here μ = 100/s, λ = 70/s per backend: 33.3 ms, within 5%.
+    @Test func randomOverSingleWorkerBackendsIsMM1() {
+        let summary = Simulator.run(model(.random, backends: 4, serviceMean: 0.010, rate: 280, duration: 1000))
+        let expected = 1.0 / (100.0 - 70.0)
+        #expect(summary.rejected == 0)
+        #expect(summary.completed == summary.requests)
+        #expect(abs(summary.latencyMean - expected) / expected < 0.05, "mean \(summary.latencyMean) vs \(expected)")
+    }
+
+    /// Erlang C: one backend with c = 4 workers, μ = 10/s each, λ = 32/s (ρ = 0.8); within 5%.
+    @Test func oneBackendWithCWorkersIsMMc() {
+        let c = 4.0
+        let mu = 10.0
+        let lambda = 32.0
+        let a = lambda / mu
+        var sum = 0.0
+        var term = 1.0
+        for k in 0..<Int(c) {
+            if k > 0 { term *= a / Double(k) }
+            sum += term
+        }
+        let last = term * a / c * c / (c - a)
+        let erlangC = last / (sum + last)
+        let expected = erlangC / (c * mu - lambda) + 1 / mu
+        let summary = Simulator.run(model(.roundRobin, backends: 1, workers: 4, serviceMean: 0.1, rate: lambda, duration: 4000))
+        #expect(abs(summary.latencyMean - expected) / expected < 0.05, "mean \(summary.latencyMean) vs \(expected)")
+    }
+
+    /// Join-the-shortest-queue beats two choices, which beats one random choice (ρ = 0.9).
+    @Test func leastConnBeatsP2CBeatsRandom() {
+        func mean(_ algorithm: Algorithm) -> Double {
+            Simulator.run(model(algorithm, backends: 10, serviceMean: 0.010, rate: 900, duration: 300)).latencyMean
+        }
+        let (lc, p2c, random) = (mean(.leastConn), mean(.p2c), mean(.random))
+        #expect(lc < p2c)
+        #expect(p2c < random)
+        // M/M/1 at ρ = 0.9 gives 10 × the service time; two choices cut it several-fold.
+        #expect(random > 0.08)
+        #expect(p2c < 0.04)
+    }
+
+    @Test func sameSeedSameRunOtherSeedOtherRun() {
+        let a = Simulator.run(model(.p2c, backends: 5, serviceMean: 0.01, rate: 300, duration: 60))
+        let b = Simulator.run(model(.p2c, backends: 5, serviceMean: 0.01, rate: 300, duration: 60))
+        let c = Simulator.run(model(.p2c, backends: 5, serviceMean: 0.01, rate: 300, duration: 60, seed: 2))
+        #expect(a == b)
+        #expect(a != c)
+    }
+
+    @Test func fullQueuesAndNoBackendAreRejected() {
+        var m = model(.roundRobin, backends: 1, serviceMean: 1, rate: 50, duration: 20)
+        m.backends[0].queueLimit = 2
+        let summary = Simulator.run(m)
+        #expect(summary.rejected > summary.requests / 2)
+        #expect(summary.completed + summary.rejected == summary.requests)
+    }
+}
+
+@Suite struct ScenarioValueTests {
+    func distribution(_ yaml: String) throws(ConfigurationError) -> Distribution {
+        try ConfigDecoder(file: "s.yaml").decode(DistributionConfiguration.self, from: yaml).distribution
+    }
+
+    @Test func serviceTimeForms() throws {
+        #expect(try distribution("{ dist: exponential, mean: 20ms }") == .exponential(mean: 0.02))
+        #expect(try distribution("{ dist: constant, value: 1ms }") == .constant(0.001))
+        let lognormal = try distribution("{ dist: lognormal, mean: 20ms, p99: 200ms }")
+        #expect(abs(lognormal.mean - 0.02) < 1e-12)
+        #expect(abs(lognormal.p99! - 0.2) < 1e-12)
+        #expect(try distribution("{ dist: lognormal, mu: -4, sigma: 0.5 }") == .lognormal(mu: -4, sigma: 0.5))
+        #expect(try distribution("{ dist: uniform, min: 1ms, max: 3ms }") == .uniform(low: 0.001, high: 0.003))
+        let mixture = try distribution(
+            "{ dist: mixture, components: [ { weight: 95, dist: constant, value: 1ms }, { weight: 5, dist: constant, value: 5s } ] }")
+        #expect(abs(mixture.mean - (0.95 * 0.001 + 0.05 * 5)) < 1e-12)
+    }
+
+    @Test func serviceTimeErrorsNameTheKey() {
+        func message(_ yaml: String) -> String? {
+            do {
+                _ = try distribution(yaml)
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+        #expect(message("{ dist: exponential, p99: 200ms }")?.contains("'p99' does not apply to dist: exponential (it takes mean)") == true)
+        #expect(message("{ dist: exponentail, mean: 1s }")?.contains("did you mean 'exponential'?") == true)
+        #expect(message("{ dist: lognormal, mean: 1ms, p99: 1s }")?.contains("no lognormal has p99/mean") == true)
+        #expect(message("{ dist: exponential, mean: 20 }")?.contains("needs a unit") == true)
+        #expect(message("{ dist: exponential, maen: 1s }")?.contains("did you mean 'mean'?") == true)
+    }
+
+    @Test func rates() throws {
+        #expect(try parseRate("400/s") == 400)
+        #expect(try parseRate("25/ms") == 25_000)
+        #expect(try parseRate("3000/m") == 50)
+        #expect(throws: ValueTextError.self) { try parseRate("400") }
+        #expect(throws: ValueTextError.self) { try parseRate("-5/s") }
+    }
+}
