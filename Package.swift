@@ -19,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // GSL through pkg-config `gsl`; Debian's libgsl-dev links gsl and gslcblas.
@@ -34,10 +35,10 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: strictness
         ),
-        // The simulator's machinery; for now its seeded GSL streams and distributions.
+        // The simulator: virtual time, event queue, models, metrics, CSV; GSL random streams.
         .target(
             name: "Simulation",
-            dependencies: ["Balancing", "CGSL"],
+            dependencies: ["Balancing", "CGSL", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strictness
         ),
         .executableTarget(

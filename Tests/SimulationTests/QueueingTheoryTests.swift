@@ -26,11 +26,11 @@ import Glibc
     /// `random` splits a Poisson stream into n independent Poisson streams: n M/M/1 queues,
     /// mean response 1/(μ − λ). Here μ = 100/s, λ = 70/s per backend: 33.3 ms, within 5%.
     @Test func randomOverSingleWorkerBackendsIsMM1() {
-        let summary = Simulator.run(model(.random, backends: 4, serviceMean: 0.010, rate: 280, duration: 1000))
-        let expected = 1.0 / (100.0 - 70.0)
-        #expect(summary.rejected == 0)
-        #expect(summary.completed == summary.requests)
-        #expect(abs(summary.latencyMean - expected) / expected < 0.05, "mean \(summary.latencyMean) vs \(expected)")
+        let result = Simulator.run(model(.random, backends: 4, serviceMean: 0.010, rate: 280, duration: 1000))
+        let expected = 1.0 / (100.0 - 70.0) * 1000
+        #expect(result.totals.failed == 0)
+        #expect(result.totals.completed == result.totals.requests)
+        #expect(abs(result.latencyMeanMilliseconds - expected) / expected < 0.05, "mean \(result.latencyMeanMilliseconds) ms vs \(expected)")
     }
 
     /// Erlang C: one backend with c = 4 workers, μ = 10/s each, λ = 32/s (ρ = 0.8); within 5%.
@@ -47,15 +47,15 @@ import Glibc
         }
         let last = term * a / c * c / (c - a)
         let erlangC = last / (sum + last)
-        let expected = erlangC / (c * mu - lambda) + 1 / mu
-        let summary = Simulator.run(model(.roundRobin, backends: 1, workers: 4, serviceMean: 0.1, rate: lambda, duration: 4000))
-        #expect(abs(summary.latencyMean - expected) / expected < 0.05, "mean \(summary.latencyMean) vs \(expected)")
+        let expected = (erlangC / (c * mu - lambda) + 1 / mu) * 1000
+        let result = Simulator.run(model(.roundRobin, backends: 1, workers: 4, serviceMean: 0.1, rate: lambda, duration: 4000))
+        #expect(abs(result.latencyMeanMilliseconds - expected) / expected < 0.05, "mean \(result.latencyMeanMilliseconds) ms vs \(expected)")
     }
 
     /// Join-the-shortest-queue beats two choices, which beats one random choice (ρ = 0.9).
     @Test func leastConnBeatsP2CBeatsRandom() {
         func mean(_ algorithm: Algorithm) -> Double {
-            Simulator.run(model(algorithm, backends: 10, serviceMean: 0.010, rate: 900, duration: 300)).latencyMean
+            Simulator.run(model(algorithm, backends: 10, serviceMean: 0.010, rate: 900, duration: 150)).latencyMeanMilliseconds / 1000
         }
         let (lc, p2c, random) = (mean(.leastConn), mean(.p2c), mean(.random))
         #expect(lc < p2c)
@@ -66,19 +66,21 @@ import Glibc
     }
 
     @Test func sameSeedSameRunOtherSeedOtherRun() {
-        let a = Simulator.run(model(.p2c, backends: 5, serviceMean: 0.01, rate: 300, duration: 60))
-        let b = Simulator.run(model(.p2c, backends: 5, serviceMean: 0.01, rate: 300, duration: 60))
-        let c = Simulator.run(model(.p2c, backends: 5, serviceMean: 0.01, rate: 300, duration: 60, seed: 2))
-        #expect(a == b)
-        #expect(a != c)
+        func rows(_ seed: UInt64) -> [String] {
+            let r = Simulator.run(model(.p2c, backends: 5, serviceMean: 0.01, rate: 300, duration: 60, seed: seed))
+            return [r.summaryRow] + r.backendRows
+        }
+        #expect(rows(1) == rows(1))
+        #expect(rows(1) != rows(2))
     }
 
     @Test func fullQueuesAndNoBackendAreRejected() {
         var m = model(.roundRobin, backends: 1, serviceMean: 1, rate: 50, duration: 20)
         m.backends[0].queueLimit = 2
-        let summary = Simulator.run(m)
-        #expect(summary.rejected > summary.requests / 2)
-        #expect(summary.completed + summary.rejected == summary.requests)
+        let result = Simulator.run(m)
+        #expect(result.totals.failed > result.totals.requests / 2)
+        #expect(result.totals.completed + result.totals.failed == result.totals.requests)
+        #expect(result.backends[0].busyFraction > 0.95)
     }
 }
 
@@ -122,5 +124,34 @@ import Glibc
         #expect(try parseRate("3000/m") == 50)
         #expect(throws: ValueTextError.self) { try parseRate("400") }
         #expect(throws: ValueTextError.self) { try parseRate("-5/s") }
+    }
+}
+
+@Suite struct TimeoutAndRetryTests {
+    /// A backend slower than the read timeout: every attempt times out, the one retry goes to
+    /// the other backend, which answers.
+    @Test func readTimeoutRetriesOnAnotherBackend() {
+        var balancer = BalancerConfiguration()
+        balancer.algorithm = .roundRobin
+        balancer.retries = 1
+        balancer.timeouts.read = .milliseconds(500)
+        let model = SimulationModel(
+            name: "timeouts", seed: 1, duration: .seconds(20), balancer: balancer,
+            backends: [
+                BackendModel(backend: Backend(name: "stuck"), concurrency: 100, serviceTime: .constant(5)),
+                BackendModel(backend: Backend(name: "fine"), concurrency: 100, serviceTime: .constant(0.01)),
+            ],
+            clients: [OpenLoopClientModel(name: "c", rate: 10, process: .constant)])
+        let result = Simulator.run(model)
+        #expect(result.totals.failed == 0)
+        #expect(result.totals.retried == result.backends[0].requests)
+        #expect(result.backends[0].completed == 0)
+        #expect(result.backends[0].failed == result.backends[0].requests)
+        // Retried requests take the 500 ms timeout plus 10 ms; the rest take 10 ms.
+        #expect(abs(result.latencyMaxMilliseconds - 510) < 1)
+        var noRetry = model
+        noRetry.balancer.retries = 0
+        let failing = Simulator.run(noRetry)
+        #expect(failing.totals.failed == failing.backends[0].requests)
     }
 }

@@ -18,21 +18,30 @@ public struct BackendConfiguration: Decodable, Equatable, Sendable {
     }
 
     /// Decodes the core keys from a container whose key type has them under the same names, so
-    /// that the simulator's and the proxy's backend entries can add keys of their own.
+    /// that the simulator's and the proxy's backend entries can add keys of their own (and leave
+    /// out core keys they have no use for, such as `address` in the simulator).
     public init<K: CodingKey>(from c: KeyedDecodingContainer<K>) throws {
-        func key(_ k: CodingKeys) -> K { K(stringValue: k.rawValue)! }
-        name = try c.decode(String.self, forKey: key(.name))
-        try c.require(!name.isEmpty && !name.contains(where: { $0 == "," || $0 == ";" || $0 == " " || $0 == "=" }), key(.name),
+        func key(_ k: CodingKeys) -> K? { K(stringValue: k.rawValue) }
+        func optional<T: Decodable>(_ type: T.Type, _ k: CodingKeys) throws -> T? {
+            guard let key = key(k) else { return nil }
+            return try c.decodeIfPresent(type, forKey: key)
+        }
+        func check(_ condition: Bool, _ k: CodingKeys, _ message: String) throws {
+            if let key = key(k) { try c.require(condition, key, message) }
+        }
+        guard let nameKey = key(.name) else { preconditionFailure("a backend key type must have 'name'") }
+        name = try c.decode(String.self, forKey: nameKey)
+        try check(!name.isEmpty && !name.contains(where: { $0 == "," || $0 == ";" || $0 == " " || $0 == "=" }), .name,
             "backend name '\(name)' must be non-empty, without spaces, commas, semicolons or '=' (it goes into cookies and CSV)")
-        address = try c.decodeIfPresent(String.self, forKey: key(.address))
-        weight = try c.decodeIfPresent(Int.self, forKey: key(.weight)) ?? weight
-        try c.require(weight >= 1, key(.weight), "weight must be at least 1, got \(weight)")
-        maxConnections = try c.decodeIfPresent(Int.self, forKey: key(.maxConnections)) ?? maxConnections
-        try c.require(maxConnections >= 0, key(.maxConnections), "max_connections must not be negative (0 means unlimited)")
-        backup = try c.decodeIfPresent(Bool.self, forKey: key(.backup)) ?? backup
-        count = try c.decodeIfPresent(Int.self, forKey: key(.count)) ?? count
-        try c.require(count >= 1, key(.count), "count must be at least 1")
-        try c.require(count == 1 || address == nil, key(.count), "count cannot be combined with address: list each address")
+        address = try optional(String.self, .address)
+        weight = try optional(Int.self, .weight) ?? weight
+        try check(weight >= 1, .weight, "weight must be at least 1, got \(weight)")
+        maxConnections = try optional(Int.self, .maxConnections) ?? maxConnections
+        try check(maxConnections >= 0, .maxConnections, "max_connections must not be negative (0 means unlimited)")
+        backup = try optional(Bool.self, .backup) ?? backup
+        count = try optional(Int.self, .count) ?? count
+        try check(count >= 1, .count, "count must be at least 1")
+        try check(count == 1 || address == nil, .count, "count cannot be combined with address: list each address")
     }
 
     /// The backends this entry stands for.

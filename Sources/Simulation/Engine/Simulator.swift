@@ -1,4 +1,5 @@
 import Balancing
+import Histogram
 
 /// One backend as the simulator models it: the core's `Backend` plus a server's capacity.
 public struct BackendModel: Sendable {
@@ -10,14 +11,22 @@ public struct BackendModel: Sendable {
     /// Service times are divided by this (0.5 = half as fast).
     public var speed: Double
     public var serviceTime: Distribution
+    /// Network round trip between balancer and backend, added to every attempt.
+    public var rtt: Duration
+    public var pool: String
 
-    public init(backend: Backend, concurrency: Int = 1, queueLimit: Int = .max, speed: Double = 1, serviceTime: Distribution) {
+    public init(
+        backend: Backend, concurrency: Int = 1, queueLimit: Int = .max, speed: Double = 1, serviceTime: Distribution,
+        rtt: Duration = .zero, pool: String = "default"
+    ) {
         precondition(concurrency >= 1 && queueLimit >= 0 && speed > 0)
         self.backend = backend
         self.concurrency = concurrency
         self.queueLimit = queueLimit
         self.speed = speed
         self.serviceTime = serviceTime
+        self.rtt = rtt
+        self.pool = pool
     }
 }
 
@@ -37,7 +46,7 @@ public struct OpenLoopClientModel: Sendable {
     }
 }
 
-/// Everything one run needs; the scenario file decoder builds this.
+/// Everything one run needs; `SimulationModel(scenario:)` builds it from a scenario file.
 public struct SimulationModel: Sendable {
     public var name: String
     public var seed: UInt64
@@ -61,113 +70,299 @@ public struct SimulationModel: Sendable {
     }
 }
 
-/// What a run measured over requests that arrived after the warm-up.
-public struct RunSummary: Sendable, Equatable {
-    public var requests = 0
-    public var completed = 0
-    /// Answered 503 by the balancer (no backend) or by a backend (queue full).
-    public var rejected = 0
-    public var latencySum = 0.0
-    public var latencyMax = 0.0
-    public var perBackend: [Int] = []
-    /// Simulated events processed, warm-up included (the engine's throughput measure).
-    public var events = 0
-
-    public var latencyMean: Double { completed > 0 ? latencySum / Double(completed) : 0 }
-
-    /// Most requests on one backend divided by the mean per backend (1 = perfectly even).
-    public var imbalance: Double {
-        let total = perBackend.reduce(0, +)
-        guard total > 0, !perBackend.isEmpty else { return 0 }
-        return Double(perBackend.max()!) / (Double(total) / Double(perBackend.count))
-    }
+/// How one request ended, as `requests.csv` spells it.
+public enum RequestOutcomeLabel: String, Sendable {
+    case ok, error, timeout, rejected
 }
 
 /// The discrete-event loop: clients → balancer → backends, in virtual time.
 ///
 /// Every random draw comes from a stream named after its component (`client/NAME/arrivals`,
-/// `backend/NAME/service`, `balancer`), derived from the model's seed: the run depends only
-/// on the model. Arrivals stop at `duration`; requests already in the system are then served
-/// to completion so that slow requests near the end are not cut from the statistics.
+/// `backend/NAME/service`, `balancer`), derived from the model's seed: the run depends only on
+/// the model. Arrivals stop at `duration`; requests already in the system are then finished,
+/// so slow requests near the end are not cut from the statistics.
+///
+/// Timeouts follow nginx: when a backend has not answered within `timeouts.read`, the balancer
+/// gives up on it (504, or a retry on another backend while `retries` allow; requests are GETs,
+/// so idempotent). The backend does not know and keeps working, as a real one would.
 public struct Simulator {
     enum Event: Sendable {
         case arrival(client: Int32)
-        case completion(backend: Int32, arrival: Instant)
+        case serviceDone(backend: Int32, flight: Int32, attempt: Int32)
+        case readTimeout(flight: Int32, attempt: Int32)
+    }
+
+    /// One request in the system, in a reusable slot.
+    struct Flight {
+        var id = 0
+        var client: Int32 = 0
+        var arrival = Instant.zero
+        var attempts: Int32 = 0
+        var backend: Int32 = -1
+        var start = Instant.zero
+        var counted = false
+        var answered = false
+        var jobsAtBackends = 0
+        var timer: EventQueue<Event>.Handle?
+    }
+
+    struct Job {
+        var flight: Int32
+        var attempt: Int32
     }
 
     struct BackendState {
         var busy = 0
-        var queue = FIFO<Instant>()
+        var queue = FIFO<Job>()
+        var lastChange = Instant.zero
+        var busyIntegral = 0.0
+        var queueIntegral = 0.0
+        var requests = 0
+        var completed = 0
+        var failed = 0
+        var latency: Histogram<UInt64>
     }
 
-    public static func run(_ model: SimulationModel) -> RunSummary {
+    /// Runs `model` and returns its metrics; `requestsFile` receives `requests.csv` rows.
+    public static func run(_ model: SimulationModel, requestsFile: StreamingFile? = nil) -> RunResult {
+        var engine = Engine(model: model, requestsFile: requestsFile)
+        engine.run()
+        return engine.result()
+    }
+}
+
+/// Latency histogram: microseconds up to one hour, three significant digits (0.1%).
+func makeLatencyHistogram() -> Histogram<UInt64> {
+    Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+}
+
+struct Engine {
+    typealias Event = Simulator.Event
+    let model: SimulationModel
+    let requestsFile: StreamingFile?
+    let master: RandomStream
+    var balancerStream: RandomStream
+    let arrivalStreams: [RandomStream]
+    let serviceStreams: [RandomStream]
+    var balancer: Balancer
+    var states: [Simulator.BackendState]
+    var queue = EventQueue<Event>()
+    var flights: [Simulator.Flight] = []
+    var freeFlights: [Int32] = []
+    var nextRequestID = 0
+    let end: Instant
+    let warmupEnd: Instant
+    let readTimeout: Duration
+    var totals = RunResult.Totals()
+    var latency = makeLatencyHistogram()
+    /// requests.csv rows waiting for every earlier arrival to be written (arrival order).
+    var pendingRows: [Int: String] = [:]
+    var nextRowToWrite = 0
+
+    init(model: SimulationModel, requestsFile: StreamingFile?) {
+        self.model = model
+        self.requestsFile = requestsFile
         let master = RandomStream(seed: model.seed)
-        var balancerStream = master.child("balancer")
-        let arrivalStreams = model.clients.map { master.child("client/\($0.name)/arrivals") }
-        let serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
-        var balancer = model.balancer.makeBalancer(backends: model.backends.map(\.backend))
-        var states = Array(repeating: BackendState(), count: model.backends.count)
-        var queue = EventQueue<Event>()
-        var summary = RunSummary()
-        summary.perBackend = Array(repeating: 0, count: model.backends.count)
-        let end = Instant.zero + model.duration
-        let warmupEnd = Instant.zero + model.warmup
-        let request = RequestContext()
+        self.master = master
+        balancerStream = master.child("balancer")
+        arrivalStreams = model.clients.map { master.child("client/\($0.name)/arrivals") }
+        serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
+        balancer = model.balancer.makeBalancer(backends: model.backends.map(\.backend))
+        states = model.backends.map { _ in Simulator.BackendState(latency: makeLatencyHistogram()) }
+        end = .zero + model.duration
+        warmupEnd = .zero + model.warmup
+        readTimeout = model.balancer.timeouts.read
+        requestsFile?.write("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome\n")
+    }
 
-        func gap(_ client: Int) -> Duration {
-            let rate = model.clients[client].rate
-            switch model.clients[client].process {
-            case .poisson: return .nanoseconds(Int64((Distribution.exponential(mean: 1 / rate).sample(using: arrivalStreams[client]) * 1e9).rounded()))
-            case .constant: return .nanoseconds(Int64((1e9 / rate).rounded()))
-            }
+    func gap(_ client: Int) -> Duration {
+        let rate = model.clients[client].rate
+        switch model.clients[client].process {
+        case .poisson: return nanos(Distribution.exponential(mean: 1 / rate).sample(using: arrivalStreams[client]))
+        case .constant: return nanos(1 / rate)
         }
+    }
 
-        func startService(_ b: Int, arrival: Instant, now: Instant) {
-            states[b].busy += 1
-            let seconds = model.backends[b].serviceTime.sample(using: serviceStreams[b]) / model.backends[b].speed
-            queue.schedule(.completion(backend: Int32(b), arrival: arrival), at: now + .nanoseconds(Int64((seconds * 1e9).rounded())))
-        }
-
+    mutating func run() {
         for client in model.clients.indices {
             queue.schedule(.arrival(client: Int32(client)), at: .zero + gap(client))
         }
         while let (now, event) = queue.pop() {
-            summary.events += 1
+            totals.events += 1
             switch event {
             case .arrival(let client):
                 guard now < end else { continue }
                 queue.schedule(.arrival(client: client), at: now + gap(Int(client)))
-                let counted = now >= warmupEnd
-                if counted { summary.requests += 1 }
-                guard let id = balancer.pick(request, using: &balancerStream).result.backend else {
-                    if counted { summary.rejected += 1 }
-                    continue
-                }
-                let b = id.index
-                if counted { summary.perBackend[b] += 1 }
-                if states[b].busy < model.backends[b].concurrency {
-                    startService(b, arrival: now, now: now)
-                } else if states[b].queue.count < model.backends[b].queueLimit {
-                    states[b].queue.append(now)
-                } else {
-                    balancer.requestFinished(on: id)
-                    if counted { summary.rejected += 1 }
-                }
-            case .completion(let backend, let arrival):
-                let b = Int(backend)
-                states[b].busy -= 1
-                balancer.requestFinished(on: BackendID(b))
-                if arrival >= warmupEnd {
-                    let latency = (now - arrival).secondsValue
-                    summary.completed += 1
-                    summary.latencySum += latency
-                    summary.latencyMax = max(summary.latencyMax, latency)
-                }
-                if let next = states[b].queue.popFirst() { startService(b, arrival: next, now: now) }
+                arrive(client: client, now: now)
+            case .serviceDone(let backend, let flight, let attempt):
+                serviceDone(backend: Int(backend), flight: Int(flight), attempt: attempt, now: now)
+            case .readTimeout(let flight, let attempt):
+                timedOut(flight: Int(flight), attempt: attempt, now: now)
             }
         }
-        return summary
+        for b in states.indices { accumulate(b, until: queue.now) }
+        totals.endTime = queue.now
     }
+
+    mutating func newFlight(client: Int32, now: Instant) -> Int {
+        var flight = Simulator.Flight()
+        flight.id = nextRequestID
+        nextRequestID += 1
+        flight.client = client
+        flight.arrival = now
+        flight.counted = now >= warmupEnd
+        if let slot = freeFlights.popLast() {
+            flights[Int(slot)] = flight
+            return Int(slot)
+        }
+        flights.append(flight)
+        return flights.count - 1
+    }
+
+    mutating func arrive(client: Int32, now: Instant) {
+        let f = newFlight(client: client, now: now)
+        if flights[f].counted { totals.requests += 1 }
+        dispatch(f, avoiding: nil, now: now)
+    }
+
+    /// Sends flight `f` to a backend (or answers 503 when there is none).
+    mutating func dispatch(_ f: Int, avoiding: BackendID?, now: Instant) {
+        flights[f].attempts += 1
+        let attempt = flights[f].attempts
+        if attempt > 1 && flights[f].counted { totals.retried += 1 }
+        guard let id = balancer.pick(RequestContext(), avoiding: avoiding, using: &balancerStream).result.backend else {
+            answer(f, status: 503, outcome: .rejected, now: now)
+            return
+        }
+        let b = id.index
+        flights[f].backend = Int32(b)
+        if flights[f].counted { states[b].requests += 1 }
+        accumulate(b, until: now)
+        let job = Simulator.Job(flight: Int32(f), attempt: attempt)
+        if states[b].busy < model.backends[b].concurrency {
+            flights[f].jobsAtBackends += 1
+            startService(b, job, now: now)
+        } else if states[b].queue.count < model.backends[b].queueLimit {
+            flights[f].jobsAtBackends += 1
+            states[b].queue.append(job)
+        } else {
+            balancer.requestFinished(on: id)
+            if flights[f].counted { states[b].failed += 1 }
+            answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
+            return
+        }
+        flights[f].timer = queue.schedule(.readTimeout(flight: Int32(f), attempt: attempt), at: now + readTimeout)
+    }
+
+    mutating func startService(_ b: Int, _ job: Simulator.Job, now: Instant) {
+        states[b].busy += 1
+        if flights[Int(job.flight)].attempts == job.attempt { flights[Int(job.flight)].start = now }
+        let seconds = model.backends[b].serviceTime.sample(using: serviceStreams[b]) / model.backends[b].speed
+        queue.schedule(
+            .serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt),
+            at: now + nanos(seconds) + model.backends[b].rtt)
+    }
+
+    mutating func serviceDone(backend b: Int, flight f: Int, attempt: Int32, now: Instant) {
+        accumulate(b, until: now)
+        states[b].busy -= 1
+        if let next = states[b].queue.popFirst() { startService(b, next, now: now) }
+        flights[f].jobsAtBackends -= 1
+        let current = !flights[f].answered && flights[f].attempts == attempt
+        if current {
+            if let timer = flights[f].timer { queue.cancel(timer) }
+            balancer.requestFinished(on: BackendID(b))
+            if flights[f].counted {
+                states[b].completed += 1
+                states[b].latency.record(UInt64(max(0, (now - flights[f].arrival).nanoseconds / 1000)))
+            }
+            answer(f, status: 200, outcome: .ok, now: now)
+        } else {
+            release(f)
+        }
+    }
+
+    mutating func timedOut(flight f: Int, attempt: Int32, now: Instant) {
+        guard !flights[f].answered, flights[f].attempts == attempt else { return }
+        let b = Int(flights[f].backend)
+        balancer.requestFinished(on: BackendID(b))
+        if flights[f].counted { states[b].failed += 1 }
+        flights[f].timer = nil
+        if Int(attempt) <= model.balancer.retries {
+            dispatch(f, avoiding: BackendID(b), now: now)
+        } else {
+            answer(f, status: 504, outcome: .timeout, now: now)
+        }
+    }
+
+    /// The balancer answers the client: record the request and write its row.
+    mutating func answer(_ f: Int, status: Int, outcome: RequestOutcomeLabel, now: Instant) {
+        flights[f].answered = true
+        let flight = flights[f]
+        let latency = now - flight.arrival
+        if flight.counted {
+            if outcome == .ok {
+                totals.completed += 1
+                totals.latencySum += latency.secondsValue
+                self.latency.record(UInt64(max(0, latency.nanoseconds / 1000)))
+            } else {
+                totals.failed += 1
+            }
+        }
+        if let requestsFile {
+            let backend = flight.backend >= 0 ? model.backends[Int(flight.backend)].backend.name : ""
+            let start = flight.backend >= 0 && outcome != .rejected ? formatSeconds(flight.start.nanoseconds) : ""
+            let row = [
+                "\(flight.id)", model.clients[Int(flight.client)].name, "", formatSeconds(flight.arrival.nanoseconds), backend, start,
+                formatSeconds(now.nanoseconds), formatMilliseconds(latency.nanoseconds), "\(status)", "\(flight.attempts)", outcome.rawValue,
+            ].joined(separator: ",")
+            pendingRows[flight.id] = row
+            while let ready = pendingRows.removeValue(forKey: nextRowToWrite) {
+                requestsFile.write(ready + "\n")
+                nextRowToWrite += 1
+            }
+        }
+        release(f)
+    }
+
+    /// Frees a flight's slot once the client has its answer and no backend still holds it.
+    mutating func release(_ f: Int) {
+        if flights[f].answered && flights[f].jobsAtBackends == 0 { freeFlights.append(Int32(f)) }
+    }
+
+    mutating func accumulate(_ b: Int, until now: Instant) {
+        let dt = (now - states[b].lastChange).secondsValue
+        guard dt > 0 else { return }
+        let from = max(states[b].lastChange, warmupEnd)
+        let counted = now > warmupEnd ? (now - from).secondsValue : 0
+        states[b].busyIntegral += Double(states[b].busy) * counted
+        states[b].queueIntegral += Double(states[b].queue.count) * counted
+        states[b].lastChange = now
+    }
+
+    func result() -> RunResult {
+        let measured = max((totals.endTime - warmupEnd).secondsValue, 1e-9)
+        let backends = model.backends.indices.map { b in
+            RunResult.BackendRow(
+                name: model.backends[b].backend.name, pool: model.backends[b].pool, weight: model.backends[b].backend.weight,
+                requests: states[b].requests, completed: states[b].completed, failed: states[b].failed,
+                busyFraction: states[b].busyIntegral / (measured * Double(model.backends[b].concurrency)),
+                meanQueue: states[b].queueIntegral / measured,
+                latencyMeanMilliseconds: states[b].latency.totalCount > 0 ? states[b].latency.mean / 1000 : 0,
+                latencyP99Milliseconds: Double(states[b].latency.valueAtPercentile(99)) / 1000,
+                timeDownSeconds: 0)
+        }
+        return RunResult(model: model, totals: totals, latency: latency, backends: backends)
+    }
+}
+
+@inline(__always)
+func nanos(_ seconds: Double) -> Duration { .nanoseconds(Int64((seconds * 1e9).rounded())) }
+
+/// Milliseconds with up to six decimals, no trailing zeros (identical on every platform).
+func formatMilliseconds(_ nanoseconds: Int64) -> String {
+    // nanoseconds / 1e6 ms: reuse the seconds formatter with the point moved three places.
+    formatSeconds(nanoseconds * 1000)
 }
 
 /// A first-in first-out queue on one array with a moving head, compacted when half is spent:

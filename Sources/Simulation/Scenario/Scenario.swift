@@ -1,0 +1,169 @@
+import Balancing
+
+/// A scenario file, decoded strictly (see `Scenarios/README.md` for every key and default).
+///
+/// The shape is the contract of issue #3; keys whose behaviour is not simulated yet are
+/// decoded and then refused with a located error rather than ignored, so no run silently
+/// leaves out part of what its file says.
+public struct Scenario: Decodable, Sendable {
+    public enum Mode: String, Sendable, CaseIterable, Decodable, ConfigEnum { case l7, l4 }
+
+    public var name: String
+    public var seed: UInt64 = 1
+    public var duration: Duration
+    public var warmup: Duration = .zero
+    public var mode: Mode = .l7
+    public var balancer = BalancerConfiguration()
+    public var backends: [ScenarioBackend]
+    public var clients: [ScenarioClient]
+    public var failures: [ScenarioFailure] = []
+
+    enum CodingKeys: String, StrictCodingKey {
+        case name, seed, duration, warmup, mode, balancer, backends, clients, failures
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        try c.require(!name.isEmpty && !name.contains("/"), .name, "name must be non-empty and without '/' (it names the output directory)")
+        if let seed = try c.decodeIfPresent(Int.self, forKey: .seed) {
+            try c.require(seed >= 0, .seed, "seed must not be negative")
+            self.seed = UInt64(seed)
+        }
+        duration = try c.decode(Duration.self, forKey: .duration)
+        try c.require(duration > .zero, .duration, "duration must be positive")
+        warmup = try c.decodeIfPresent(Duration.self, forKey: .warmup) ?? warmup
+        try c.require(warmup < duration, .warmup, "warmup must be shorter than duration")
+        mode = try c.decodeIfPresent(Mode.self, forKey: .mode) ?? mode
+        try c.require(mode == .l7, .mode, "mode: l4 is not simulated yet (issue #3 in progress); use l7")
+        balancer = try c.decodeIfPresent(BalancerConfiguration.self, forKey: .balancer) ?? balancer
+        backends = try c.decode([ScenarioBackend].self, forKey: .backends)
+        try c.require(!backends.isEmpty, .backends, "backends must list at least one backend")
+        var names: [String] = []
+        for backend in backends.flatMap({ $0.core.expanded }) {
+            try c.require(!names.contains(backend.name), .backends, "backend name '\(backend.name)' is used twice")
+            names.append(backend.name)
+        }
+        clients = try c.decode([ScenarioClient].self, forKey: .clients)
+        try c.require(!clients.isEmpty, .clients, "clients must list at least one client group")
+        failures = try c.decodeIfPresent([ScenarioFailure].self, forKey: .failures) ?? []
+        for (i, failure) in failures.enumerated() where !names.contains(failure.backend) {
+            let hint = nearestSpelling(to: failure.backend, among: names).map { "; did you mean '\($0)'?" } ?? ""
+            var list = try c.nestedUnkeyedContainer(forKey: .failures)
+            for _ in 0..<i { _ = try list.decode(Skip.self) }
+            throw DecodingError.dataCorruptedError(in: list, debugDescription: "failures[\(i)]: no backend named '\(failure.backend)'\(hint)")
+        }
+    }
+
+    /// Every backend, with `count:` groups expanded, in file order.
+    public var expandedBackends: [(backend: Backend, model: ScenarioBackend)] {
+        backends.flatMap { entry in entry.core.expanded.map { ($0, entry) } }
+    }
+}
+
+/// Decodes and discards one list item (to position a container for an error).
+private struct Skip: Decodable {
+    init(from decoder: any Decoder) throws {}
+}
+
+/// One `backends:` entry: the core's keys plus the server model.
+public struct ScenarioBackend: Decodable, Sendable {
+    public var core: BackendConfiguration
+    public var concurrency = 1
+    /// Requests that may wait for a worker; more are answered 503. Default: unlimited.
+    public var queueLimit: Int = .max
+    public var speed = 1.0
+    public var serviceTime: Distribution?
+    public var rtt: Duration = .zero
+    public var pool = "default"
+
+    enum CodingKeys: String, StrictCodingKey {
+        case name, weight, maxConnections = "max_connections", backup, count
+        case concurrency, queueLimit = "queue_limit", speed, serviceTime = "service_time", rtt, pool
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        core = try BackendConfiguration(from: c)
+        concurrency = try c.decodeIfPresent(Int.self, forKey: .concurrency) ?? concurrency
+        try c.require(concurrency >= 1, .concurrency, "concurrency must be at least 1")
+        if let limit = try c.decodeIfPresent(Int.self, forKey: .queueLimit) {
+            try c.require(limit >= 0, .queueLimit, "queue_limit must not be negative")
+            queueLimit = limit
+        }
+        speed = try c.decodeIfPresent(Double.self, forKey: .speed) ?? speed
+        try c.require(speed > 0, .speed, "speed must be positive")
+        serviceTime = try c.decodeIfPresent(DistributionConfiguration.self, forKey: .serviceTime)?.distribution
+        rtt = try c.decodeIfPresent(Duration.self, forKey: .rtt) ?? rtt
+        pool = try c.decodeIfPresent(String.self, forKey: .pool) ?? pool
+        try c.require(pool == "default", .pool, "pools and routes are not simulated yet (issue #3 in progress)")
+    }
+}
+
+/// One `clients:` entry.
+public struct ScenarioClient: Decodable, Sendable {
+    public var name: String
+    public var arrival: ArrivalConfiguration
+
+    public struct ArrivalConfiguration: Decodable, Sendable {
+        public var process: OpenLoopClientModel.Process = .poisson
+        public var rate: Double
+
+        enum CodingKeys: String, StrictCodingKey { case process, rate }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            if let text = try c.decodeIfPresent(String.self, forKey: .process) {
+                guard let process = OpenLoopClientModel.Process(rawValue: text) else {
+                    let names = ["poisson", "constant"]
+                    let hint = nearestSpelling(to: text, among: names).map { "; did you mean '\($0)'?" } ?? ""
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .process, in: c, debugDescription: "'\(text)' is not one of poisson, constant\(hint)")
+                }
+                self.process = process
+            }
+            let text = try c.decode(String.self, forKey: .rate)
+            do {
+                rate = try parseRate(text)
+            } catch {
+                throw DecodingError.dataCorruptedError(forKey: .rate, in: c, debugDescription: error.description)
+            }
+            try c.require(rate > 0, .rate, "rate must be positive")
+        }
+    }
+
+    enum CodingKeys: String, StrictCodingKey { case name, arrival, closed, nat, requests }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        for key in [CodingKeys.closed, .nat, .requests] where c.contains(key) {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: c, debugDescription: "clients.\(key.rawValue) is not simulated yet (issue #3 in progress)")
+        }
+        arrival = try c.decode(ArrivalConfiguration.self, forKey: .arrival)
+    }
+}
+
+/// One `failures:` entry: `{ at: 200s, backend: big-1, kind: crash, for: 60s }`.
+public struct ScenarioFailure: Decodable, Sendable {
+    public enum Kind: String, Sendable, CaseIterable, Decodable, ConfigEnum {
+        case crash, hang, slow, healthFail = "health_fail", flap, partition, drain, weight, `switch`
+    }
+
+    public var at: Duration
+    public var backend: String
+    public var kind: Kind
+    public var length: Duration?
+
+    enum CodingKeys: String, StrictCodingKey { case at, backend, kind, `for`, factor, period, value, pool }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        at = try c.decode(Duration.self, forKey: .at)
+        backend = try c.decode(String.self, forKey: .backend)
+        kind = try c.decode(Kind.self, forKey: .kind)
+        length = try c.decodeIfPresent(Duration.self, forKey: .for)
+        try c.require(false, .kind, "failure kind '\(kind.rawValue)' is not simulated yet (issue #3 in progress)")
+    }
+}

@@ -1,0 +1,35 @@
+import Balancing
+
+/// A scenario that decodes but asks for behaviour the engine does not simulate yet.
+public struct UnsupportedScenarioError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+extension SimulationModel {
+    /// The model a scenario describes. Settings the engine cannot honour yet are refused by key
+    /// path rather than ignored.
+    public init(scenario: Scenario, file: String) throws {
+        func unsupported(_ path: String) -> UnsupportedScenarioError {
+            UnsupportedScenarioError(description: "\(file): \(path) is not simulated yet (issue #3 in progress)")
+        }
+        if scenario.balancer.healthCheck.active != nil { throw unsupported("balancer.health_check.active") }
+        if scenario.balancer.healthCheck.passive != nil { throw unsupported("balancer.health_check.passive") }
+        if scenario.balancer.affinity != nil { throw unsupported("balancer.affinity") }
+        var backends: [BackendModel] = []
+        for (index, entry) in scenario.backends.enumerated() {
+            guard let serviceTime = entry.serviceTime else {
+                throw UnsupportedScenarioError(description: "\(file): backends[\(index)] (\(entry.core.name)) needs a service_time")
+            }
+            for backend in entry.core.expanded {
+                backends.append(
+                    BackendModel(
+                        backend: backend, concurrency: entry.concurrency, queueLimit: entry.queueLimit, speed: entry.speed,
+                        serviceTime: serviceTime, rtt: entry.rtt, pool: entry.pool))
+            }
+        }
+        self.init(
+            name: scenario.name, seed: scenario.seed, duration: scenario.duration, warmup: scenario.warmup,
+            balancer: scenario.balancer, backends: backends,
+            clients: scenario.clients.map { OpenLoopClientModel(name: $0.name, rate: $0.arrival.rate, process: $0.arrival.process) })
+    }
+}
