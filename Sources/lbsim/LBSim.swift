@@ -1,6 +1,7 @@
 import ArgumentParser
 import Balancing
 
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,7 @@ struct LBSim: ParsableCommand {
         commandName: "lbsim",
         abstract: "Simulate load balancers before production does, and run the same balancing core for real.",
         version: LBSimVersion.current,
-        subcommands: [DemoCommand.self, ValidateCommand.self, BenchCommand.self]
+        subcommands: [RunCommand.self, DemoCommand.self, ValidateCommand.self, BenchCommand.self]
     )
 
     /// Exit codes follow the house rule: 2 for bad input (arguments, files), 1 for a failed

@@ -94,3 +94,56 @@ func temporaryDirectory() throws -> URL {
         #expect(try Data(contentsOf: otherSeed.appendingPathComponent("picks.csv")) != Data(contentsOf: a.appendingPathComponent("picks.csv")))
     }
 }
+
+@Suite struct RunCommandTests {
+    @Test func runWritesTheContractFilesByteIdenticallyForASeed() throws {
+        let a = try temporaryDirectory()
+        let b = try temporaryDirectory()
+        let c = try temporaryDirectory()
+        let args = ["run", "Scenarios/homogeneous-baseline.yaml", "--set", "duration=20s", "--set", "warmup=2s"]
+        let first = try LbsimBinary.run(args + ["--out", a.path])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("latency ms  mean"))
+        #expect(try LbsimBinary.run(args + ["--out", b.path]).status == 0)
+        #expect(try LbsimBinary.run(args + ["--out", c.path, "--seed", "7"]).status == 0)
+        let files = ["summary.csv", "backends.csv", "requests.csv", "health.csv"]
+        #expect(try FileManager.default.contentsOfDirectory(atPath: a.path).sorted() == files.sorted())
+        for name in files {
+            #expect(try Data(contentsOf: a.appendingPathComponent(name)) == Data(contentsOf: b.appendingPathComponent(name)), "\(name)")
+        }
+        #expect(try Data(contentsOf: a.appendingPathComponent("requests.csv")) != Data(contentsOf: c.appendingPathComponent("requests.csv")))
+        let summary = try String(contentsOf: a.appendingPathComponent("summary.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(summary.first == "scenario,algorithm,seed,duration_s,requests,completed,failed,retried,throughput_rps,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p999_ms,latency_max_ms,imbalance,broken_sessions")
+        #expect(summary.count == 2)
+        let requests = try String(contentsOf: a.appendingPathComponent("requests.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(requests.first == "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome")
+        // Rows are in arrival order: ids count up from 0.
+        #expect(requests.dropFirst().prefix(100).enumerated().allSatisfy { $0.element.hasPrefix("\($0.offset),") })
+        let backends = try String(contentsOf: a.appendingPathComponent("backends.csv"), encoding: .utf8)
+        #expect(backends.hasPrefix("backend,pool,weight,requests,completed,failed,busy_fraction,mean_queue,latency_mean_ms,latency_p99_ms,time_down_s\nweb-1,default,1,"))
+    }
+
+    @Test func badScenariosExit2WithLocatedMessages() throws {
+        let dir = try temporaryDirectory()
+        let cases: [(String, String)] = [
+            ("name: x\nduration: 10s\nbackends: [{ name: a, service_time: { dist: exponential, mean: 1ms } }]\nclients: [{ name: c, arival: { rate: 1/s } }]\n",
+             "bad.yaml:4:22: clients[0]: unknown key 'arival'; did you mean 'arrival'?"),
+            ("name: x\nduration: 10s\nbackends: [{ name: a, service_time: { dist: exponential, mean: 1ms } }]\nclients: [{ name: c, arrival: { rate: -3/s } }]\n",
+             "clients[0].arrival.rate: rate '-3/s' must not be negative"),
+            ("name: x\nduration: 10s\nbalancer: { algorithm: round_robbin }\nbackends: [{ name: a, service_time: { dist: exponential, mean: 1ms } }]\nclients: [{ name: c, arrival: { rate: 1/s } }]\n",
+             "did you mean 'round_robin'?"),
+            ("name: x\nduration: [10s\n", "invalid YAML"),
+        ]
+        for (yaml, expected) in cases {
+            let file = dir.appendingPathComponent("bad.yaml")
+            try yaml.write(to: file, atomically: true, encoding: .utf8)
+            let run = try LbsimBinary.run(["run", file.path, "--out", dir.appendingPathComponent("out").path])
+            #expect(run.status == 2, "\(expected)")
+            #expect(run.stderr.contains(expected), "\(run.stderr)")
+            #expect(!run.stderr.contains("Fatal error"))
+        }
+        let badSet = try LbsimBinary.run(["run", "Scenarios/homogeneous-baseline.yaml", "--set", "balancer.algoritm=p2c", "--out", dir.path])
+        #expect(badSet.status == 2)
+        #expect(badSet.stderr.contains("did you mean 'algorithm'?"))
+    }
+}

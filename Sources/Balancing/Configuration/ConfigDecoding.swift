@@ -1,4 +1,4 @@
-import Yams
+public import Yams
 
 /// Coding keys that list every valid key, so the decoder can reject the others.
 ///
@@ -26,19 +26,11 @@ public struct ConfigDecoder {
     public init(file: String) { self.file = file }
 
     public func decode<T: Decodable>(_ type: T.Type, from yaml: String) throws(ConfigurationError) -> T {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                throw ConfigurationError(.invalidValue("the file is empty"), file: file, line: 0, column: 0, path: "")
-            }
-            root = node
-        } catch let error as ConfigurationError {
-            throw error
-        } catch let error as YamlError {
-            throw yamlSyntaxError(error, yaml: yaml)
-        } catch {
-            throw ConfigurationError.syntax("\(error)", file: file, line: 0, column: 0)
-        }
+        try decode(type, from: try parse(yaml))
+    }
+
+    /// Decodes from a parsed (and possibly overridden) tree.
+    public func decode<T: Decodable>(_ type: T.Type, from root: Node) throws(ConfigurationError) -> T {
         do {
             return try NodeDecoder(node: root, path: [], file: file).decodeValue(T.self)
         } catch let error as ConfigurationError {
@@ -50,7 +42,7 @@ public struct ConfigDecoder {
         }
     }
 
-    private func yamlSyntaxError(_ error: YamlError, yaml: String) -> ConfigurationError {
+    func yamlSyntaxError(_ error: YamlError, yaml: String) -> ConfigurationError {
         switch error {
         case .duplicatedKeysInMapping(let duplicates, let context):
             let key = duplicates.sorted().first ?? ""

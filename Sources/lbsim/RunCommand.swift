@@ -1,0 +1,94 @@
+import ArgumentParser
+import Balancing
+import Simulation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `lbsim run SCENARIO`: one simulation, a summary table, and CSV files.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run one scenario in simulated time; print a summary and write CSV files."
+    )
+
+    @Argument(help: "Scenario file (YAML).")
+    var scenario: String
+
+    @Option(name: .long, help: "Seed (default: the file's seed).")
+    var seed: UInt64?
+
+    @Option(name: .long, help: "Output directory (default: Results/<scenario name>/).")
+    var out: String?
+
+    @Option(name: .customLong("set"), help: "Override a key before the run, e.g. --set balancer.algorithm=p2c (repeatable).")
+    var overrides: [String] = []
+
+    @Flag(name: .customLong("no-requests-csv"), help: "Do not write requests.csv (one row per request).")
+    var noRequestsCSV = false
+
+    func run() throws {
+        let decoder = ConfigDecoder(file: scenario)
+        var root = try decoder.parse(try readTextFile(scenario))
+        for text in overrides {
+            do {
+                let (path, value) = try ConfigOverrides.parse(text)
+                root = try ConfigOverrides.apply(path, value: value, to: root)
+            } catch {
+                throw InputError(error.description)
+            }
+        }
+        let parsed = try decoder.decode(Scenario.self, from: root)
+        var model: SimulationModel
+        do {
+            model = try SimulationModel(scenario: parsed, file: scenario)
+        } catch let error as UnsupportedScenarioError {
+            throw InputError(error.description)
+        }
+        if let seed { model.seed = seed }
+        let directory = out ?? "Results/\(model.name)"
+        try makeDirectory(directory)
+
+        let requestsFile = noRequestsCSV ? nil : try openStreaming("\(directory)/requests.csv")
+        let result = Simulator.run(model, requestsFile: requestsFile)
+        try requestsFile?.finish()
+        try writeFile(RunResult.summaryHeader + "\n" + result.summaryRow + "\n", to: "\(directory)/summary.csv")
+        try writeFile(([RunResult.backendsHeader] + result.backendRows).joined(separator: "\n") + "\n", to: "\(directory)/backends.csv")
+        try writeFile(HealthEvent.csvHeader + "\n", to: "\(directory)/health.csv")
+        printSummary(result, directory: directory)
+    }
+
+    func openStreaming(_ path: String) throws -> StreamingFile {
+        do {
+            return try StreamingFile(path: path)
+        } catch {
+            throw InputError("\(error)")
+        }
+    }
+
+    func printSummary(_ r: RunResult, directory: String) {
+        let m = r.model
+        print("\(m.name): \(m.balancer.algorithm.rawValue), seed \(m.seed), \(formatSeconds(m.duration.nanoseconds))s simulated (warm-up \(formatSeconds(m.warmup.nanoseconds))s), \(m.backends.count) backends")
+        print("requests \(r.totals.requests)  completed \(r.totals.completed)  failed \(r.totals.failed)  retried \(r.totals.retried)  throughput \(decimal(r.throughput, 1))/s")
+        print("latency ms  mean \(decimal(r.latencyMeanMilliseconds, 3))  p50 \(decimal(r.latencyPercentileMilliseconds(50), 3))  p90 \(decimal(r.latencyPercentileMilliseconds(90), 3))  p99 \(decimal(r.latencyPercentileMilliseconds(99), 3))  p99.9 \(decimal(r.latencyPercentileMilliseconds(99.9), 3))  max \(decimal(r.latencyMaxMilliseconds, 3))")
+        print("imbalance \(decimal(r.imbalance, 3)) (most requests on one backend / mean)")
+        print("")
+        print("backend".padded(16) + "requests".padded(10) + "failed".padded(8) + "busy".padded(8) + "queue".padded(9) + "mean ms".padded(10) + "p99 ms")
+        for b in r.backends {
+            print(b.name.padded(16) + "\(b.requests)".padded(10) + "\(b.failed)".padded(8) + decimal(b.busyFraction, 3).padded(8)
+                + decimal(b.meanQueue, 2).padded(9) + decimal(b.latencyMeanMilliseconds, 2).padded(10) + decimal(b.latencyP99Milliseconds, 2))
+        }
+        print("\nwrote \(directory)/summary.csv, backends.csv, health.csv\(noRequestsCSV ? "" : ", requests.csv")")
+    }
+}
+
+func makeDirectory(_ path: String) throws {
+    var built = path.hasPrefix("/") ? "" : "."
+    for part in path.split(separator: "/") {
+        built += "/" + part
+        if mkdir(built, 0o755) != 0 && errno != EEXIST {
+            throw InputError("cannot create directory \(built): \(String(cString: strerror(errno)))")
+        }
+    }
+}
