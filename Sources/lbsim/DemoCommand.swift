@@ -106,9 +106,9 @@ struct DemoCommand: ParsableCommand {
                     ? machine.probeSucceeded(id: id, now: now, using: &rng)
                     : machine.probeFailed(id: id, now: now, failure: .connectionFailed, using: &rng)
             case .markDown(let reason, let detail):
-                events.append(HealthEvent(time: now, backend: backend, from: .up, to: .down, reason: reason, detail: detail))
+                events.append(HealthEvent(time: now, backend: backend, from: .up, to: .down, reason: "active", detail: "\(reason): \(detail)"))
             case .markUp(let reason, let detail):
-                events.append(HealthEvent(time: now, backend: backend, from: .down, to: .up, reason: reason, detail: detail))
+                events.append(HealthEvent(time: now, backend: backend, from: .down, to: .up, reason: "active", detail: "\(reason): \(detail)"))
             }
         }
         return events

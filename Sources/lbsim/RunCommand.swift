@@ -55,7 +55,7 @@ struct RunCommand: ParsableCommand {
         try requestsFile?.finish()
         try writeFile(RunResult.summaryHeader + "\n" + result.summaryRow + "\n", to: "\(directory)/summary.csv")
         try writeFile(([RunResult.backendsHeader] + result.backendRows).joined(separator: "\n") + "\n", to: "\(directory)/backends.csv")
-        try writeFile(HealthEvent.csvHeader + "\n", to: "\(directory)/health.csv")
+        try writeFile(([HealthEvent.csvHeader] + result.healthEvents.map(\.csvRow)).joined(separator: "\n") + "\n", to: "\(directory)/health.csv")
         printSummary(result, directory: directory)
     }
 
@@ -72,12 +72,13 @@ struct RunCommand: ParsableCommand {
         print("\(m.name): \(m.balancer.algorithm.rawValue), seed \(m.seed), \(formatSeconds(m.duration.nanoseconds))s simulated (warm-up \(formatSeconds(m.warmup.nanoseconds))s), \(m.backends.count) backends")
         print("requests \(r.totals.requests)  completed \(r.totals.completed)  failed \(r.totals.failed)  retried \(r.totals.retried)  throughput \(decimal(r.throughput, 1))/s")
         print("latency ms  mean \(decimal(r.latencyMeanMilliseconds, 3))  p50 \(decimal(r.latencyPercentileMilliseconds(50), 3))  p90 \(decimal(r.latencyPercentileMilliseconds(90), 3))  p99 \(decimal(r.latencyPercentileMilliseconds(99), 3))  p99.9 \(decimal(r.latencyPercentileMilliseconds(99.9), 3))  max \(decimal(r.latencyMaxMilliseconds, 3))")
-        print("imbalance \(decimal(r.imbalance, 3)) (most requests on one backend / mean)")
+        print("imbalance \(decimal(r.imbalance, 3)) (most requests on one backend / mean), \(r.healthEvents.count) health transitions")
         print("")
-        print("backend".padded(16) + "requests".padded(10) + "failed".padded(8) + "busy".padded(8) + "queue".padded(9) + "mean ms".padded(10) + "p99 ms")
+        print("backend".padded(16) + "requests".padded(10) + "failed".padded(8) + "busy".padded(8) + "queue".padded(9) + "mean ms".padded(10) + "p99 ms".padded(10) + "down s")
         for b in r.backends {
             print(b.name.padded(16) + "\(b.requests)".padded(10) + "\(b.failed)".padded(8) + decimal(b.busyFraction, 3).padded(8)
-                + decimal(b.meanQueue, 2).padded(9) + decimal(b.latencyMeanMilliseconds, 2).padded(10) + decimal(b.latencyP99Milliseconds, 2))
+                + decimal(b.meanQueue, 2).padded(9) + decimal(b.latencyMeanMilliseconds, 2).padded(10) + decimal(b.latencyP99Milliseconds, 2).padded(10)
+                + decimal(b.timeDownSeconds, 1))
         }
         print("\nwrote \(directory)/summary.csv, backends.csv, health.csv\(noRequestsCSV ? "" : ", requests.csv")")
     }

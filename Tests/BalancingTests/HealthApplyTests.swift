@@ -6,7 +6,7 @@ import Testing
         var b = balancer(.roundRobin, [("a", 1), ("b", 1)])
         let a = b.id(named: "a")!
         let down = b.apply(.markDown(reason: "active_check_failed", detail: "3 probe(s)"), to: a, at: .seconds(14))
-        #expect(down == HealthEvent(time: .seconds(14), backend: "a", from: .up, to: .down, reason: "active_check_failed", detail: "3 probe(s)"))
+        #expect(down == HealthEvent(time: .seconds(14), backend: "a", from: .up, to: .down, reason: "active", detail: "active_check_failed: 3 probe(s)"))
         #expect(!b[a].isEligible)
         #expect(b.sequence(3) == ["b", "b", "b"])
         #expect(b.apply(.scheduleProbe(at: .seconds(16)), to: a, at: .seconds(14)) == nil)
@@ -39,7 +39,7 @@ import Testing
                 if let event = b.apply(action, at: .seconds(Double(t))) { events.append(event) }
             }
         }
-        #expect(events.map(\.csvRow) == ["2,c,up,ejected,outlier_ejected,\"3 consecutive failures, last: 503; ejection 1 for 30s\""])
+        #expect(events.map(\.csvRow) == ["2,c,up,ejected,passive,\"outlier_ejected: 3 consecutive failures, last: 503; ejection 1 for 30s\""])
         #expect(events.count == 1 && events[0].to == .ejected && events[0].time == .seconds(2))
         #expect(!b.sequence(8).contains("c"))
         for action in detector.sweep(now: .seconds(40)) { if let event = b.apply(action, at: .seconds(40)) { events.append(event) } }

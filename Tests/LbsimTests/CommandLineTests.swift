@@ -84,7 +84,7 @@ func temporaryDirectory() throws -> URL {
             #expect(x == y, "\(name) differs between identical runs")
         }
         let health = try String(contentsOf: a.appendingPathComponent("health.csv"), encoding: .utf8)
-        #expect(health.hasPrefix("time_s,backend,from,to,reason,detail\n14,big-1,up,down,active_check_failed,"))
+        #expect(health.hasPrefix("time_s,backend,from,to,reason,detail\n14,big-1,up,down,active,\"active_check_failed: 3 probe(s) failed in a row, fall 3"))
         let picks = try String(contentsOf: a.appendingPathComponent("picks.csv"), encoding: .utf8)
         #expect(picks.split(separator: "\n").count == 1 + 7 * 4)
         // No temporary files are left behind.

@@ -5,10 +5,15 @@ public struct HealthEvent: Equatable, Sendable {
     public var backend: String
     public var from: BackendState
     public var to: BackendState
-    /// A stable token for grouping (`active_check_failed`, `outlier_ejected`, …).
+    /// Who changed the state: `active`, `passive` or `operator` (see `Source`).
     public var reason: String
-    /// Human detail, e.g. `3/3 failed probes, last: timeout`.
+    /// The machine's token, then human detail: `active_check_failed: 3 probe(s) failed …`.
     public var detail: String
+
+    /// The `reason` values `health.csv` uses.
+    public enum Source: String, Sendable {
+        case active, passive, `operator`
+    }
 
     public init(time: Instant, backend: String, from: BackendState, to: BackendState, reason: String, detail: String) {
         self.time = time

@@ -88,8 +88,13 @@ public enum RequestOutcomeLabel: String, Sendable {
 public struct Simulator {
     enum Event: Sendable {
         case arrival(client: Int32)
+        /// A request attempt (`flight ≥ 0`) or a health probe (`flight == -1`, `attempt` = probe id) finished.
         case serviceDone(backend: Int32, flight: Int32, attempt: Int32)
         case readTimeout(flight: Int32, attempt: Int32)
+        case probeDue(backend: Int32)
+        case probeDeadline(backend: Int32, probe: Int32)
+        case outlierSweep
+        case maxFailsTimer(backend: Int32)
     }
 
     /// One request in the system, in a reusable slot.
@@ -121,6 +126,8 @@ public struct Simulator {
         var completed = 0
         var failed = 0
         var latency: Histogram<UInt64>
+        var downSince: Instant?
+        var timeDown = 0.0
     }
 
     /// Runs `model` and returns its metrics; `requestsFile` receives `requests.csv` rows.
@@ -129,6 +136,9 @@ public struct Simulator {
         engine.run()
         return engine.result()
     }
+
+    /// A health probe's id in a `Job` (flight -1), and whether the backend answered it.
+    static let probeFlight: Int32 = -1
 }
 
 /// Latency histogram: microseconds up to one hour, three significant digits (0.1%).
@@ -158,6 +168,12 @@ struct Engine {
     /// requests.csv rows waiting for every earlier arrival to be written (arrival order).
     var pendingRows: [Int: String] = [:]
     var nextRowToWrite = 0
+    /// Health: one active checker per backend (nil without active checks), passive checking.
+    var active: [ActiveHealthCheck]
+    var healthStreams: [RandomStream]
+    var outlier: OutlierDetector?
+    var maxFails: [MaxFails]
+    public private(set) var healthEvents: [HealthEvent] = []
 
     init(model: SimulationModel, requestsFile: StreamingFile?) {
         self.model = model
@@ -172,6 +188,11 @@ struct Engine {
         end = .zero + model.duration
         warmupEnd = .zero + model.warmup
         readTimeout = model.balancer.timeouts.read
+        let health = model.balancer.healthCheck
+        active = health.active.map { config in model.backends.map { _ in ActiveHealthCheck(configuration: config.machine) } } ?? []
+        healthStreams = health.active == nil ? [] : model.backends.map { master.child("health/\($0.backend.name)") }
+        outlier = health.passive.flatMap { $0.style == .outlier ? OutlierDetector(configuration: $0.outlier, hostCount: model.backends.count) : nil }
+        maxFails = health.passive.flatMap { $0.style == .maxFails ? model.backends.map { _ in MaxFails(configuration: health.passive!.maxFails) } : nil } ?? []
         requestsFile?.write("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome\n")
     }
 
@@ -187,6 +208,11 @@ struct Engine {
         for client in model.clients.indices {
             queue.schedule(.arrival(client: Int32(client)), at: .zero + gap(client))
         }
+        for b in active.indices {
+            let actions = active[b].start(now: .zero, using: &healthStreams[b])
+            carryOut(actions, backend: b, now: .zero)
+        }
+        if let outlier { for case .scheduleSweep(let at) in outlier.start(now: .zero) { queue.schedule(.outlierSweep, at: at) } }
         while let (now, event) = queue.pop() {
             totals.events += 1
             switch event {
@@ -198,10 +224,98 @@ struct Engine {
                 serviceDone(backend: Int(backend), flight: Int(flight), attempt: attempt, now: now)
             case .readTimeout(let flight, let attempt):
                 timedOut(flight: Int(flight), attempt: attempt, now: now)
+            case .probeDue(let backend):
+                // Probing stops with the traffic, so the run ends once in-flight work drains.
+                guard now < end else { continue }
+                carryOut(active[Int(backend)].probeDue(now: now), backend: Int(backend), now: now)
+            case .probeDeadline(let backend, let probe):
+                let b = Int(backend)
+                carryOut(active[b].probeTimedOut(id: UInt64(probe), now: now, using: &healthStreams[b]), backend: b, now: now)
+            case .outlierSweep:
+                guard now < end, var detector = outlier else { continue }
+                let actions = detector.sweep(now: now)
+                outlier = detector
+                carryOut(actions, now: now)
+            case .maxFailsTimer(let backend):
+                let b = Int(backend)
+                carryOut(maxFails[b].timerFired(now: now), backend: b, now: now)
             }
         }
-        for b in states.indices { accumulate(b, until: queue.now) }
+        for b in states.indices {
+            accumulate(b, until: queue.now)
+            if let since = states[b].downSince { states[b].timeDown += (queue.now - max(since, warmupEnd)).secondsValue }
+        }
         totals.endTime = queue.now
+    }
+
+    // MARK: Health
+
+    mutating func carryOut(_ actions: [ActiveHealthCheck.Action], backend b: Int, now: Instant) {
+        for action in actions {
+            switch action {
+            case .scheduleProbe(let at):
+                queue.schedule(.probeDue(backend: Int32(b)), at: at)
+            case .sendProbe(let id, let deadline):
+                sendProbe(b, id: Int32(truncatingIfNeeded: id), now: now)
+                queue.schedule(.probeDeadline(backend: Int32(b), probe: Int32(truncatingIfNeeded: id)), at: deadline)
+            case .markUp, .markDown:
+                record(balancer.apply(action, to: BackendID(b), at: now), backend: b, now: now)
+            }
+        }
+    }
+
+    mutating func carryOut(_ actions: [OutlierDetector.Action], now: Instant) {
+        for action in actions {
+            switch action {
+            case .scheduleSweep(let at): queue.schedule(.outlierSweep, at: at)
+            case .eject(let id, _, _), .uneject(let id, _, _): record(balancer.apply(action, at: now), backend: id.index, now: now)
+            }
+        }
+    }
+
+    mutating func carryOut(_ actions: [MaxFails.Action], backend b: Int, now: Instant) {
+        for action in actions {
+            switch action {
+            case .scheduleTimer(let at): queue.schedule(.maxFailsTimer(backend: Int32(b)), at: at)
+            case .markAvailable, .markUnavailable: record(balancer.apply(action, to: BackendID(b), at: now), backend: b, now: now)
+            }
+        }
+    }
+
+    /// Keeps a transition for health.csv and the down-time integral.
+    mutating func record(_ event: HealthEvent?, backend b: Int, now: Instant) {
+        guard let event else { return }
+        healthEvents.append(event)
+        if event.from == .up, event.to != .up {
+            states[b].downSince = now
+        } else if event.to == .up, let since = states[b].downSince {
+            if now > warmupEnd { states[b].timeDown += (now - max(since, warmupEnd)).secondsValue }
+            states[b].downSince = nil
+        }
+    }
+
+    /// A probe is a request to the backend: it waits behind traffic for a worker, so an
+    /// overloaded backend can fail its checks. Once a worker takes it, it costs no time.
+    mutating func sendProbe(_ b: Int, id: Int32, now: Instant) {
+        accumulate(b, until: now)
+        let job = Simulator.Job(flight: Simulator.probeFlight, attempt: id)
+        if states[b].busy < model.backends[b].concurrency {
+            startService(b, job, now: now)
+        } else if states[b].queue.count < model.backends[b].queueLimit {
+            states[b].queue.append(job)
+        } else {
+            carryOut(active[b].probeFailed(id: UInt64(id), now: now, failure: .unexpectedStatus(503), using: &healthStreams[b]), backend: b, now: now)
+        }
+    }
+
+    /// Passive checking sees how an attempt on backend `b` ended.
+    mutating func observe(_ outcome: RequestOutcome, on b: Int, now: Instant) {
+        if var detector = outlier {
+            let actions = detector.requestFinished(on: BackendID(b), outcome: outcome, now: now)
+            outlier = detector
+            carryOut(actions, now: now)
+        }
+        if !maxFails.isEmpty { carryOut(maxFails[b].requestFinished(outcome: outcome, now: now), backend: b, now: now) }
     }
 
     mutating func newFlight(client: Int32, now: Instant) -> Int {
@@ -236,6 +350,7 @@ struct Engine {
         }
         let b = id.index
         flights[f].backend = Int32(b)
+        if !maxFails.isEmpty { carryOut(maxFails[b].selected(now: now), backend: b, now: now) }
         if flights[f].counted { states[b].requests += 1 }
         accumulate(b, until: now)
         let job = Simulator.Job(flight: Int32(f), attempt: attempt)
@@ -248,6 +363,7 @@ struct Engine {
         } else {
             balancer.requestFinished(on: id)
             if flights[f].counted { states[b].failed += 1 }
+            observe(.response(status: 503), on: b, now: now)
             answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
             return
         }
@@ -256,6 +372,10 @@ struct Engine {
 
     mutating func startService(_ b: Int, _ job: Simulator.Job, now: Instant) {
         states[b].busy += 1
+        if job.flight == Simulator.probeFlight {
+            queue.schedule(.serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt), at: now + model.backends[b].rtt)
+            return
+        }
         if flights[Int(job.flight)].attempts == job.attempt { flights[Int(job.flight)].start = now }
         let seconds = model.backends[b].serviceTime.sample(using: serviceStreams[b]) / model.backends[b].speed
         queue.schedule(
@@ -267,11 +387,17 @@ struct Engine {
         accumulate(b, until: now)
         states[b].busy -= 1
         if let next = states[b].queue.popFirst() { startService(b, next, now: now) }
+        if f == Int(Simulator.probeFlight) {
+            // A late answer (after the probe's deadline) is ignored by the checker itself.
+            carryOut(active[b].probeSucceeded(id: UInt64(attempt), now: now, using: &healthStreams[b]), backend: b, now: now)
+            return
+        }
         flights[f].jobsAtBackends -= 1
         let current = !flights[f].answered && flights[f].attempts == attempt
         if current {
             if let timer = flights[f].timer { queue.cancel(timer) }
             balancer.requestFinished(on: BackendID(b))
+            observe(.response(status: 200), on: b, now: now)
             if flights[f].counted {
                 states[b].completed += 1
                 states[b].latency.record(UInt64(max(0, (now - flights[f].arrival).nanoseconds / 1000)))
@@ -287,6 +413,7 @@ struct Engine {
         let b = Int(flights[f].backend)
         balancer.requestFinished(on: BackendID(b))
         if flights[f].counted { states[b].failed += 1 }
+        observe(.timeout, on: b, now: now)
         flights[f].timer = nil
         if Int(attempt) <= model.balancer.retries {
             dispatch(f, avoiding: BackendID(b), now: now)
@@ -350,9 +477,9 @@ struct Engine {
                 meanQueue: states[b].queueIntegral / measured,
                 latencyMeanMilliseconds: states[b].latency.totalCount > 0 ? states[b].latency.mean / 1000 : 0,
                 latencyP99Milliseconds: Double(states[b].latency.valueAtPercentile(99)) / 1000,
-                timeDownSeconds: 0)
+                timeDownSeconds: states[b].timeDown)
         }
-        return RunResult(model: model, totals: totals, latency: latency, backends: backends)
+        return RunResult(model: model, totals: totals, latency: latency, backends: backends, healthEvents: healthEvents)
     }
 }
 

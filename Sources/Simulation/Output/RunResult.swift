@@ -36,12 +36,15 @@ public struct RunResult: Sendable {
     public let totals: Totals
     let latency: Histogram<UInt64>
     public let backends: [BackendRow]
+    /// Every backend state transition, in time order (`health.csv`).
+    public let healthEvents: [HealthEvent]
 
-    init(model: SimulationModel, totals: Totals, latency: Histogram<UInt64>, backends: [BackendRow]) {
+    init(model: SimulationModel, totals: Totals, latency: Histogram<UInt64>, backends: [BackendRow], healthEvents: [HealthEvent]) {
         self.model = model
         self.totals = totals
         self.latency = latency
         self.backends = backends
+        self.healthEvents = healthEvents
     }
 
     public var latencyMeanMilliseconds: Double { totals.completed > 0 ? totals.latencySum / Double(totals.completed) * 1000 : 0 }

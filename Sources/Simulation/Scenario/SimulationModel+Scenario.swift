@@ -12,8 +12,6 @@ extension SimulationModel {
         func unsupported(_ path: String) -> UnsupportedScenarioError {
             UnsupportedScenarioError(description: "\(file): \(path) is not simulated yet (issue #3 in progress)")
         }
-        if scenario.balancer.healthCheck.active != nil { throw unsupported("balancer.health_check.active") }
-        if scenario.balancer.healthCheck.passive != nil { throw unsupported("balancer.health_check.passive") }
         if scenario.balancer.affinity != nil { throw unsupported("balancer.affinity") }
         var backends: [BackendModel] = []
         for (index, entry) in scenario.backends.enumerated() {
