@@ -20,7 +20,7 @@ import Glibc
             backends: (0..<n).map {
                 BackendModel(backend: Backend(name: "s\($0)"), concurrency: workers, serviceTime: .exponential(mean: serviceMean))
             },
-            clients: [OpenLoopClientModel(name: "load", rate: rate)])
+            clients: [ClientGroupModel(name: "load", rate: rate)])
     }
 
     /// `random` splits a Poisson stream into n independent Poisson streams: n M/M/1 queues,
@@ -141,7 +141,7 @@ import Glibc
                 BackendModel(backend: Backend(name: "stuck"), concurrency: 100, serviceTime: .constant(5)),
                 BackendModel(backend: Backend(name: "fine"), concurrency: 100, serviceTime: .constant(0.01)),
             ],
-            clients: [OpenLoopClientModel(name: "c", rate: 10, process: .constant)])
+            clients: [ClientGroupModel(name: "c", rate: 10, process: .constant)])
         let result = Simulator.run(model)
         #expect(result.totals.failed == 0)
         #expect(result.totals.retried == result.backends[0].requests)

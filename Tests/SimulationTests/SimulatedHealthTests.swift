@@ -15,7 +15,7 @@ import Testing
                 BackendModel(backend: Backend(name: "good"), concurrency: 4, serviceTime: .exponential(mean: 0.01)),
                 BackendModel(backend: Backend(name: "slow"), concurrency: 4, queueLimit: queueLimit, speed: slowSpeed, serviceTime: .exponential(mean: 0.01)),
             ],
-            clients: [OpenLoopClientModel(name: "c", rate: rate)])
+            clients: [ClientGroupModel(name: "c", rate: rate)])
     }
 
     /// Probes queue behind traffic: a backend 20× too slow for its share builds a queue, its

@@ -30,22 +30,6 @@ public struct BackendModel: Sendable {
     }
 }
 
-/// An open-loop client group: arrivals at a rate regardless of how fast answers come back.
-public struct OpenLoopClientModel: Sendable {
-    public enum Process: String, Sendable { case poisson, constant }
-    public var name: String
-    /// Requests per second.
-    public var rate: Double
-    public var process: Process
-
-    public init(name: String, rate: Double, process: Process = .poisson) {
-        precondition(rate > 0)
-        self.name = name
-        self.rate = rate
-        self.process = process
-    }
-}
-
 /// Everything one run needs; `SimulationModel(scenario:)` builds it from a scenario file.
 public struct SimulationModel: Sendable {
     public var name: String
@@ -54,11 +38,11 @@ public struct SimulationModel: Sendable {
     public var warmup: Duration
     public var balancer: BalancerConfiguration
     public var backends: [BackendModel]
-    public var clients: [OpenLoopClientModel]
+    public var clients: [ClientGroupModel]
 
     public init(
         name: String, seed: UInt64, duration: Duration, warmup: Duration = .zero,
-        balancer: BalancerConfiguration, backends: [BackendModel], clients: [OpenLoopClientModel]
+        balancer: BalancerConfiguration, backends: [BackendModel], clients: [ClientGroupModel]
     ) {
         self.name = name
         self.seed = seed
@@ -87,7 +71,10 @@ public enum RequestOutcomeLabel: String, Sendable {
 /// so idempotent). The backend does not know and keeps working, as a real one would.
 public struct Simulator {
     enum Event: Sendable {
+        /// The next open-loop arrival of a client group.
         case arrival(client: Int32)
+        /// A closed-loop user sends its next request.
+        case userSend(group: Int32, user: Int32)
         /// A request attempt (`flight ≥ 0`) or a health probe (`flight == -1`, `attempt` = probe id) finished.
         case serviceDone(backend: Int32, flight: Int32, attempt: Int32)
         case readTimeout(flight: Int32, attempt: Int32)
@@ -100,7 +87,10 @@ public struct Simulator {
     /// One request in the system, in a reusable slot.
     struct Flight {
         var id = 0
+        /// Client group, client within it, and request class (-1: none).
         var client: Int32 = 0
+        var clientID: Int32 = 0
+        var requestClass: Int32 = -1
         var arrival = Instant.zero
         var attempts: Int32 = 0
         var backend: Int32 = -1
@@ -153,7 +143,15 @@ struct Engine {
     let master: RandomStream
     var balancerStream: RandomStream
     let arrivalStreams: [RandomStream]
+    let choiceStreams: [RandomStream]
+    let thinkStreams: [RandomStream]
     let serviceStreams: [RandomStream]
+    /// Per group: each client's public address index (NAT), cookie jar, next anonymous id,
+    /// and the cumulative weights of its request classes.
+    let natIndex: [[Int32]]
+    var jars: [[String?]]
+    var nextAnonymous: [Int]
+    let classTotals: [Double]
     var balancer: Balancer
     var states: [Simulator.BackendState]
     var queue = EventQueue<Event>()
@@ -182,6 +180,12 @@ struct Engine {
         self.master = master
         balancerStream = master.child("balancer")
         arrivalStreams = model.clients.map { master.child("client/\($0.name)/arrivals") }
+        choiceStreams = model.clients.map { master.child("client/\($0.name)/choice") }
+        thinkStreams = model.clients.map { master.child("client/\($0.name)/think") }
+        natIndex = model.clients.map { $0.natAssignment() }
+        jars = model.clients.map { Array(repeating: nil, count: model.balancer.affinity == nil ? 0 : ($0.clientCount ?? 0)) }
+        nextAnonymous = Array(repeating: 0, count: model.clients.count)
+        classTotals = model.clients.map { $0.classes.reduce(0) { $0 + $1.weight } }
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
         balancer = model.balancer.makeBalancer(backends: model.backends.map(\.backend))
         states = model.backends.map { _ in Simulator.BackendState(latency: makeLatencyHistogram()) }
@@ -197,16 +201,27 @@ struct Engine {
     }
 
     func gap(_ client: Int) -> Duration {
-        let rate = model.clients[client].rate
-        switch model.clients[client].process {
+        guard case .open(let rate, let process) = model.clients[client].load else { return .zero }
+        switch process {
         case .poisson: return nanos(Distribution.exponential(mean: 1 / rate).sample(using: arrivalStreams[client]))
         case .constant: return nanos(1 / rate)
         }
     }
 
+    func thinkTime(_ group: Int) -> Duration {
+        guard case .closed(_, let think) = model.clients[group].load else { return .zero }
+        return nanos(think.sample(using: thinkStreams[group]))
+    }
+
     mutating func run() {
-        for client in model.clients.indices {
-            queue.schedule(.arrival(client: Int32(client)), at: .zero + gap(client))
+        for group in model.clients.indices {
+            switch model.clients[group].load {
+            case .open:
+                queue.schedule(.arrival(client: Int32(group)), at: .zero + gap(group))
+            case .closed(let users, _):
+                // Users start spread over one think time, not all at once.
+                for user in 0..<users { queue.schedule(.userSend(group: Int32(group), user: Int32(user)), at: .zero + thinkTime(group)) }
+            }
         }
         for b in active.indices {
             let actions = active[b].start(now: .zero, using: &healthStreams[b])
@@ -216,10 +231,21 @@ struct Engine {
         while let (now, event) = queue.pop() {
             totals.events += 1
             switch event {
-            case .arrival(let client):
+            case .arrival(let group):
                 guard now < end else { continue }
-                queue.schedule(.arrival(client: client), at: now + gap(Int(client)))
-                arrive(client: client, now: now)
+                queue.schedule(.arrival(client: group), at: now + gap(Int(group)))
+                let g = Int(group)
+                let id: Int
+                if let clients = model.clients[g].clientCount {
+                    id = uniformIndex(clients, choiceStreams[g])
+                } else {
+                    id = nextAnonymous[g]
+                    nextAnonymous[g] += 1
+                }
+                arrive(client: group, id: Int32(truncatingIfNeeded: id), now: now)
+            case .userSend(let group, let user):
+                guard now < end else { continue }
+                arrive(client: group, id: user, now: now)
             case .serviceDone(let backend, let flight, let attempt):
                 serviceDone(backend: Int(backend), flight: Int(flight), attempt: attempt, now: now)
             case .readTimeout(let flight, let attempt):
@@ -318,11 +344,22 @@ struct Engine {
         if !maxFails.isEmpty { carryOut(maxFails[b].requestFinished(outcome: outcome, now: now), backend: b, now: now) }
     }
 
-    mutating func newFlight(client: Int32, now: Instant) -> Int {
+    mutating func newFlight(client: Int32, id clientID: Int32, now: Instant) -> Int {
         var flight = Simulator.Flight()
         flight.id = nextRequestID
         nextRequestID += 1
         flight.client = client
+        flight.clientID = clientID
+        let classes = model.clients[Int(client)].classes
+        if !classes.isEmpty {
+            var u = choiceStreams[Int(client)].uniform() * classTotals[Int(client)]
+            var k = 0
+            while k < classes.count - 1 && u >= classes[k].weight {
+                u -= classes[k].weight
+                k += 1
+            }
+            flight.requestClass = Int32(k)
+        }
         flight.arrival = now
         flight.counted = now >= warmupEnd
         if let slot = freeFlights.popLast() {
@@ -333,10 +370,27 @@ struct Engine {
         return flights.count - 1
     }
 
-    mutating func arrive(client: Int32, now: Instant) {
-        let f = newFlight(client: client, now: now)
+    mutating func arrive(client: Int32, id: Int32, now: Instant) {
+        let f = newFlight(client: client, id: id, now: now)
         if flights[f].counted { totals.requests += 1 }
         dispatch(f, avoiding: nil, now: now)
+    }
+
+    /// What the balancer sees of flight `f`: address, path, headers and the client's cookie.
+    func context(for f: Int) -> RequestContext {
+        let flight = flights[f]
+        let group = model.clients[Int(flight.client)]
+        var context = RequestContext(clientAddress: group.address(ofClient: Int(flight.clientID), group: Int(flight.client), natIndex: natIndex[Int(flight.client)]))
+        if flight.requestClass >= 0 {
+            let requestClass = group.classes[Int(flight.requestClass)]
+            context.path = requestClass.path
+            context.headers = requestClass.headers
+        }
+        let jar = jars[Int(flight.client)]
+        if Int(flight.clientID) < jar.count, let cookie = jar[Int(flight.clientID)] {
+            context.headers.append(("Cookie", cookie))
+        }
+        return context
     }
 
     /// Sends flight `f` to a backend (or answers 503 when there is none).
@@ -344,7 +398,13 @@ struct Engine {
         flights[f].attempts += 1
         let attempt = flights[f].attempts
         if attempt > 1 && flights[f].counted { totals.retried += 1 }
-        guard let id = balancer.pick(RequestContext(), avoiding: avoiding, using: &balancerStream).result.backend else {
+        let decision = balancer.pick(context(for: f), avoiding: avoiding, using: &balancerStream)
+        if case .broken = decision.affinity, flights[f].counted { totals.brokenSessions += 1 }
+        if let setCookie = decision.setCookie {
+            let (g, c) = (Int(flights[f].client), Int(flights[f].clientID))
+            if c < jars[g].count { jars[g][c] = String(setCookie.prefix { $0 != ";" }) }
+        }
+        guard let id = decision.result.backend else {
             answer(f, status: 503, outcome: .rejected, now: now)
             return
         }
@@ -376,8 +436,10 @@ struct Engine {
             queue.schedule(.serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt), at: now + model.backends[b].rtt)
             return
         }
-        if flights[Int(job.flight)].attempts == job.attempt { flights[Int(job.flight)].start = now }
-        let seconds = model.backends[b].serviceTime.sample(using: serviceStreams[b]) / model.backends[b].speed
+        let flight = flights[Int(job.flight)]
+        if flight.attempts == job.attempt { flights[Int(job.flight)].start = now }
+        let classTime = flight.requestClass >= 0 ? model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime : nil
+        let seconds = (classTime ?? model.backends[b].serviceTime).sample(using: serviceStreams[b]) / model.backends[b].speed
         queue.schedule(
             .serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt),
             at: now + nanos(seconds) + model.backends[b].rtt)
@@ -436,11 +498,16 @@ struct Engine {
                 totals.failed += 1
             }
         }
+        let group = model.clients[Int(flight.client)]
+        if case .closed = group.load, now < end {
+            queue.schedule(.userSend(group: flight.client, user: flight.clientID), at: now + thinkTime(Int(flight.client)))
+        }
         if let requestsFile {
             let backend = flight.backend >= 0 ? model.backends[Int(flight.backend)].backend.name : ""
             let start = flight.backend >= 0 && outcome != .rejected ? formatSeconds(flight.start.nanoseconds) : ""
+            let address = group.address(ofClient: Int(flight.clientID), group: Int(flight.client), natIndex: natIndex[Int(flight.client)])
             let row = [
-                "\(flight.id)", model.clients[Int(flight.client)].name, "", formatSeconds(flight.arrival.nanoseconds), backend, start,
+                "\(flight.id)", "\(group.name)-\(flight.clientID)", address.description, formatSeconds(flight.arrival.nanoseconds), backend, start,
                 formatSeconds(now.nanoseconds), formatMilliseconds(latency.nanoseconds), "\(status)", "\(flight.attempts)", outcome.rawValue,
             ].joined(separator: ",")
             pendingRows[flight.id] = row
@@ -481,6 +548,12 @@ struct Engine {
         }
         return RunResult(model: model, totals: totals, latency: latency, backends: backends, healthEvents: healthEvents)
     }
+}
+
+/// A uniform index in 0..<bound from a GSL stream.
+@inline(__always)
+func uniformIndex(_ bound: Int, _ stream: RandomStream) -> Int {
+    Int(truncatingIfNeeded: stream.next().multipliedFullWidth(by: UInt64(bound)).high)
 }
 
 @inline(__always)

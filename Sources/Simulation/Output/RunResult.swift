@@ -16,6 +16,8 @@ public struct RunResult: Sendable {
         public var endTime = Instant.zero
         /// Exact sum of successful latencies, in seconds (the mean is not taken from buckets).
         public var latencySum = 0.0
+        /// Requests whose affinity cookie named a backend that could not take them.
+        public var brokenSessions = 0
     }
 
     public struct BackendRow: Sendable, Equatable {
@@ -73,7 +75,7 @@ public struct RunResult: Sendable {
             "\(totals.requests)", "\(totals.completed)", "\(totals.failed)", "\(totals.retried)", decimal(throughput, 3),
             decimal(latencyMeanMilliseconds, 3), decimal(latencyPercentileMilliseconds(50), 3), decimal(latencyPercentileMilliseconds(90), 3),
             decimal(latencyPercentileMilliseconds(99), 3), decimal(latencyPercentileMilliseconds(99.9), 3), decimal(latencyMaxMilliseconds, 3),
-            decimal(imbalance, 4), "0",
+            decimal(imbalance, 4), "\(totals.brokenSessions)",
         ].joined(separator: ",")
     }
 

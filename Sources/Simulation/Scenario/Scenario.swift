@@ -100,25 +100,26 @@ public struct ScenarioBackend: Decodable, Sendable {
     }
 }
 
-/// One `clients:` entry.
+/// One `clients:` entry: an open-loop `arrival` or a closed-loop `closed`, optionally behind
+/// `nat`, optionally with a `requests` mix.
 public struct ScenarioClient: Decodable, Sendable {
     public var name: String
-    public var arrival: ArrivalConfiguration
+    public var load: ClientGroupModel.Load
+    public var nat: ClientGroupModel.NAT?
+    public var classes: [ClientGroupModel.RequestClass] = []
 
-    public struct ArrivalConfiguration: Decodable, Sendable {
-        public var process: OpenLoopClientModel.Process = .poisson
-        public var rate: Double
+    struct Arrival: Decodable {
+        var process: ClientGroupModel.Process = .poisson
+        var rate: Double
 
         enum CodingKeys: String, StrictCodingKey { case process, rate }
 
-        public init(from decoder: any Decoder) throws {
+        init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             if let text = try c.decodeIfPresent(String.self, forKey: .process) {
-                guard let process = OpenLoopClientModel.Process(rawValue: text) else {
-                    let names = ["poisson", "constant"]
-                    let hint = nearestSpelling(to: text, among: names).map { "; did you mean '\($0)'?" } ?? ""
-                    throw DecodingError.dataCorruptedError(
-                        forKey: .process, in: c, debugDescription: "'\(text)' is not one of poisson, constant\(hint)")
+                guard let process = ClientGroupModel.Process(rawValue: text) else {
+                    let hint = nearestSpelling(to: text, among: ["poisson", "constant"]).map { "; did you mean '\($0)'?" } ?? ""
+                    throw DecodingError.dataCorruptedError(forKey: .process, in: c, debugDescription: "'\(text)' is not one of poisson, constant\(hint)")
                 }
                 self.process = process
             }
@@ -132,16 +133,100 @@ public struct ScenarioClient: Decodable, Sendable {
         }
     }
 
+    struct Closed: Decodable {
+        var users: Int
+        var thinkTime: Distribution
+
+        enum CodingKeys: String, StrictCodingKey { case users, thinkTime = "think_time" }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            users = try c.decode(Int.self, forKey: .users)
+            try c.require(users >= 1, .users, "users must be at least 1")
+            thinkTime = try c.decode(DistributionConfiguration.self, forKey: .thinkTime).distribution
+        }
+    }
+
+    struct NATEntry: Decodable {
+        var nat: ClientGroupModel.NAT
+
+        enum CodingKeys: String, StrictCodingKey { case clients, ips, sizes }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let clients = try c.decode(Int.self, forKey: .clients)
+            try c.require(clients >= 1, .clients, "clients must be at least 1")
+            let ips = try c.decode(Int.self, forKey: .ips)
+            try c.require(ips >= 1 && ips <= 65_536, .ips, "ips must be within 1…65536")
+            var sizes = ClientGroupModel.NAT.Sizes.uniform
+            if let text = try c.decodeIfPresent(String.self, forKey: .sizes) {
+                guard let value = ClientGroupModel.NAT.Sizes(rawValue: text) else {
+                    let hint = nearestSpelling(to: text, among: ["uniform", "zipf"]).map { "; did you mean '\($0)'?" } ?? ""
+                    throw DecodingError.dataCorruptedError(forKey: .sizes, in: c, debugDescription: "'\(text)' is not one of uniform, zipf\(hint)")
+                }
+                sizes = value
+            }
+            nat = ClientGroupModel.NAT(clients: clients, addresses: ips, sizes: sizes)
+        }
+    }
+
+    struct RequestEntry: Decodable {
+        var requestClass: ClientGroupModel.RequestClass
+
+        enum CodingKeys: String, StrictCodingKey { case weight, path, headers, serviceTime = "service_time" }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let weight = try c.decode(Double.self, forKey: .weight)
+            try c.require(weight > 0, .weight, "weight must be positive")
+            let path = try c.decodeIfPresent(String.self, forKey: .path) ?? "/"
+            try c.require(path.hasPrefix("/"), .path, "path must start with /")
+            let headers = try c.decodeIfPresent(OrderedHeaders.self, forKey: .headers)?.pairs ?? []
+            let serviceTime = try c.decodeIfPresent(DistributionConfiguration.self, forKey: .serviceTime)?.distribution
+            requestClass = ClientGroupModel.RequestClass(weight: weight, path: path, headers: headers, serviceTime: serviceTime)
+        }
+    }
+
     enum CodingKeys: String, StrictCodingKey { case name, arrival, closed, nat, requests }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
-        for key in [CodingKeys.closed, .nat, .requests] where c.contains(key) {
-            throw DecodingError.dataCorruptedError(
-                forKey: key, in: c, debugDescription: "clients.\(key.rawValue) is not simulated yet (issue #3 in progress)")
+        try c.require(!name.isEmpty && !name.contains(","), .name, "client name must be non-empty and without commas")
+        switch (c.contains(.arrival), c.contains(.closed)) {
+        case (true, false):
+            let arrival = try c.decode(Arrival.self, forKey: .arrival)
+            load = .open(rate: arrival.rate, process: arrival.process)
+        case (false, true):
+            let closed = try c.decode(Closed.self, forKey: .closed)
+            load = .closed(users: closed.users, thinkTime: closed.thinkTime)
+        case (true, true):
+            throw DecodingError.dataCorruptedError(forKey: .closed, in: c, debugDescription: "a client group is open (arrival) or closed (closed), not both")
+        case (false, false):
+            throw DecodingError.keyNotFound(CodingKeys.arrival, .init(codingPath: c.codingPath, debugDescription: "missing required key 'arrival' (or 'closed')"))
         }
-        arrival = try c.decode(ArrivalConfiguration.self, forKey: .arrival)
+        nat = try c.decodeIfPresent(NATEntry.self, forKey: .nat)?.nat
+        if case .closed(let users, _) = load, let nat {
+            try c.require(nat.clients == users, .nat, "a closed group's nat.clients must equal its users (\(users))")
+        }
+        classes = try c.decodeIfPresent([RequestEntry].self, forKey: .requests)?.map(\.requestClass) ?? []
+    }
+}
+
+/// `headers: { Name: value, … }`, kept in file order (a dictionary's order would leak into results).
+struct OrderedHeaders: Decodable {
+    var pairs: [(name: String, value: String)] = []
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        for key in c.allKeys { pairs.append((key.stringValue, try c.decode(String.self, forKey: key))) }
     }
 }
 

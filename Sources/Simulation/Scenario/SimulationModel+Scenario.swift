@@ -12,11 +12,12 @@ extension SimulationModel {
         func unsupported(_ path: String) -> UnsupportedScenarioError {
             UnsupportedScenarioError(description: "\(file): \(path) is not simulated yet (issue #3 in progress)")
         }
-        if scenario.balancer.affinity != nil { throw unsupported("balancer.affinity") }
         var backends: [BackendModel] = []
         for (index, entry) in scenario.backends.enumerated() {
-            guard let serviceTime = entry.serviceTime else {
-                throw UnsupportedScenarioError(description: "\(file): backends[\(index)] (\(entry.core.name)) needs a service_time")
+            let everyClassHasOne = scenario.clients.allSatisfy { !$0.classes.isEmpty && $0.classes.allSatisfy { $0.serviceTime != nil } }
+            guard let serviceTime = entry.serviceTime ?? (everyClassHasOne ? Distribution.constant(0) : nil) else {
+                throw UnsupportedScenarioError(
+                    description: "\(file): backends[\(index)] (\(entry.core.name)) needs a service_time (or every request class must have one)")
             }
             for backend in entry.core.expanded {
                 backends.append(
@@ -28,6 +29,6 @@ extension SimulationModel {
         self.init(
             name: scenario.name, seed: scenario.seed, duration: scenario.duration, warmup: scenario.warmup,
             balancer: scenario.balancer, backends: backends,
-            clients: scenario.clients.map { OpenLoopClientModel(name: $0.name, rate: $0.arrival.rate, process: $0.arrival.process) })
+            clients: scenario.clients.map { ClientGroupModel(name: $0.name, load: $0.load, nat: $0.nat, classes: $0.classes) })
     }
 }

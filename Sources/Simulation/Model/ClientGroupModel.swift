@@ -1,0 +1,113 @@
+import Balancing
+
+/// A group of clients as the simulator runs it.
+///
+/// Open loop: arrivals at `rate` whatever the answers do (each arrival comes from one of the
+/// group's clients, picked uniformly). Closed loop: `users` clients each send, wait for the
+/// answer, think, and send again. Each client has an id, an address (its NAT's public address
+/// when `nat` is set) and a cookie jar for affinity.
+public struct ClientGroupModel: Sendable {
+    public enum Process: String, Sendable { case poisson, constant }
+
+    public enum Load: Sendable {
+        case open(rate: Double, process: Process)
+        case closed(users: Int, thinkTime: Distribution)
+    }
+
+    /// How clients share public addresses: `clients` behind `addresses`, sized uniformly or by
+    /// Zipf (the k-th address holds a share ∝ 1/k: a few carrier-grade NATs hold most clients).
+    public struct NAT: Sendable {
+        public enum Sizes: String, Sendable { case uniform, zipf }
+        public var clients: Int
+        public var addresses: Int
+        public var sizes: Sizes
+
+        public init(clients: Int, addresses: Int, sizes: Sizes) {
+            precondition(clients >= 1 && addresses >= 1)
+            self.clients = clients
+            self.addresses = addresses
+            self.sizes = sizes
+        }
+    }
+
+    /// One class of a request mix.
+    public struct RequestClass: Sendable {
+        public var weight: Double
+        public var path: String
+        public var headers: [(name: String, value: String)]
+        /// Replaces the backend's service time when set.
+        public var serviceTime: Distribution?
+
+        public init(weight: Double, path: String = "/", headers: [(name: String, value: String)] = [], serviceTime: Distribution? = nil) {
+            self.weight = weight
+            self.path = path
+            self.headers = headers
+            self.serviceTime = serviceTime
+        }
+    }
+
+    public var name: String
+    public var load: Load
+    public var nat: NAT?
+    public var classes: [RequestClass]
+
+    public init(name: String, load: Load, nat: NAT? = nil, classes: [RequestClass] = []) {
+        self.name = name
+        self.load = load
+        self.nat = nat
+        self.classes = classes
+    }
+
+    /// An open-loop group of anonymous clients.
+    public init(name: String, rate: Double, process: Process = .poisson) {
+        precondition(rate > 0)
+        self.init(name: name, load: .open(rate: rate, process: process))
+    }
+
+    /// How many client identities the group has (nil: every open-loop arrival is a new client).
+    public var clientCount: Int? {
+        switch load {
+        case .closed(let users, _): return users
+        case .open: return nat?.clients
+        }
+    }
+
+    /// The address of client `id` of group number `group`.
+    ///
+    /// Behind NAT: public address k is 198.18.k.1 (RFC 2544's benchmark range), one /24 each,
+    /// so ip_hash sees them as different networks. Otherwise each client gets a distinct
+    /// address in 10.0.0.0/8 scattered by a hash, like real clients from many networks.
+    public func address(ofClient id: Int, group: Int, natIndex: [Int32]) -> IPAddress {
+        if nat != nil {
+            let k = UInt32(natIndex[id])
+            return .v4(0xC612_0001 &+ (k << 8))
+        }
+        let scattered = UInt32(truncatingIfNeeded: StableHash.mix(UInt64(group) << 40 ^ UInt64(id)))
+        return .v4(0x0A00_0000 | (scattered & 0x00FF_FFFF))
+    }
+
+    /// For each client, the index of its public address.
+    public func natAssignment() -> [Int32] {
+        guard let nat else { return [] }
+        var assignment = [Int32](repeating: 0, count: nat.clients)
+        switch nat.sizes {
+        case .uniform:
+            for c in 0..<nat.clients { assignment[c] = Int32(c % nat.addresses) }
+        case .zipf:
+            // Cumulative shares ∝ 1/k; client c sits at quantile (c + 0.5) / clients.
+            var cumulative: [Double] = []
+            var total = 0.0
+            for k in 1...nat.addresses {
+                total += 1 / Double(k)
+                cumulative.append(total)
+            }
+            var k = 0
+            for c in 0..<nat.clients {
+                let q = (Double(c) + 0.5) / Double(nat.clients) * total
+                while k < nat.addresses - 1 && cumulative[k] < q { k += 1 }
+                assignment[c] = Int32(k)
+            }
+        }
+        return assignment
+    }
+}
