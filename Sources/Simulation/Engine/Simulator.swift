@@ -39,10 +39,11 @@ public struct SimulationModel: Sendable {
     public var balancer: BalancerConfiguration
     public var backends: [BackendModel]
     public var clients: [ClientGroupModel]
+    public var failures: [FailureModel]
 
     public init(
         name: String, seed: UInt64, duration: Duration, warmup: Duration = .zero,
-        balancer: BalancerConfiguration, backends: [BackendModel], clients: [ClientGroupModel]
+        balancer: BalancerConfiguration, backends: [BackendModel], clients: [ClientGroupModel], failures: [FailureModel] = []
     ) {
         self.name = name
         self.seed = seed
@@ -51,6 +52,42 @@ public struct SimulationModel: Sendable {
         self.balancer = balancer
         self.backends = backends
         self.clients = clients
+        self.failures = failures
+    }
+}
+
+/// A failure or operation on one backend during a window (`failures:` in scenarios).
+public struct FailureModel: Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// Connections refused; work in flight fails (reset).
+        case crash
+        /// Accepts, never answers: read timeouts fire.
+        case hang
+        /// The balancer cannot reach it: connects time out; answers in flight are lost.
+        case partition
+        /// Service times × factor (gray failure).
+        case slow(factor: Double)
+        /// Serves traffic, fails health probes.
+        case healthFail
+        /// Crashed for `period`, up for `period`, alternating.
+        case flap(period: Duration)
+        /// Operator drain: no new picks, in-flight finishes.
+        case drain
+        /// Operator weight change.
+        case weight(Int)
+    }
+
+    public var backend: Int
+    public var kind: Kind
+    public var start: Duration
+    /// nil: until the end of the run.
+    public var length: Duration?
+
+    public init(backend: Int, kind: Kind, start: Duration, length: Duration? = nil) {
+        self.backend = backend
+        self.kind = kind
+        self.start = start
+        self.length = length
     }
 }
 
@@ -76,12 +113,18 @@ public struct Simulator {
         /// A closed-loop user sends its next request.
         case userSend(group: Int32, user: Int32)
         /// A request attempt (`flight ≥ 0`) or a health probe (`flight == -1`, `attempt` = probe id) finished.
-        case serviceDone(backend: Int32, flight: Int32, attempt: Int32)
+        case serviceDone(backend: Int32, flight: Int32, attempt: Int32, epoch: Int32)
         case readTimeout(flight: Int32, attempt: Int32)
         case probeDue(backend: Int32)
         case probeDeadline(backend: Int32, probe: Int32)
         case outlierSweep
         case maxFailsTimer(backend: Int32)
+        /// Failure `index` begins (`true`) or ends (`false`).
+        case failure(index: Int32, begins: Bool)
+        /// A flap's next toggle: the backend goes down (`true`) or comes back.
+        case flap(index: Int32, down: Bool)
+        /// A connect to an unreachable backend times out.
+        case connectTimeout(flight: Int32, attempt: Int32)
     }
 
     /// One request in the system, in a reusable slot.
@@ -118,7 +161,15 @@ public struct Simulator {
         var latency: Histogram<UInt64>
         var downSince: Instant?
         var timeDown = 0.0
+        /// Failure state: what the backend does now, and an epoch that outdates the service
+        /// completions scheduled before a crash or hang.
+        var condition = Condition.normal
+        var epoch: Int32 = 0
+        var slowFactor = 1.0
+        var probesFail = false
     }
+
+    enum Condition { case normal, crashed, hung, partitioned }
 
     /// Runs `model` and returns its metrics; `requestsFile` receives `requests.csv` rows.
     public static func run(_ model: SimulationModel, requestsFile: StreamingFile? = nil) -> RunResult {
@@ -172,6 +223,7 @@ struct Engine {
     var outlier: OutlierDetector?
     var maxFails: [MaxFails]
     public private(set) var healthEvents: [HealthEvent] = []
+    var originalWeights: [Int]
 
     init(model: SimulationModel, requestsFile: StreamingFile?) {
         self.model = model
@@ -192,6 +244,7 @@ struct Engine {
         end = .zero + model.duration
         warmupEnd = .zero + model.warmup
         readTimeout = model.balancer.timeouts.read
+        originalWeights = model.backends.map(\.backend.weight)
         let health = model.balancer.healthCheck
         active = health.active.map { config in model.backends.map { _ in ActiveHealthCheck(configuration: config.machine) } } ?? []
         healthStreams = health.active == nil ? [] : model.backends.map { master.child("health/\($0.backend.name)") }
@@ -228,6 +281,10 @@ struct Engine {
             carryOut(actions, backend: b, now: .zero)
         }
         if let outlier { for case .scheduleSweep(let at) in outlier.start(now: .zero) { queue.schedule(.outlierSweep, at: at) } }
+        for (i, failure) in model.failures.enumerated() {
+            queue.schedule(.failure(index: Int32(i), begins: true), at: .zero + failure.start)
+            if let length = failure.length { queue.schedule(.failure(index: Int32(i), begins: false), at: .zero + failure.start + length) }
+        }
         while let (now, event) = queue.pop() {
             totals.events += 1
             switch event {
@@ -246,8 +303,16 @@ struct Engine {
             case .userSend(let group, let user):
                 guard now < end else { continue }
                 arrive(client: group, id: user, now: now)
-            case .serviceDone(let backend, let flight, let attempt):
-                serviceDone(backend: Int(backend), flight: Int(flight), attempt: attempt, now: now)
+            case .serviceDone(let backend, let flight, let attempt, let epoch):
+                serviceDone(backend: Int(backend), flight: Int(flight), attempt: attempt, epoch: epoch, now: now)
+            case .failure(let index, let begins):
+                failureEvent(Int(index), begins: begins, now: now)
+            case .flap(let index, let down):
+                flapEvent(Int(index), down: down, now: now)
+            case .connectTimeout(let flight, let attempt):
+                let f = Int(flight)
+                guard !flights[f].answered, flights[f].attempts == attempt else { continue }
+                attemptFailed(f, outcome: .timeout, sent: false, now: now)
             case .readTimeout(let flight, let attempt):
                 timedOut(flight: Int(flight), attempt: attempt, now: now)
             case .probeDue(let backend):
@@ -323,6 +388,14 @@ struct Engine {
     /// A probe is a request to the backend: it waits behind traffic for a worker, so an
     /// overloaded backend can fail its checks. Once a worker takes it, it costs no time.
     mutating func sendProbe(_ b: Int, id: Int32, now: Instant) {
+        switch states[b].condition {
+        case .normal: break
+        case .crashed:
+            carryOut(active[b].probeFailed(id: UInt64(id), now: now, failure: .connectionFailed, using: &healthStreams[b]), backend: b, now: now)
+            return
+        case .hung, .partitioned:
+            return  // no answer: the probe's deadline fails it
+        }
         accumulate(b, until: now)
         let job = Simulator.Job(flight: Simulator.probeFlight, attempt: id)
         if states[b].busy < model.backends[b].concurrency {
@@ -413,6 +486,20 @@ struct Engine {
         if !maxFails.isEmpty { carryOut(maxFails[b].selected(now: now), backend: b, now: now) }
         if flights[f].counted { states[b].requests += 1 }
         accumulate(b, until: now)
+        switch states[b].condition {
+        case .normal:
+            break
+        case .crashed:
+            attemptFailed(f, outcome: .connectFailure, sent: false, now: now)
+            return
+        case .partitioned:
+            queue.schedule(.connectTimeout(flight: Int32(f), attempt: attempt), at: now + model.balancer.timeouts.connect)
+            return
+        case .hung:
+            // Accepted, never answered: only the read timeout will end this attempt.
+            flights[f].timer = queue.schedule(.readTimeout(flight: Int32(f), attempt: attempt), at: now + readTimeout)
+            return
+        }
         let job = Simulator.Job(flight: Int32(f), attempt: attempt)
         if states[b].busy < model.backends[b].concurrency {
             flights[f].jobsAtBackends += 1
@@ -432,26 +519,38 @@ struct Engine {
 
     mutating func startService(_ b: Int, _ job: Simulator.Job, now: Instant) {
         states[b].busy += 1
+        let epoch = states[b].epoch
         if job.flight == Simulator.probeFlight {
-            queue.schedule(.serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt), at: now + model.backends[b].rtt)
+            queue.schedule(.serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt, epoch: epoch), at: now + model.backends[b].rtt)
             return
         }
         let flight = flights[Int(job.flight)]
         if flight.attempts == job.attempt { flights[Int(job.flight)].start = now }
         let classTime = flight.requestClass >= 0 ? model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime : nil
-        let seconds = (classTime ?? model.backends[b].serviceTime).sample(using: serviceStreams[b]) / model.backends[b].speed
+        let seconds = (classTime ?? model.backends[b].serviceTime).sample(using: serviceStreams[b]) / model.backends[b].speed * states[b].slowFactor
         queue.schedule(
-            .serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt),
+            .serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt, epoch: epoch),
             at: now + nanos(seconds) + model.backends[b].rtt)
     }
 
-    mutating func serviceDone(backend b: Int, flight f: Int, attempt: Int32, now: Instant) {
+    mutating func serviceDone(backend b: Int, flight f: Int, attempt: Int32, epoch: Int32, now: Instant) {
+        guard epoch == states[b].epoch else {
+            // Work lost in a crash, hang or partition: the worker is already free.
+            if f != Int(Simulator.probeFlight) {
+                flights[f].jobsAtBackends -= 1
+                release(f)
+            }
+            return
+        }
         accumulate(b, until: now)
         states[b].busy -= 1
         if let next = states[b].queue.popFirst() { startService(b, next, now: now) }
         if f == Int(Simulator.probeFlight) {
             // A late answer (after the probe's deadline) is ignored by the checker itself.
-            carryOut(active[b].probeSucceeded(id: UInt64(attempt), now: now, using: &healthStreams[b]), backend: b, now: now)
+            let actions = states[b].probesFail
+                ? active[b].probeFailed(id: UInt64(attempt), now: now, failure: .unexpectedStatus(500), using: &healthStreams[b])
+                : active[b].probeSucceeded(id: UInt64(attempt), now: now, using: &healthStreams[b])
+            carryOut(actions, backend: b, now: now)
             return
         }
         flights[f].jobsAtBackends -= 1
@@ -472,15 +571,79 @@ struct Engine {
 
     mutating func timedOut(flight f: Int, attempt: Int32, now: Instant) {
         guard !flights[f].answered, flights[f].attempts == attempt else { return }
+        flights[f].timer = nil
+        attemptFailed(f, outcome: .timeout, sent: true, now: now)
+    }
+
+    /// The current attempt of flight `f` failed: tell the balancer and passive checking, then
+    /// retry on another backend while `retries` allow (requests are idempotent GETs, so even a
+    /// sent request may be retried), else answer 502 (error) or 504 (timeout) as nginx does.
+    mutating func attemptFailed(_ f: Int, outcome: RequestOutcome, sent: Bool, now: Instant) {
         let b = Int(flights[f].backend)
+        if let timer = flights[f].timer {
+            queue.cancel(timer)
+            flights[f].timer = nil
+        }
         balancer.requestFinished(on: BackendID(b))
         if flights[f].counted { states[b].failed += 1 }
-        observe(.timeout, on: b, now: now)
-        flights[f].timer = nil
-        if Int(attempt) <= model.balancer.retries {
+        observe(outcome, on: b, now: now)
+        if Int(flights[f].attempts) <= model.balancer.retries {
             dispatch(f, avoiding: BackendID(b), now: now)
-        } else {
+        } else if outcome == .timeout {
             answer(f, status: 504, outcome: .timeout, now: now)
+        } else {
+            answer(f, status: 502, outcome: .error, now: now)
+        }
+    }
+
+    // MARK: Failures
+
+    mutating func failureEvent(_ i: Int, begins: Bool, now: Instant) {
+        let failure = model.failures[i]
+        let b = failure.backend
+        switch failure.kind {
+        case .crash: setCondition(b, begins ? .crashed : .normal, now: now)
+        case .hang: setCondition(b, begins ? .hung : .normal, now: now)
+        case .partition: setCondition(b, begins ? .partitioned : .normal, now: now)
+        case .slow(let factor): states[b].slowFactor = begins ? factor : 1
+        case .healthFail: states[b].probesFail = begins
+        case .flap:
+            // The toggles run every `period` from the start; the end brings the backend back.
+            if begins { flapEvent(i, down: true, now: now) } else { setCondition(b, .normal, now: now) }
+        case .drain:
+            record(balancer.drain(BackendID(b), begins, at: now), backend: b, now: now)
+        case .weight(let value):
+            if begins { originalWeights[b] = balancer[BackendID(b)].weight }
+            balancer.setWeight(BackendID(b), begins ? value : originalWeights[b])
+        }
+    }
+
+    mutating func flapEvent(_ i: Int, down: Bool, now: Instant) {
+        let failure = model.failures[i]
+        guard case .flap(let period) = failure.kind else { return }
+        if let length = failure.length, now >= .zero + failure.start + length { return }
+        setCondition(failure.backend, down ? .crashed : .normal, now: now)
+        queue.schedule(.flap(index: Int32(i), down: !down), at: now + period)
+    }
+
+    /// Moves backend `b` into `condition`. Leaving `.normal` loses the work it holds: a crash
+    /// resets every attempt there (the balancer sees it at once); a hang or partition keeps them
+    /// silent until their read timeouts.
+    mutating func setCondition(_ b: Int, _ condition: Simulator.Condition, now: Instant) {
+        let before = states[b].condition
+        guard before != condition else { return }
+        accumulate(b, until: now)
+        states[b].condition = condition
+        guard before == .normal else { return }
+        states[b].epoch &+= 1
+        states[b].busy = 0
+        while let job = states[b].queue.popFirst() {
+            if job.flight != Simulator.probeFlight { flights[Int(job.flight)].jobsAtBackends -= 1 }
+        }
+        guard condition == .crashed else { return }
+        for f in flights.indices where !flights[f].answered && flights[f].backend == Int32(b) {
+            // Attempts still waiting for this backend (queued or in service) are reset now.
+            if flights[f].timer != nil { attemptFailed(f, outcome: .reset, sent: true, now: now) }
         }
     }
 

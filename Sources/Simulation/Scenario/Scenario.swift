@@ -239,7 +239,14 @@ public struct ScenarioFailure: Decodable, Sendable {
     public var at: Duration
     public var backend: String
     public var kind: Kind
+    /// How long it lasts; nil = until the end of the run.
     public var length: Duration?
+    /// `slow`: service-time multiplier.
+    public var factor: Double?
+    /// `flap`: time down, then time up, alternating.
+    public var period: Duration?
+    /// `weight`: the new weight.
+    public var value: Int?
 
     enum CodingKeys: String, StrictCodingKey { case at, backend, kind, `for`, factor, period, value, pool }
 
@@ -249,6 +256,17 @@ public struct ScenarioFailure: Decodable, Sendable {
         backend = try c.decode(String.self, forKey: .backend)
         kind = try c.decode(Kind.self, forKey: .kind)
         length = try c.decodeIfPresent(Duration.self, forKey: .for)
-        try c.require(false, .kind, "failure kind '\(kind.rawValue)' is not simulated yet (issue #3 in progress)")
+        try c.require(length.map { $0 > .zero } ?? true, .for, "for must be positive")
+        try c.require(kind != .switch, .kind, "kind: switch needs pools, which are not simulated yet (issue #3 in progress)")
+        factor = try c.decodeIfPresent(Double.self, forKey: .factor)
+        period = try c.decodeIfPresent(Duration.self, forKey: .period)
+        value = try c.decodeIfPresent(Int.self, forKey: .value)
+        try c.require(kind != .slow || (factor ?? 0) > 0, .factor, "kind: slow needs a positive factor (service times are multiplied by it)")
+        try c.require(kind == .slow || factor == nil, .factor, "factor applies to kind: slow only")
+        try c.require(kind != .flap || (period ?? .zero) > .zero, .period, "kind: flap needs a positive period")
+        try c.require(kind == .flap || period == nil, .period, "period applies to kind: flap only")
+        try c.require(kind != .weight || (value ?? 0) >= 1, .value, "kind: weight needs value ≥ 1")
+        try c.require(kind == .weight || value == nil, .value, "value applies to kind: weight only")
+        try c.require(!c.contains(.pool), .pool, "pool applies to kind: switch, which is not simulated yet")
     }
 }

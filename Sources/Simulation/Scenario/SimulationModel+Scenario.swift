@@ -26,9 +26,26 @@ extension SimulationModel {
                         serviceTime: serviceTime, rtt: entry.rtt, pool: entry.pool))
             }
         }
+        let names = backends.map(\.backend.name)
+        let failures = scenario.failures.map { failure -> FailureModel in
+            let kind: FailureModel.Kind
+            switch failure.kind {
+            case .crash: kind = .crash
+            case .hang: kind = .hang
+            case .partition: kind = .partition
+            case .slow: kind = .slow(factor: failure.factor!)
+            case .healthFail: kind = .healthFail
+            case .flap: kind = .flap(period: failure.period!)
+            case .drain: kind = .drain
+            case .weight: kind = .weight(failure.value!)
+            case .switch: preconditionFailure("refused while decoding")
+            }
+            return FailureModel(backend: names.firstIndex(of: failure.backend)!, kind: kind, start: failure.at, length: failure.length)
+        }
         self.init(
             name: scenario.name, seed: scenario.seed, duration: scenario.duration, warmup: scenario.warmup,
             balancer: scenario.balancer, backends: backends,
-            clients: scenario.clients.map { ClientGroupModel(name: $0.name, load: $0.load, nat: $0.nat, classes: $0.classes) })
+            clients: scenario.clients.map { ClientGroupModel(name: $0.name, load: $0.load, nat: $0.nat, classes: $0.classes) },
+            failures: failures)
     }
 }
