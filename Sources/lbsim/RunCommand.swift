@@ -51,8 +51,10 @@ struct RunCommand: ParsableCommand {
         try makeDirectory(directory)
 
         let requestsFile = noRequestsCSV ? nil : try openStreaming("\(directory)/requests.csv")
-        let result = Simulator.run(model, requestsFile: requestsFile)
+        let timeseriesFile = try openStreaming("\(directory)/timeseries.csv")
+        let result = Simulator.run(model, requestsFile: requestsFile, timeseriesFile: timeseriesFile)
         try requestsFile?.finish()
+        try timeseriesFile.finish()
         try writeFile(RunResult.summaryHeader + "\n" + result.summaryRow + "\n", to: "\(directory)/summary.csv")
         try writeFile(([RunResult.backendsHeader] + result.backendRows).joined(separator: "\n") + "\n", to: "\(directory)/backends.csv")
         try writeFile(([HealthEvent.csvHeader] + result.healthEvents.map(\.csvRow)).joined(separator: "\n") + "\n", to: "\(directory)/health.csv")
@@ -80,7 +82,7 @@ struct RunCommand: ParsableCommand {
                 + decimal(b.meanQueue, 2).padded(9) + decimal(b.latencyMeanMilliseconds, 2).padded(10) + decimal(b.latencyP99Milliseconds, 2).padded(10)
                 + decimal(b.timeDownSeconds, 1))
         }
-        print("\nwrote \(directory)/summary.csv, backends.csv, health.csv\(noRequestsCSV ? "" : ", requests.csv")")
+        print("\nwrote \(directory)/summary.csv, backends.csv, health.csv, timeseries.csv\(noRequestsCSV ? "" : ", requests.csv")")
     }
 }
 

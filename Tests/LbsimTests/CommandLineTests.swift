@@ -106,7 +106,7 @@ func temporaryDirectory() throws -> URL {
         #expect(first.stdout.contains("latency ms  mean"))
         #expect(try LbsimBinary.run(args + ["--out", b.path]).status == 0)
         #expect(try LbsimBinary.run(args + ["--out", c.path, "--seed", "7"]).status == 0)
-        let files = ["summary.csv", "backends.csv", "requests.csv", "health.csv"]
+        let files = ["summary.csv", "backends.csv", "requests.csv", "health.csv", "timeseries.csv"]
         #expect(try FileManager.default.contentsOfDirectory(atPath: a.path).sorted() == files.sorted())
         for name in files {
             #expect(try Data(contentsOf: a.appendingPathComponent(name)) == Data(contentsOf: b.appendingPathComponent(name)), "\(name)")
@@ -119,6 +119,11 @@ func temporaryDirectory() throws -> URL {
         #expect(requests.first == "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome")
         // Rows are in arrival order: ids count up from 0.
         #expect(requests.dropFirst().prefix(100).enumerated().allSatisfy { $0.element.hasPrefix("\($0.offset),") })
+        let timeseries = try String(contentsOf: a.appendingPathComponent("timeseries.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(timeseries.first == "time_s,backend,in_flight,queued,requests,errors,eligible")
+        #expect(timeseries.dropFirst().first?.hasPrefix("1,web-1,") == true)
+        // 20 s at 1 s intervals, 4 backends (the run may end a little after 20 s while draining).
+        #expect(timeseries.count >= 1 + 20 * 4)
         let backends = try String(contentsOf: a.appendingPathComponent("backends.csv"), encoding: .utf8)
         #expect(backends.hasPrefix("backend,pool,weight,requests,completed,failed,busy_fraction,mean_queue,latency_mean_ms,latency_p99_ms,time_down_s\nweb-1,default,1,"))
     }

@@ -40,6 +40,8 @@ public struct SimulationModel: Sendable {
     public var backends: [BackendModel]
     public var clients: [ClientGroupModel]
     public var failures: [FailureModel]
+    /// Time between two timeseries.csv samples.
+    public var timeseriesInterval: Duration = .seconds(1)
 
     public init(
         name: String, seed: UInt64, duration: Duration, warmup: Duration = .zero,
@@ -125,6 +127,8 @@ public struct Simulator {
         case flap(index: Int32, down: Bool)
         /// A connect to an unreachable backend times out.
         case connectTimeout(flight: Int32, attempt: Int32)
+        /// Write one timeseries.csv row per backend.
+        case sample
     }
 
     /// One request in the system, in a reusable slot.
@@ -163,6 +167,9 @@ public struct Simulator {
         var timeDown = 0.0
         /// Failure state: what the backend does now, and an epoch that outdates the service
         /// completions scheduled before a crash or hang.
+        /// Requests and failed attempts since the last timeseries sample.
+        var windowRequests = 0
+        var windowErrors = 0
         var condition = Condition.normal
         var epoch: Int32 = 0
         var slowFactor = 1.0
@@ -171,9 +178,10 @@ public struct Simulator {
 
     enum Condition { case normal, crashed, hung, partitioned }
 
-    /// Runs `model` and returns its metrics; `requestsFile` receives `requests.csv` rows.
-    public static func run(_ model: SimulationModel, requestsFile: StreamingFile? = nil) -> RunResult {
-        var engine = Engine(model: model, requestsFile: requestsFile)
+    /// Runs `model` and returns its metrics; `requestsFile` receives `requests.csv` rows and
+    /// `timeseriesFile` `timeseries.csv` rows (one per backend every `model.timeseriesInterval`).
+    public static func run(_ model: SimulationModel, requestsFile: StreamingFile? = nil, timeseriesFile: StreamingFile? = nil) -> RunResult {
+        var engine = Engine(model: model, requestsFile: requestsFile, timeseriesFile: timeseriesFile)
         engine.run()
         return engine.result()
     }
@@ -191,6 +199,7 @@ struct Engine {
     typealias Event = Simulator.Event
     let model: SimulationModel
     let requestsFile: StreamingFile?
+    let timeseriesFile: StreamingFile?
     let master: RandomStream
     var balancerStream: RandomStream
     let arrivalStreams: [RandomStream]
@@ -225,9 +234,11 @@ struct Engine {
     public private(set) var healthEvents: [HealthEvent] = []
     var originalWeights: [Int]
 
-    init(model: SimulationModel, requestsFile: StreamingFile?) {
+    init(model: SimulationModel, requestsFile: StreamingFile?, timeseriesFile: StreamingFile?) {
         self.model = model
         self.requestsFile = requestsFile
+        self.timeseriesFile = timeseriesFile
+        timeseriesFile?.write("time_s,backend,in_flight,queued,requests,errors,eligible\n")
         let master = RandomStream(seed: model.seed)
         self.master = master
         balancerStream = master.child("balancer")
@@ -281,6 +292,7 @@ struct Engine {
             carryOut(actions, backend: b, now: .zero)
         }
         if let outlier { for case .scheduleSweep(let at) in outlier.start(now: .zero) { queue.schedule(.outlierSweep, at: at) } }
+        if timeseriesFile != nil { queue.schedule(.sample, at: .zero + model.timeseriesInterval) }
         for (i, failure) in model.failures.enumerated() {
             queue.schedule(.failure(index: Int32(i), begins: true), at: .zero + failure.start)
             if let length = failure.length { queue.schedule(.failure(index: Int32(i), begins: false), at: .zero + failure.start + length) }
@@ -309,6 +321,9 @@ struct Engine {
                 failureEvent(Int(index), begins: begins, now: now)
             case .flap(let index, let down):
                 flapEvent(Int(index), down: down, now: now)
+            case .sample:
+                writeSample(now: now)
+                if now < end { queue.schedule(.sample, at: now + model.timeseriesInterval) }
             case .connectTimeout(let flight, let attempt):
                 let f = Int(flight)
                 guard !flights[f].answered, flights[f].attempts == attempt else { continue }
@@ -337,6 +352,20 @@ struct Engine {
             if let since = states[b].downSince { states[b].timeDown += (queue.now - max(since, warmupEnd)).secondsValue }
         }
         totals.endTime = queue.now
+    }
+
+    /// One timeseries.csv row per backend: in-flight as the balancer counts it, queued at the
+    /// backend, requests sent and attempts failed since the previous row, and eligibility.
+    mutating func writeSample(now: Instant) {
+        guard let timeseriesFile else { return }
+        let time = formatSeconds(now.nanoseconds)
+        for b in states.indices {
+            let backend = balancer[BackendID(b)]
+            timeseriesFile.write(
+                "\(time),\(backend.name),\(backend.inFlight),\(states[b].queue.count),\(states[b].windowRequests),\(states[b].windowErrors),\(backend.isEligible ? 1 : 0)\n")
+            states[b].windowRequests = 0
+            states[b].windowErrors = 0
+        }
     }
 
     // MARK: Health
@@ -485,6 +514,7 @@ struct Engine {
         flights[f].backend = Int32(b)
         if !maxFails.isEmpty { carryOut(maxFails[b].selected(now: now), backend: b, now: now) }
         if flights[f].counted { states[b].requests += 1 }
+        states[b].windowRequests += 1
         accumulate(b, until: now)
         switch states[b].condition {
         case .normal:
@@ -510,6 +540,7 @@ struct Engine {
         } else {
             balancer.requestFinished(on: id)
             if flights[f].counted { states[b].failed += 1 }
+            states[b].windowErrors += 1
             observe(.response(status: 503), on: b, now: now)
             answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
             return
@@ -586,6 +617,7 @@ struct Engine {
         }
         balancer.requestFinished(on: BackendID(b))
         if flights[f].counted { states[b].failed += 1 }
+        states[b].windowErrors += 1
         observe(outcome, on: b, now: now)
         if Int(flights[f].attempts) <= model.balancer.retries {
             dispatch(f, avoiding: BackendID(b), now: now)

@@ -17,9 +17,11 @@ public struct Scenario: Decodable, Sendable {
     public var backends: [ScenarioBackend]
     public var clients: [ScenarioClient]
     public var failures: [ScenarioFailure] = []
+    public var timeseriesInterval: Duration = .seconds(1)
 
     enum CodingKeys: String, StrictCodingKey {
         case name, seed, duration, warmup, mode, balancer, backends, clients, failures
+        case timeseriesInterval = "timeseries_interval"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -46,6 +48,8 @@ public struct Scenario: Decodable, Sendable {
         }
         clients = try c.decode([ScenarioClient].self, forKey: .clients)
         try c.require(!clients.isEmpty, .clients, "clients must list at least one client group")
+        timeseriesInterval = try c.decodeIfPresent(Duration.self, forKey: .timeseriesInterval) ?? timeseriesInterval
+        try c.require(timeseriesInterval >= .milliseconds(1), .timeseriesInterval, "timeseries_interval must be at least 1ms")
         failures = try c.decodeIfPresent([ScenarioFailure].self, forKey: .failures) ?? []
         for (i, failure) in failures.enumerated() where !names.contains(failure.backend) {
             let hint = nearestSpelling(to: failure.backend, among: names).map { "; did you mean '\($0)'?" } ?? ""

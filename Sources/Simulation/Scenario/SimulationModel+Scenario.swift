@@ -47,5 +47,6 @@ extension SimulationModel {
             balancer: scenario.balancer, backends: backends,
             clients: scenario.clients.map { ClientGroupModel(name: $0.name, load: $0.load, nat: $0.nat, classes: $0.classes) },
             failures: failures)
+        timeseriesInterval = scenario.timeseriesInterval
     }
 }
