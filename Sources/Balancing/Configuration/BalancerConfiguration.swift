@@ -15,12 +15,16 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     /// Further attempts on another backend after the first failed (0 = no retry).
     public var retries = 1
     public var timeouts = TimeoutsConfiguration()
+    /// L7 routing rules, tried in order; unmatched requests go to the active pool (`default`).
+    public var routes: [Router.Rule] = []
+    /// Per-pool overrides of `algorithm` and `hash_on`.
+    public var pools = PoolOverrides()
 
     public init() {}
 
     enum CodingKeys: String, StrictCodingKey {
         case algorithm, hashOn = "hash_on", consistentHash = "consistent_hash", ipHash = "ip_hash"
-        case choiceCount = "choice_count", affinity, healthCheck = "health_check", retries, timeouts
+        case choiceCount = "choice_count", affinity, healthCheck = "health_check", retries, timeouts, routes, pools
     }
 
     public init(from decoder: any Decoder) throws {
@@ -42,6 +46,25 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
         retries = try c.decodeIfPresent(Int.self, forKey: .retries) ?? retries
         try c.require(retries >= 0, .retries, "retries must not be negative")
         timeouts = try c.decodeIfPresent(TimeoutsConfiguration.self, forKey: .timeouts) ?? timeouts
+        routes = try c.decodeIfPresent([RouteConfiguration].self, forKey: .routes)?.map(\.rule) ?? []
+        pools = try c.decodeIfPresent(PoolOverrides.self, forKey: .pools) ?? pools
+    }
+
+    /// The policy of pool `name`: the balancer's, with that pool's overrides.
+    public func policySpec(forPool name: String) -> PolicySpec {
+        var spec = policySpec
+        if let override = pools.entries.first(where: { $0.name == name })?.override {
+            if let algorithm = override.algorithm { spec.algorithm = algorithm }
+            if let hashOn = override.hashOn { spec.hashKey = hashOn }
+        }
+        return spec
+    }
+
+    /// A routed balancer over `backends` (each with its pool name) with these settings.
+    public func makeRoutedBalancer(backends: [(backend: Backend, pool: String)]) -> RoutedBalancer {
+        RoutedBalancer(
+            backends: backends, spec: { policySpec(forPool: $0) }, affinity: affinity.map { CookieAffinity(cookieName: $0.cookie) },
+            router: Router(rules: routes), active: "default")
     }
 
     /// The policy these settings describe.

@@ -77,6 +77,8 @@ public struct FailureModel: Sendable {
         case drain
         /// Operator weight change.
         case weight(Int)
+        /// Blue/green: unmatched requests go to this pool during the window (`backend` unused).
+        case switchPool(String)
     }
 
     public var backend: Int
@@ -212,7 +214,9 @@ struct Engine {
     var jars: [[String?]]
     var nextAnonymous: [Int]
     let classTotals: [Double]
-    var balancer: Balancer
+    var balancer: RoutedBalancer
+    /// The blue/green switch in force, to roll back when its window ends.
+    var activeSwitch: PoolSet.PoolSwitch?
     var states: [Simulator.BackendState]
     var queue = EventQueue<Event>()
     var flights: [Simulator.Flight] = []
@@ -250,7 +254,7 @@ struct Engine {
         nextAnonymous = Array(repeating: 0, count: model.clients.count)
         classTotals = model.clients.map { $0.classes.reduce(0) { $0 + $1.weight } }
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
-        balancer = model.balancer.makeBalancer(backends: model.backends.map(\.backend))
+        balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
         states = model.backends.map { _ in Simulator.BackendState(latency: makeLatencyHistogram()) }
         end = .zero + model.duration
         warmupEnd = .zero + model.warmup
@@ -501,12 +505,12 @@ struct Engine {
         let attempt = flights[f].attempts
         if attempt > 1 && flights[f].counted { totals.retried += 1 }
         let decision = balancer.pick(context(for: f), avoiding: avoiding, using: &balancerStream)
-        if case .broken = decision.affinity, flights[f].counted { totals.brokenSessions += 1 }
-        if let setCookie = decision.setCookie {
+        if case .broken = decision.inner.affinity, flights[f].counted { totals.brokenSessions += 1 }
+        if let setCookie = decision.inner.setCookie {
             let (g, c) = (Int(flights[f].client), Int(flights[f].clientID))
             if c < jars[g].count { jars[g][c] = String(setCookie.prefix { $0 != ";" }) }
         }
-        guard let id = decision.result.backend else {
+        guard let id = decision.backend else {
             answer(f, status: 503, outcome: .rejected, now: now)
             return
         }
@@ -647,6 +651,13 @@ struct Engine {
         case .weight(let value):
             if begins { originalWeights[b] = balancer[BackendID(b)].weight }
             balancer.setWeight(BackendID(b), begins ? value : originalWeights[b])
+        case .switchPool(let pool):
+            if begins {
+                activeSwitch = balancer.switchActive(to: pool)
+            } else if let change = activeSwitch {
+                balancer.rollback(change)
+                activeSwitch = nil
+            }
         }
     }
 

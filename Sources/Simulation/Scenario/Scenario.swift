@@ -51,11 +51,27 @@ public struct Scenario: Decodable, Sendable {
         timeseriesInterval = try c.decodeIfPresent(Duration.self, forKey: .timeseriesInterval) ?? timeseriesInterval
         try c.require(timeseriesInterval >= .milliseconds(1), .timeseriesInterval, "timeseries_interval must be at least 1ms")
         failures = try c.decodeIfPresent([ScenarioFailure].self, forKey: .failures) ?? []
-        for (i, failure) in failures.enumerated() where !names.contains(failure.backend) {
-            let hint = nearestSpelling(to: failure.backend, among: names).map { "; did you mean '\($0)'?" } ?? ""
+        var poolNames: [String] = []
+        for entry in backends where !poolNames.contains(entry.pool) { poolNames.append(entry.pool) }
+        func unknown(_ what: String, _ name: String, among candidates: [String]) -> String {
+            let hint = nearestSpelling(to: name, among: candidates).map { "; did you mean '\($0)'?" } ?? ""
+            return "no \(what) named '\(name)'\(hint)"
+        }
+        for (i, failure) in failures.enumerated() {
+            var problem: String?
+            if let backend = failure.backend, !names.contains(backend) { problem = unknown("backend", backend, among: names) }
+            if let pool = failure.pool, !poolNames.contains(pool) { problem = unknown("pool", pool, among: poolNames) }
+            guard let problem else { continue }
             var list = try c.nestedUnkeyedContainer(forKey: .failures)
             for _ in 0..<i { _ = try list.decode(Skip.self) }
-            throw DecodingError.dataCorruptedError(in: list, debugDescription: "failures[\(i)]: no backend named '\(failure.backend)'\(hint)")
+            throw DecodingError.dataCorruptedError(in: list, debugDescription: "failures[\(i)]: \(problem)")
+        }
+        try c.require(poolNames.contains("default"), .backends, "no backend is in pool 'default', where requests no route matches go")
+        for rule in balancer.routes where !poolNames.contains(rule.pool) {
+            try c.require(false, .balancer, "balancer.routes: \(unknown("pool", rule.pool, among: poolNames))")
+        }
+        for entry in balancer.pools.entries where !poolNames.contains(entry.name) {
+            try c.require(false, .balancer, "balancer.pools: \(unknown("pool", entry.name, among: poolNames))")
         }
     }
 
@@ -100,7 +116,7 @@ public struct ScenarioBackend: Decodable, Sendable {
         serviceTime = try c.decodeIfPresent(DistributionConfiguration.self, forKey: .serviceTime)?.distribution
         rtt = try c.decodeIfPresent(Duration.self, forKey: .rtt) ?? rtt
         pool = try c.decodeIfPresent(String.self, forKey: .pool) ?? pool
-        try c.require(pool == "default", .pool, "pools and routes are not simulated yet (issue #3 in progress)")
+        try c.require(!pool.isEmpty, .pool, "pool must not be empty")
     }
 }
 
@@ -241,8 +257,11 @@ public struct ScenarioFailure: Decodable, Sendable {
     }
 
     public var at: Duration
-    public var backend: String
+    /// Required for every kind but `switch`.
+    public var backend: String?
     public var kind: Kind
+    /// `switch`: the pool that becomes active.
+    public var pool: String?
     /// How long it lasts; nil = until the end of the run.
     public var length: Duration?
     /// `slow`: service-time multiplier.
@@ -257,11 +276,16 @@ public struct ScenarioFailure: Decodable, Sendable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         at = try c.decode(Duration.self, forKey: .at)
-        backend = try c.decode(String.self, forKey: .backend)
         kind = try c.decode(Kind.self, forKey: .kind)
+        if kind == .switch {
+            pool = try c.decode(String.self, forKey: .pool)
+            try c.require(!c.contains(.backend), .backend, "kind: switch acts on pools, not on a backend")
+        } else {
+            backend = try c.decode(String.self, forKey: .backend)
+            try c.require(!c.contains(.pool), .pool, "pool applies to kind: switch only")
+        }
         length = try c.decodeIfPresent(Duration.self, forKey: .for)
         try c.require(length.map { $0 > .zero } ?? true, .for, "for must be positive")
-        try c.require(kind != .switch, .kind, "kind: switch needs pools, which are not simulated yet (issue #3 in progress)")
         factor = try c.decodeIfPresent(Double.self, forKey: .factor)
         period = try c.decodeIfPresent(Duration.self, forKey: .period)
         value = try c.decodeIfPresent(Int.self, forKey: .value)
@@ -271,6 +295,5 @@ public struct ScenarioFailure: Decodable, Sendable {
         try c.require(kind == .flap || period == nil, .period, "period applies to kind: flap only")
         try c.require(kind != .weight || (value ?? 0) >= 1, .value, "kind: weight needs value ≥ 1")
         try c.require(kind == .weight || value == nil, .value, "value applies to kind: weight only")
-        try c.require(!c.contains(.pool), .pool, "pool applies to kind: switch, which is not simulated yet")
     }
 }

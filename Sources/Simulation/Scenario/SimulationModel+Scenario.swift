@@ -38,9 +38,10 @@ extension SimulationModel {
             case .flap: kind = .flap(period: failure.period!)
             case .drain: kind = .drain
             case .weight: kind = .weight(failure.value!)
-            case .switch: preconditionFailure("refused while decoding")
+            case .switch: kind = .switchPool(failure.pool!)
             }
-            return FailureModel(backend: names.firstIndex(of: failure.backend)!, kind: kind, start: failure.at, length: failure.length)
+            let backend = failure.backend.flatMap { names.firstIndex(of: $0) } ?? -1
+            return FailureModel(backend: backend, kind: kind, start: failure.at, length: failure.length)
         }
         self.init(
             name: scenario.name, seed: scenario.seed, duration: scenario.duration, warmup: scenario.warmup,

@@ -1,0 +1,97 @@
+/// Several pools behind one set of backend indices: L7 routing picks the pool, the pool's own
+/// `Balancer` picks the backend. Both drivers use it, so a route, a per-pool algorithm or a
+/// blue/green switch behaves the same simulated and real.
+///
+/// Backends are numbered globally (configuration order); each belongs to one pool. Requests no
+/// route matches go to the active pool (`default` unless switched).
+public struct RoutedBalancer: Sendable {
+    public private(set) var pools: PoolSet
+    public let router: Router
+    private let poolOf: [Int]
+    private let localOf: [BackendID]
+    private let globalOf: [[Int]]
+
+    /// The outcome of one pick, with the backend as a global index.
+    public struct Decision: Sendable, Equatable {
+        public var backend: BackendID?
+        public var pool: Int
+        public var inner: Balancer.Decision
+    }
+
+    /// - Parameters:
+    ///   - backends: every backend with the name of its pool, in configuration order.
+    ///   - spec: each pool's policy, by pool name (pools in order of first appearance).
+    public init(backends: [(backend: Backend, pool: String)], spec: (String) -> PolicySpec, affinity: CookieAffinity?, router: Router, active: String) {
+        var names: [String] = []
+        for entry in backends where !names.contains(entry.pool) { names.append(entry.pool) }
+        var poolOf: [Int] = []
+        var localOf: [BackendID] = []
+        var globalOf = Array(repeating: [Int](), count: names.count)
+        for (global, entry) in backends.enumerated() {
+            let p = names.firstIndex(of: entry.pool)!
+            poolOf.append(p)
+            localOf.append(BackendID(globalOf[p].count))
+            globalOf[p].append(global)
+        }
+        let balancers = names.indices.map { p in
+            (name: names[p], balancer: Balancer(backends: globalOf[p].map { backends[$0].backend }, spec: spec(names[p]), affinity: affinity))
+        }
+        pools = PoolSet(balancers, active: names.contains(active) ? active : names[0])
+        self.router = router
+        self.poolOf = poolOf
+        self.localOf = localOf
+        self.globalOf = globalOf
+    }
+
+    /// A single pool called `default` holding every backend (no routes).
+    public init(backends: [Backend], spec: PolicySpec, affinity: CookieAffinity?) {
+        self.init(backends: backends.map { ($0, "default") }, spec: { _ in spec }, affinity: affinity, router: Router(), active: "default")
+    }
+
+    public var count: Int { poolOf.count }
+    public func poolName(of id: BackendID) -> String { pools.names[poolOf[id.index]] }
+
+    public subscript(id: BackendID) -> Backend { pools[index: poolOf[id.index]][localOf[id.index]] }
+
+    public mutating func pick(
+        _ request: RequestContext, avoiding: BackendID? = nil, using generator: inout some RandomNumberGenerator
+    ) -> Decision {
+        let p = router.pool(for: request).flatMap { pools.index(of: $0) } ?? pools.activeIndex
+        let avoid = avoiding.flatMap { poolOf[$0.index] == p ? localOf[$0.index] : nil }
+        let inner = pools[index: p].pick(request, avoiding: avoid, using: &generator)
+        return Decision(backend: inner.result.backend.map { BackendID(globalOf[p][$0.index]) }, pool: p, inner: inner)
+    }
+
+    public mutating func requestFinished(on id: BackendID) { pools[index: poolOf[id.index]].requestFinished(on: localOf[id.index]) }
+
+    public mutating func apply(_ action: ActiveHealthCheck.Action, to id: BackendID, at now: Instant) -> HealthEvent? {
+        pools[index: poolOf[id.index]].apply(action, to: localOf[id.index], at: now)
+    }
+
+    /// Outlier actions name global ids; they are carried out on the backend's pool.
+    public mutating func apply(_ action: OutlierDetector.Action, at now: Instant) -> HealthEvent? {
+        switch action {
+        case .eject(let id, let reason, let detail):
+            return pools[index: poolOf[id.index]].apply(.eject(localOf[id.index], reason: reason, detail: detail), at: now)
+        case .uneject(let id, let reason, let detail):
+            return pools[index: poolOf[id.index]].apply(.uneject(localOf[id.index], reason: reason, detail: detail), at: now)
+        case .scheduleSweep:
+            return nil
+        }
+    }
+
+    public mutating func apply(_ action: MaxFails.Action, to id: BackendID, at now: Instant) -> HealthEvent? {
+        pools[index: poolOf[id.index]].apply(action, to: localOf[id.index], at: now)
+    }
+
+    public mutating func drain(_ id: BackendID, _ draining: Bool, at now: Instant) -> HealthEvent? {
+        pools[index: poolOf[id.index]].drain(localOf[id.index], draining, at: now)
+    }
+
+    public mutating func setWeight(_ id: BackendID, _ weight: Int) { pools[index: poolOf[id.index]].setWeight(localOf[id.index], weight) }
+
+    /// Blue/green: makes `pool` the one unmatched requests go to; nil for an unknown name.
+    public mutating func switchActive(to pool: String) -> PoolSet.PoolSwitch? { pools.switchActive(to: pool) }
+
+    public mutating func rollback(_ change: PoolSet.PoolSwitch) { pools.rollback(change) }
+}
