@@ -178,5 +178,6 @@ import Testing
         #expect(nearestSpelling(to: "itnerval", among: ["interval", "timeout"]) == "interval")
         #expect(nearestSpelling(to: "fail-timeout", among: ["fail_timeout", "max_fails"]) == "fail_timeout")
         #expect(nearestSpelling(to: "banana", among: ["interval", "timeout"]) == nil)
+        #expect(nearestSpelling(to: "rat", among: ["at", "rate"]) == "rate")
     }
 }

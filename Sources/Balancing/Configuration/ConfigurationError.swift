@@ -71,15 +71,20 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
 
 /// The valid spelling closest to `word` by edit distance, when it is close enough to be a typo
 /// (at most 2 edits, or a third of the word for long keys). Case and `-`/`_` are ignored first.
+/// Ties go to the candidate sharing the longest prefix (`rat` → `rate`, not `at`): typos
+/// usually keep the start of a word.
 public func nearestSpelling(to word: String, among candidates: [String]) -> String? {
     func normalized(_ s: String) -> [Character] { Array(s.lowercased().map { $0 == "-" ? "_" : $0 }) }
+    func commonPrefix(_ a: [Character], _ b: [Character]) -> Int { zip(a, b).prefix { $0 == $1 }.count }
     let target = normalized(word)
-    var best: (String, Int)?
+    var best: (String, Int, Int)?
     for candidate in candidates {
-        let d = editDistance(target, normalized(candidate))
-        if best == nil || d < best!.1 { best = (candidate, d) }
+        let n = normalized(candidate)
+        let d = editDistance(target, n)
+        let prefix = commonPrefix(target, n)
+        if best == nil || d < best!.1 || (d == best!.1 && prefix > best!.2) { best = (candidate, d, prefix) }
     }
-    guard let (candidate, distance) = best else { return nil }
+    guard let (candidate, distance, _) = best else { return nil }
     return distance <= max(2, target.count / 3) ? candidate : nil
 }
 

@@ -268,12 +268,36 @@ struct Engine {
         requestsFile?.write("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome\n")
     }
 
-    func gap(_ client: Int) -> Duration {
-        guard case .open(let rate, let process) = model.clients[client].load else { return .zero }
-        switch process {
-        case .poisson: return nanos(Distribution.exponential(mean: 1 / rate).sample(using: arrivalStreams[client]))
-        case .constant: return nanos(1 / rate)
+    /// Time from `now` to the group's next arrival. A constant rate draws one exponential (or
+    /// steps 1/rate); a schedule uses Lewis–Shedler thinning: candidates at the peak rate, each
+    /// kept with probability rate(t) / peak, which is exact for a time-varying Poisson rate.
+    func gap(_ client: Int, from now: Instant) -> Duration {
+        guard case .open(_, let process) = model.clients[client].load else { return .zero }
+        let group = model.clients[client]
+        if group.schedule.isEmpty {
+            let rate = group.rate(at: now)
+            switch process {
+            case .poisson: return nanos(Distribution.exponential(mean: 1 / rate).sample(using: arrivalStreams[client]))
+            case .constant: return nanos(1 / rate)
+            }
         }
+        let peak = group.peakRate
+        var t = now
+        switch process {
+        case .poisson:
+            while t < end {
+                t = t + nanos(Distribution.exponential(mean: 1 / peak).sample(using: arrivalStreams[client]))
+                if arrivalStreams[client].uniform() * peak < group.rate(at: t) { return t - now }
+            }
+        case .constant:
+            // Evenly spaced at the current rate; a zero rate waits for the schedule to rise.
+            while t < end {
+                let rate = group.rate(at: t)
+                if rate > 0 { return t + nanos(1 / rate) - now }
+                t = t + .milliseconds(100)
+            }
+        }
+        return end - now
     }
 
     func thinkTime(_ group: Int) -> Duration {
@@ -285,7 +309,7 @@ struct Engine {
         for group in model.clients.indices {
             switch model.clients[group].load {
             case .open:
-                queue.schedule(.arrival(client: Int32(group)), at: .zero + gap(group))
+                queue.schedule(.arrival(client: Int32(group)), at: .zero + gap(group, from: .zero))
             case .closed(let users, _):
                 // Users start spread over one think time, not all at once.
                 for user in 0..<users { queue.schedule(.userSend(group: Int32(group), user: Int32(user)), at: .zero + thinkTime(group)) }
@@ -306,7 +330,7 @@ struct Engine {
             switch event {
             case .arrival(let group):
                 guard now < end else { continue }
-                queue.schedule(.arrival(client: group), at: now + gap(Int(group)))
+                queue.schedule(.arrival(client: group), at: now + gap(Int(group), from: now))
                 let g = Int(group)
                 let id: Int
                 if let clients = model.clients[g].clientCount {

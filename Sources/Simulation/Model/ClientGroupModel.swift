@@ -46,16 +46,51 @@ public struct ClientGroupModel: Sendable {
         }
     }
 
+    /// A point of an open-loop rate schedule: the rate at `time`; linear between points,
+    /// held after the last one.
+    public struct RatePoint: Sendable, Equatable {
+        public var time: Duration
+        public var rate: Double
+        public init(time: Duration, rate: Double) {
+            self.time = time
+            self.rate = rate
+        }
+    }
+
     public var name: String
     public var load: Load
     public var nat: NAT?
     public var classes: [RequestClass]
+    /// Open loop: when non-empty, replaces the constant rate (ramps, spikes, a daily curve).
+    public var schedule: [RatePoint]
 
-    public init(name: String, load: Load, nat: NAT? = nil, classes: [RequestClass] = []) {
+    public init(name: String, load: Load, nat: NAT? = nil, classes: [RequestClass] = [], schedule: [RatePoint] = []) {
         self.name = name
         self.load = load
         self.nat = nat
         self.classes = classes
+        self.schedule = schedule
+    }
+
+    /// The arrival rate at `time` (per second).
+    public func rate(at time: Instant) -> Double {
+        guard let first = schedule.first else {
+            if case .open(let rate, _) = load { return rate }
+            return 0
+        }
+        let t = time.nanoseconds
+        if t <= first.time.nanoseconds { return first.rate }
+        for (a, b) in zip(schedule, schedule.dropFirst()) where t < b.time.nanoseconds {
+            let span = Double(b.time.nanoseconds - a.time.nanoseconds)
+            let x = span > 0 ? Double(t - a.time.nanoseconds) / span : 1
+            return a.rate + (b.rate - a.rate) * x
+        }
+        return schedule[schedule.count - 1].rate
+    }
+
+    /// The highest rate the schedule reaches (the thinning envelope).
+    public var peakRate: Double {
+        schedule.isEmpty ? rate(at: .zero) : schedule.map(\.rate).max()!
     }
 
     /// An open-loop group of anonymous clients.

@@ -127,12 +127,29 @@ public struct ScenarioClient: Decodable, Sendable {
     public var load: ClientGroupModel.Load
     public var nat: ClientGroupModel.NAT?
     public var classes: [ClientGroupModel.RequestClass] = []
+    public var schedule: [ClientGroupModel.RatePoint] = []
 
     struct Arrival: Decodable {
         var process: ClientGroupModel.Process = .poisson
         var rate: Double
+        var schedule: [ClientGroupModel.RatePoint] = []
 
-        enum CodingKeys: String, StrictCodingKey { case process, rate }
+        struct Point: Decodable {
+            var point: ClientGroupModel.RatePoint
+            enum CodingKeys: String, StrictCodingKey { case at, rate }
+            init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                let at = try c.decode(Duration.self, forKey: .at)
+                let text = try c.decode(String.self, forKey: .rate)
+                do {
+                    point = ClientGroupModel.RatePoint(time: at, rate: try parseRate(text))
+                } catch {
+                    throw DecodingError.dataCorruptedError(forKey: .rate, in: c, debugDescription: error.description)
+                }
+            }
+        }
+
+        enum CodingKeys: String, StrictCodingKey { case process, rate, schedule }
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -142,6 +159,15 @@ public struct ScenarioClient: Decodable, Sendable {
                     throw DecodingError.dataCorruptedError(forKey: .process, in: c, debugDescription: "'\(text)' is not one of poisson, constant\(hint)")
                 }
                 self.process = process
+            }
+            if c.contains(.schedule) {
+                try c.require(!c.contains(.rate), .rate, "give arrival either rate or schedule, not both")
+                schedule = try c.decode([Point].self, forKey: .schedule).map(\.point)
+                try c.require(!schedule.isEmpty, .schedule, "schedule needs at least one { at, rate } point")
+                try c.require(zip(schedule, schedule.dropFirst()).allSatisfy { $0.time <= $1.time }, .schedule, "schedule points must be in time order")
+                try c.require(schedule.contains { $0.rate > 0 }, .schedule, "schedule never sends: every rate is 0")
+                rate = schedule.map(\.rate).max()!
+                return
             }
             let text = try c.decode(String.self, forKey: .rate)
             do {
@@ -217,6 +243,7 @@ public struct ScenarioClient: Decodable, Sendable {
         case (true, false):
             let arrival = try c.decode(Arrival.self, forKey: .arrival)
             load = .open(rate: arrival.rate, process: arrival.process)
+            schedule = arrival.schedule
         case (false, true):
             let closed = try c.decode(Closed.self, forKey: .closed)
             load = .closed(users: closed.users, thinkTime: closed.thinkTime)

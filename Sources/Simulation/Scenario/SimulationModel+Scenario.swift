@@ -46,7 +46,7 @@ extension SimulationModel {
         self.init(
             name: scenario.name, seed: scenario.seed, duration: scenario.duration, warmup: scenario.warmup,
             balancer: scenario.balancer, backends: backends,
-            clients: scenario.clients.map { ClientGroupModel(name: $0.name, load: $0.load, nat: $0.nat, classes: $0.classes) },
+            clients: scenario.clients.map { ClientGroupModel(name: $0.name, load: $0.load, nat: $0.nat, classes: $0.classes, schedule: $0.schedule) },
             failures: failures)
         timeseriesInterval = scenario.timeseriesInterval
     }
