@@ -36,11 +36,12 @@ public struct BackendConfiguration: Decodable, Equatable, Sendable {
         address = try optional(String.self, .address)
         weight = try optional(Int.self, .weight) ?? weight
         try check(weight >= 1, .weight, "weight must be at least 1, got \(weight)")
+        try check(weight <= 1_000_000, .weight, "weight must be at most 1000000, got \(weight)")
         maxConnections = try optional(Int.self, .maxConnections) ?? maxConnections
         try check(maxConnections >= 0, .maxConnections, "max_connections must not be negative (0 means unlimited)")
         backup = try optional(Bool.self, .backup) ?? backup
         count = try optional(Int.self, .count) ?? count
-        try check(count >= 1, .count, "count must be at least 1")
+        try check(count >= 1 && count <= 100_000, .count, "count must be within 1…100000")
         try check(count == 1 || address == nil, .count, "count cannot be combined with address: list each address")
     }
 

@@ -40,11 +40,11 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
         consistentHash = try c.decodeIfPresent(ConsistentHashConfiguration.self, forKey: .consistentHash) ?? consistentHash
         ipHash = try c.decodeIfPresent(IPHashConfiguration.self, forKey: .ipHash) ?? ipHash
         choiceCount = try c.decodeIfPresent(Int.self, forKey: .choiceCount) ?? choiceCount
-        try c.require(choiceCount >= 1, .choiceCount, "choice_count must be at least 1")
+        try c.require(choiceCount >= 1 && choiceCount <= 1000, .choiceCount, "choice_count must be within 1…1000")
         affinity = try c.decodeIfPresent(AffinityConfiguration.self, forKey: .affinity)
         healthCheck = try c.decodeIfPresent(HealthCheckConfiguration.self, forKey: .healthCheck) ?? healthCheck
         retries = try c.decodeIfPresent(Int.self, forKey: .retries) ?? retries
-        try c.require(retries >= 0, .retries, "retries must not be negative")
+        try c.require(retries >= 0 && retries <= 100, .retries, "retries must be within 0…100")
         timeouts = try c.decodeIfPresent(TimeoutsConfiguration.self, forKey: .timeouts) ?? timeouts
         routes = try c.decodeIfPresent([RouteConfiguration].self, forKey: .routes)?.map(\.rule) ?? []
         pools = try c.decodeIfPresent(PoolOverrides.self, forKey: .pools) ?? pools
@@ -111,6 +111,8 @@ public struct ConsistentHashConfiguration: Decodable, Equatable, Sendable {
         tableSize = try c.decodeIfPresent(Int.self, forKey: .tableSize) ?? tableSize
         try c.require(minimumRingSize >= 1, .minimumRingSize, "minimum_ring_size must be at least 1")
         try c.require(maximumRingSize >= minimumRingSize, .maximumRingSize, "maximum_ring_size must be at least minimum_ring_size")
+        try c.require(maximumRingSize <= 1 << 26, .maximumRingSize, "maximum_ring_size must be at most 67108864")
+        try c.require(tableSize <= 20_000_003, .tableSize, "table_size must be at most 20000003")
         try c.require(Maglev.isPrime(tableSize), .tableSize, "table_size must be a prime such as 65537 or 5003")
     }
 }

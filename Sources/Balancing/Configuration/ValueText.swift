@@ -17,6 +17,8 @@ public func parseDuration(_ text: String) throws(ValueTextError) -> Duration {
         let number = String(trimmed.dropLast(unit.count))
         guard let value = Double(number), value.isFinite, !number.isEmpty else { break }
         guard value >= 0 else { throw ValueTextError("duration '\(text)' must not be negative") }
+        // About 292 years fits in nanoseconds; anything near that is a typo, not a scenario.
+        guard value * nanos < 9e18 else { throw ValueTextError("duration '\(text)' is too large") }
         return .nanoseconds(Int64((value * nanos).rounded()))
     }
     if Double(trimmed) != nil {

@@ -786,8 +786,14 @@ func uniformIndex(_ bound: Int, _ stream: RandomStream) -> Int {
     Int(truncatingIfNeeded: stream.next().multipliedFullWidth(by: UInt64(bound)).high)
 }
 
+/// Seconds to a duration, clamped to [0, 10⁹ s] (about 31 years): heavy-tailed samples
+/// (Pareto with shape ≤ 1) can exceed what nanoseconds in 64 bits hold, and a draw that large
+/// means "never" in any run.
 @inline(__always)
-func nanos(_ seconds: Double) -> Duration { .nanoseconds(Int64((seconds * 1e9).rounded())) }
+func nanos(_ seconds: Double) -> Duration {
+    guard seconds < 1e9 else { return .seconds(1_000_000_000) }
+    return .nanoseconds(Int64((max(seconds, 0) * 1e9).rounded()))
+}
 
 /// Milliseconds with up to six decimals, no trailing zeros (identical on every platform).
 func formatMilliseconds(_ nanoseconds: Int64) -> String {

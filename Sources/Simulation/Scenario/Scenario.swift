@@ -106,7 +106,7 @@ public struct ScenarioBackend: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         core = try BackendConfiguration(from: c)
         concurrency = try c.decodeIfPresent(Int.self, forKey: .concurrency) ?? concurrency
-        try c.require(concurrency >= 1, .concurrency, "concurrency must be at least 1")
+        try c.require(concurrency >= 1 && concurrency <= 1_000_000, .concurrency, "concurrency must be within 1…1000000")
         if let limit = try c.decodeIfPresent(Int.self, forKey: .queueLimit) {
             try c.require(limit >= 0, .queueLimit, "queue_limit must not be negative")
             queueLimit = limit
@@ -188,7 +188,7 @@ public struct ScenarioClient: Decodable, Sendable {
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             users = try c.decode(Int.self, forKey: .users)
-            try c.require(users >= 1, .users, "users must be at least 1")
+            try c.require(users >= 1 && users <= 10_000_000, .users, "users must be within 1…10000000")
             thinkTime = try c.decode(DistributionConfiguration.self, forKey: .thinkTime).distribution
         }
     }
@@ -201,7 +201,7 @@ public struct ScenarioClient: Decodable, Sendable {
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let clients = try c.decode(Int.self, forKey: .clients)
-            try c.require(clients >= 1, .clients, "clients must be at least 1")
+            try c.require(clients >= 1 && clients <= 10_000_000, .clients, "clients must be within 1…10000000")
             let ips = try c.decode(Int.self, forKey: .ips)
             try c.require(ips >= 1 && ips <= 65_536, .ips, "ips must be within 1…65536")
             var sizes = ClientGroupModel.NAT.Sizes.uniform
