@@ -30,10 +30,12 @@ public struct PoolSet: Sendable {
         get { index(of: name).map { pools[$0] } }
     }
 
-    /// Mutable access to one pool by position (health events, request ends).
+    /// Mutable access to one pool by position (health events, request ends). In place: a
+    /// get-then-set would copy the pool's backend table on every request.
     public subscript(index index: Int) -> Balancer {
         get { pools[index] }
         set { pools[index] = newValue }
+        _modify { yield &pools[index] }
     }
 
     /// Makes `name` the active pool; nil when no pool has that name.
