@@ -86,6 +86,13 @@ public struct EventQueue<Event: Sendable>: Sendable {
         freeSlots.append(slot)
     }
 
+    /// Moves `now` forward to `time` for an event delivered from outside the heap (the engine's
+    /// timeout FIFO), so that nothing is scheduled before it afterwards.
+    public mutating func advance(to time: Instant) {
+        precondition(time >= now, "time cannot go back")
+        now = time
+    }
+
     /// Removes the next live event and advances `now` to its time.
     public mutating func pop() -> (time: Instant, event: Event)? {
         while let first = entries.first {

@@ -147,7 +147,8 @@ public struct Simulator {
         var counted = false
         var answered = false
         var jobsAtBackends = 0
-        var timer: EventQueue<Event>.Handle?
+        /// The current attempt waits for a backend's answer under a read timeout.
+        var awaiting = false
     }
 
     struct Job {
@@ -165,6 +166,8 @@ public struct Simulator {
         var completed = 0
         var failed = 0
         var latency: Histogram<UInt64>
+        /// Exact sum of this backend's successful latencies, in nanoseconds.
+        var latencySumNanos: Int64 = 0
         var downSince: Instant?
         var timeDown = 0.0
         /// Failure state: what the backend does now, and an epoch that outdates the service
@@ -217,6 +220,12 @@ struct Engine {
     var balancer: RoutedBalancer
     /// The blue/green switch in force, to roll back when its window ends.
     var activeSwitch: PoolSet.PoolSwitch?
+    /// Read timeouts all have the same length, so their deadlines come in order: they wait in a
+    /// FIFO beside the event heap instead of filling it with mostly-cancelled timers. An entry
+    /// names the request's unique id, so a reused slot never inherits a stale timeout.
+    var readTimeouts = FIFO<(deadline: Int64, flight: Int32, id: Int, attempt: Int32)>()
+    let readTimeoutNanos: Int64
+    let rttNanos: [Int64]
     var states: [Simulator.BackendState]
     var queue = EventQueue<Event>()
     var flights: [Simulator.Flight] = []
@@ -259,6 +268,8 @@ struct Engine {
         end = .zero + model.duration
         warmupEnd = .zero + model.warmup
         readTimeout = model.balancer.timeouts.read
+        readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
+        rttNanos = model.backends.map(\.rtt.nanoseconds)
         originalWeights = model.backends.map(\.backend.weight)
         let health = model.balancer.healthCheck
         active = health.active.map { config in model.backends.map { _ in ActiveHealthCheck(configuration: config.machine) } } ?? []
@@ -277,8 +288,8 @@ struct Engine {
         if group.schedule.isEmpty {
             let rate = group.rate(at: now)
             switch process {
-            case .poisson: return nanos(Distribution.exponential(mean: 1 / rate).sample(using: arrivalStreams[client]))
-            case .constant: return nanos(1 / rate)
+            case .poisson: return .nanoseconds(nanosInt(Distribution.exponential(mean: 1 / rate).sample(using: arrivalStreams[client])))
+            case .constant: return .nanoseconds(nanosInt(1 / rate))
             }
         }
         let peak = group.peakRate
@@ -325,12 +336,24 @@ struct Engine {
             queue.schedule(.failure(index: Int32(i), begins: true), at: .zero + failure.start)
             if let length = failure.length { queue.schedule(.failure(index: Int32(i), begins: false), at: .zero + failure.start + length) }
         }
-        while let (now, event) = queue.pop() {
+        while true {
+            // The earlier of the heap's next event and the oldest read timeout; heap first on ties.
+            if let due = readTimeouts.first, due.deadline < (queue.peekTime()?.nanoseconds ?? .max) {
+                _ = readTimeouts.popFirst()
+                let f = Int(due.flight)
+                if flights[f].id == due.id && flights[f].awaiting && !flights[f].answered && flights[f].attempts == due.attempt {
+                    queue.advance(to: Instant(nanoseconds: due.deadline))
+                    totals.events += 1
+                    timedOut(flight: f, attempt: due.attempt, now: Instant(nanoseconds: due.deadline))
+                }
+                continue
+            }
+            guard let (now, event) = queue.pop() else { break }
             totals.events += 1
             switch event {
             case .arrival(let group):
                 guard now < end else { continue }
-                queue.schedule(.arrival(client: group), at: now + gap(Int(group), from: now))
+                queue.schedule(.arrival(client: group), at: Instant(nanoseconds: now.nanoseconds &+ gap(Int(group), from: now).nanoseconds))
                 let g = Int(group)
                 let id: Int
                 if let clients = model.clients[g].clientCount {
@@ -555,7 +578,7 @@ struct Engine {
             return
         case .hung:
             // Accepted, never answered: only the read timeout will end this attempt.
-            flights[f].timer = queue.schedule(.readTimeout(flight: Int32(f), attempt: attempt), at: now + readTimeout)
+            armReadTimeout(f, attempt: attempt, now: now)
             return
         }
         let job = Simulator.Job(flight: Int32(f), attempt: attempt)
@@ -573,7 +596,12 @@ struct Engine {
             answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
             return
         }
-        flights[f].timer = queue.schedule(.readTimeout(flight: Int32(f), attempt: attempt), at: now + readTimeout)
+        armReadTimeout(f, attempt: attempt, now: now)
+    }
+
+    mutating func armReadTimeout(_ f: Int, attempt: Int32, now: Instant) {
+        flights[f].awaiting = true
+        readTimeouts.append((now.nanoseconds &+ readTimeoutNanos, Int32(f), flights[f].id, attempt))
     }
 
     mutating func startService(_ b: Int, _ job: Simulator.Job, now: Instant) {
@@ -589,7 +617,7 @@ struct Engine {
         let seconds = (classTime ?? model.backends[b].serviceTime).sample(using: serviceStreams[b]) / model.backends[b].speed * states[b].slowFactor
         queue.schedule(
             .serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt, epoch: epoch),
-            at: now + nanos(seconds) + model.backends[b].rtt)
+            at: Instant(nanoseconds: now.nanoseconds &+ nanosInt(seconds) &+ rttNanos[b]))
     }
 
     mutating func serviceDone(backend b: Int, flight f: Int, attempt: Int32, epoch: Int32, now: Instant) {
@@ -615,12 +643,14 @@ struct Engine {
         flights[f].jobsAtBackends -= 1
         let current = !flights[f].answered && flights[f].attempts == attempt
         if current {
-            if let timer = flights[f].timer { queue.cancel(timer) }
+            flights[f].awaiting = false
             balancer.requestFinished(on: BackendID(b))
             observe(.response(status: 200), on: b, now: now)
             if flights[f].counted {
+                let latency = now.nanoseconds &- flights[f].arrival.nanoseconds
                 states[b].completed += 1
-                states[b].latency.record(UInt64(max(0, (now - flights[f].arrival).nanoseconds / 1000)))
+                states[b].latencySumNanos &+= latency
+                states[b].latency.record(UInt64(max(0, latency / 1000)))
             }
             answer(f, status: 200, outcome: .ok, now: now)
         } else {
@@ -629,8 +659,7 @@ struct Engine {
     }
 
     mutating func timedOut(flight f: Int, attempt: Int32, now: Instant) {
-        guard !flights[f].answered, flights[f].attempts == attempt else { return }
-        flights[f].timer = nil
+        guard !flights[f].answered, flights[f].attempts == attempt, flights[f].awaiting else { return }
         attemptFailed(f, outcome: .timeout, sent: true, now: now)
     }
 
@@ -639,10 +668,7 @@ struct Engine {
     /// sent request may be retried), else answer 502 (error) or 504 (timeout) as nginx does.
     mutating func attemptFailed(_ f: Int, outcome: RequestOutcome, sent: Bool, now: Instant) {
         let b = Int(flights[f].backend)
-        if let timer = flights[f].timer {
-            queue.cancel(timer)
-            flights[f].timer = nil
-        }
+        flights[f].awaiting = false
         balancer.requestFinished(on: BackendID(b))
         if flights[f].counted { states[b].failed += 1 }
         states[b].windowErrors += 1
@@ -710,7 +736,7 @@ struct Engine {
         guard condition == .crashed else { return }
         for f in flights.indices where !flights[f].answered && flights[f].backend == Int32(b) {
             // Attempts still waiting for this backend (queued or in service) are reset now.
-            if flights[f].timer != nil { attemptFailed(f, outcome: .reset, sent: true, now: now) }
+            if flights[f].awaiting { attemptFailed(f, outcome: .reset, sent: true, now: now) }
         }
     }
 
@@ -718,12 +744,12 @@ struct Engine {
     mutating func answer(_ f: Int, status: Int, outcome: RequestOutcomeLabel, now: Instant) {
         flights[f].answered = true
         let flight = flights[f]
-        let latency = now - flight.arrival
+        let latencyNanos = now.nanoseconds &- flight.arrival.nanoseconds
         if flight.counted {
             if outcome == .ok {
                 totals.completed += 1
-                totals.latencySum += latency.secondsValue
-                self.latency.record(UInt64(max(0, latency.nanoseconds / 1000)))
+                totals.latencySum += Double(latencyNanos) / 1e9
+                self.latency.record(UInt64(max(0, latencyNanos / 1000)))
             } else {
                 totals.failed += 1
             }
@@ -738,7 +764,7 @@ struct Engine {
             let address = group.address(ofClient: Int(flight.clientID), group: Int(flight.client), natIndex: natIndex[Int(flight.client)])
             let row = [
                 "\(flight.id)", "\(group.name)-\(flight.clientID)", address.description, formatSeconds(flight.arrival.nanoseconds), backend, start,
-                formatSeconds(now.nanoseconds), formatMilliseconds(latency.nanoseconds), "\(status)", "\(flight.attempts)", outcome.rawValue,
+                formatSeconds(now.nanoseconds), formatMilliseconds(latencyNanos), "\(status)", "\(flight.attempts)", outcome.rawValue,
             ].joined(separator: ",")
             pendingRows[flight.id] = row
             while let ready = pendingRows.removeValue(forKey: nextRowToWrite) {
@@ -755,10 +781,9 @@ struct Engine {
     }
 
     mutating func accumulate(_ b: Int, until now: Instant) {
-        let dt = (now - states[b].lastChange).secondsValue
-        guard dt > 0 else { return }
+        guard now.nanoseconds > states[b].lastChange.nanoseconds else { return }
         let from = max(states[b].lastChange, warmupEnd)
-        let counted = now > warmupEnd ? (now - from).secondsValue : 0
+        let counted = now > warmupEnd ? Double(now.nanoseconds &- from.nanoseconds) / 1e9 : 0
         states[b].busyIntegral += Double(states[b].busy) * counted
         states[b].queueIntegral += Double(states[b].queue.count) * counted
         states[b].lastChange = now
@@ -772,7 +797,7 @@ struct Engine {
                 requests: states[b].requests, completed: states[b].completed, failed: states[b].failed,
                 busyFraction: states[b].busyIntegral / (measured * Double(model.backends[b].concurrency)),
                 meanQueue: states[b].queueIntegral / measured,
-                latencyMeanMilliseconds: states[b].latency.totalCount > 0 ? states[b].latency.mean / 1000 : 0,
+                latencyMeanMilliseconds: states[b].completed > 0 ? Double(states[b].latencySumNanos) / Double(states[b].completed) / 1e6 : 0,
                 latencyP99Milliseconds: Double(states[b].latency.valueAtPercentile(99)) / 1000,
                 timeDownSeconds: states[b].timeDown)
         }
@@ -784,6 +809,13 @@ struct Engine {
 @inline(__always)
 func uniformIndex(_ bound: Int, _ stream: RandomStream) -> Int {
     Int(truncatingIfNeeded: stream.next().multipliedFullWidth(by: UInt64(bound)).high)
+}
+
+/// Seconds to whole nanoseconds, clamped like `nanos`.
+@inline(__always)
+func nanosInt(_ seconds: Double) -> Int64 {
+    guard seconds < 1e9 else { return 1_000_000_000_000_000_000 }
+    return Int64((max(seconds, 0) * 1e9).rounded())
 }
 
 /// Seconds to a duration, clamped to [0, 10⁹ s] (about 31 years): heavy-tailed samples
@@ -808,6 +840,8 @@ struct FIFO<Element> {
     private var head = 0
 
     var count: Int { storage.count - head }
+
+    var first: Element? { head < storage.count ? storage[head] : nil }
 
     mutating func append(_ element: Element) { storage.append(element) }
 
