@@ -42,6 +42,10 @@ public struct SimulationModel: Sendable {
     public var failures: [FailureModel]
     /// Time between two timeseries.csv samples.
     public var timeseriesInterval: Duration = .seconds(1)
+    /// L7: a balancing decision per request. L4: one per connection (see `ClientGroupModel.Connection`).
+    public var layer: Layer = .l7
+
+    public enum Layer: String, Sendable { case l7, l4 }
 
     public init(
         name: String, seed: UInt64, duration: Duration, warmup: Duration = .zero,
@@ -131,6 +135,8 @@ public struct Simulator {
         case connectTimeout(flight: Int32, attempt: Int32)
         /// Write one timeseries.csv row per backend.
         case sample
+        /// L4: an idle connection's hold time is over.
+        case connectionClose(connection: Int32)
     }
 
     /// One request in the system, in a reusable slot.
@@ -149,6 +155,8 @@ public struct Simulator {
         var jobsAtBackends = 0
         /// The current attempt waits for a backend's answer under a read timeout.
         var awaiting = false
+        /// L4: the connection carrying this request (-1 in L7).
+        var connection: Int32 = -1
     }
 
     struct Job {
@@ -224,6 +232,9 @@ struct Engine {
     /// FIFO beside the event heap instead of filling it with mostly-cancelled timers. An entry
     /// names the request's unique id, so a reused slot never inherits a stale timeout.
     var readTimeouts = FIFO<(deadline: Int64, flight: Int32, id: Int, attempt: Int32)>()
+    /// L4 connections in reusable slots.
+    var connections: [L4Connection] = []
+    var freeConnections: [Int32] = []
     let readTimeoutNanos: Int64
     let rttNanos: [Int64]
     var states: [Simulator.BackendState]
@@ -372,6 +383,8 @@ struct Engine {
                 failureEvent(Int(index), begins: begins, now: now)
             case .flap(let index, let down):
                 flapEvent(Int(index), down: down, now: now)
+            case .connectionClose(let c):
+                closeConnection(Int(c), now: now)
             case .sample:
                 writeSample(now: now)
                 if now < end { queue.schedule(.sample, at: now + model.timeseriesInterval) }
@@ -526,7 +539,11 @@ struct Engine {
     mutating func arrive(client: Int32, id: Int32, now: Instant) {
         let f = newFlight(client: client, id: id, now: now)
         if flights[f].counted { totals.requests += 1 }
-        dispatch(f, avoiding: nil, now: now)
+        if model.layer == .l4 {
+            openConnection(firstRequest: f, now: now)
+        } else {
+            dispatch(f, avoiding: nil, now: now)
+        }
     }
 
     /// What the balancer sees of flight `f`: address, path, headers and the client's cookie.
@@ -552,11 +569,7 @@ struct Engine {
         let attempt = flights[f].attempts
         if attempt > 1 && flights[f].counted { totals.retried += 1 }
         let decision = balancer.pick(context(for: f), avoiding: avoiding, using: &balancerStream)
-        if case .broken = decision.inner.affinity, flights[f].counted { totals.brokenSessions += 1 }
-        if let setCookie = decision.inner.setCookie {
-            let (g, c) = (Int(flights[f].client), Int(flights[f].clientID))
-            if c < jars[g].count { jars[g][c] = String(setCookie.prefix { $0 != ";" }) }
-        }
+        noteAffinity(decision, flight: f)
         guard let id = decision.backend else {
             answer(f, status: 503, outcome: .rejected, now: now)
             return
@@ -581,6 +594,12 @@ struct Engine {
             armReadTimeout(f, attempt: attempt, now: now)
             return
         }
+        place(f, on: b, attempt: attempt, id: id, now: now)
+    }
+
+    /// Puts attempt `attempt` of flight `f` on backend `b`: a worker, the queue, or a 503 when
+    /// the queue is full.
+    mutating func place(_ f: Int, on b: Int, attempt: Int32, id: BackendID, now: Instant) {
         let job = Simulator.Job(flight: Int32(f), attempt: attempt)
         if states[b].busy < model.backends[b].concurrency {
             flights[f].jobsAtBackends += 1
@@ -589,11 +608,17 @@ struct Engine {
             flights[f].jobsAtBackends += 1
             states[b].queue.append(job)
         } else {
-            balancer.requestFinished(on: id)
             if flights[f].counted { states[b].failed += 1 }
             states[b].windowErrors += 1
             observe(.response(status: 503), on: b, now: now)
-            answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
+            if flights[f].connection >= 0 {
+                let c = Int(flights[f].connection)
+                answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
+                closeConnection(c, now: now)
+            } else {
+                balancer.requestFinished(on: id)
+                answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
+            }
             return
         }
         armReadTimeout(f, attempt: attempt, now: now)
@@ -644,7 +669,7 @@ struct Engine {
         let current = !flights[f].answered && flights[f].attempts == attempt
         if current {
             flights[f].awaiting = false
-            balancer.requestFinished(on: BackendID(b))
+            if flights[f].connection < 0 { balancer.requestFinished(on: BackendID(b)) }
             observe(.response(status: 200), on: b, now: now)
             if flights[f].counted {
                 let latency = now.nanoseconds &- flights[f].arrival.nanoseconds
@@ -652,7 +677,9 @@ struct Engine {
                 states[b].latencySumNanos &+= latency
                 states[b].latency.record(UInt64(max(0, latency / 1000)))
             }
+            let connection = flights[f].connection
             answer(f, status: 200, outcome: .ok, now: now)
+            if connection >= 0 { continueConnection(Int(connection), now: now) }
         } else {
             release(f)
         }
@@ -667,6 +694,10 @@ struct Engine {
     /// retry on another backend while `retries` allow (requests are idempotent GETs, so even a
     /// sent request may be retried), else answer 502 (error) or 504 (timeout) as nginx does.
     mutating func attemptFailed(_ f: Int, outcome: RequestOutcome, sent: Bool, now: Instant) {
+        if flights[f].connection >= 0 {
+            connectionRequestFailed(f, outcome: outcome, now: now)
+            return
+        }
         let b = Int(flights[f].backend)
         flights[f].awaiting = false
         balancer.requestFinished(on: BackendID(b))
@@ -755,7 +786,9 @@ struct Engine {
             }
         }
         let group = model.clients[Int(flight.client)]
-        if case .closed = group.load, now < end {
+        let continuing = flight.connection >= 0 && outcome == .ok && connections[Int(flight.connection)].remaining > 0
+            && connections[Int(flight.connection)].open
+        if case .closed = group.load, now < end, !continuing {
             queue.schedule(.userSend(group: flight.client, user: flight.clientID), at: now + thinkTime(Int(flight.client)))
         }
         if let requestsFile {

@@ -57,9 +57,24 @@ public struct ClientGroupModel: Sendable {
         }
     }
 
+    /// L4 only: what one connection carries.
+    public struct Connection: Sendable {
+        /// Requests sent back to back on the connection (keep-alive), at least 1.
+        public var requests: Int
+        /// How long the connection stays open, idle, after its last answer (WebSocket-like);
+        /// nil closes it at once.
+        public var hold: Distribution?
+        public init(requests: Int = 1, hold: Distribution? = nil) {
+            precondition(requests >= 1)
+            self.requests = requests
+            self.hold = hold
+        }
+    }
+
     public var name: String
     public var load: Load
     public var nat: NAT?
+    public var connection = Connection()
     public var classes: [RequestClass]
     /// Open loop: when non-empty, replaces the constant rate (ramps, spikes, a daily curve).
     public var schedule: [RatePoint]

@@ -37,7 +37,6 @@ public struct Scenario: Decodable, Sendable {
         warmup = try c.decodeIfPresent(Duration.self, forKey: .warmup) ?? warmup
         try c.require(warmup < duration, .warmup, "warmup must be shorter than duration")
         mode = try c.decodeIfPresent(Mode.self, forKey: .mode) ?? mode
-        try c.require(mode == .l7, .mode, "mode: l4 is not simulated yet (issue #3 in progress); use l7")
         balancer = try c.decodeIfPresent(BalancerConfiguration.self, forKey: .balancer) ?? balancer
         backends = try c.decode([ScenarioBackend].self, forKey: .backends)
         try c.require(!backends.isEmpty, .backends, "backends must list at least one backend")
@@ -48,6 +47,9 @@ public struct Scenario: Decodable, Sendable {
         }
         clients = try c.decode([ScenarioClient].self, forKey: .clients)
         try c.require(!clients.isEmpty, .clients, "clients must list at least one client group")
+        if mode == .l7, let group = clients.first(where: { $0.connection != nil }) {
+            try c.require(false, .clients, "clients '\(group.name)': connection applies to mode: l4 (L7 balances each request)")
+        }
         timeseriesInterval = try c.decodeIfPresent(Duration.self, forKey: .timeseriesInterval) ?? timeseriesInterval
         try c.require(timeseriesInterval >= .milliseconds(1), .timeseriesInterval, "timeseries_interval must be at least 1ms")
         failures = try c.decodeIfPresent([ScenarioFailure].self, forKey: .failures) ?? []
@@ -128,6 +130,19 @@ public struct ScenarioClient: Decodable, Sendable {
     public var nat: ClientGroupModel.NAT?
     public var classes: [ClientGroupModel.RequestClass] = []
     public var schedule: [ClientGroupModel.RatePoint] = []
+    public var connection: ClientGroupModel.Connection?
+
+    struct ConnectionEntry: Decodable {
+        var connection: ClientGroupModel.Connection
+        enum CodingKeys: String, StrictCodingKey { case requests, hold }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let requests = try c.decodeIfPresent(Int.self, forKey: .requests) ?? 1
+            try c.require(requests >= 1 && requests <= 1_000_000, .requests, "requests must be within 1…1000000")
+            let hold = try c.decodeIfPresent(DistributionConfiguration.self, forKey: .hold)?.distribution
+            connection = ClientGroupModel.Connection(requests: requests, hold: hold)
+        }
+    }
 
     struct Arrival: Decodable {
         var process: ClientGroupModel.Process = .poisson
@@ -233,7 +248,7 @@ public struct ScenarioClient: Decodable, Sendable {
         }
     }
 
-    enum CodingKeys: String, StrictCodingKey { case name, arrival, closed, nat, requests }
+    enum CodingKeys: String, StrictCodingKey { case name, arrival, closed, nat, requests, connection }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -257,6 +272,7 @@ public struct ScenarioClient: Decodable, Sendable {
             try c.require(nat.clients == users, .nat, "a closed group's nat.clients must equal its users (\(users))")
         }
         classes = try c.decodeIfPresent([RequestEntry].self, forKey: .requests)?.map(\.requestClass) ?? []
+        connection = try c.decodeIfPresent(ConnectionEntry.self, forKey: .connection)?.connection
     }
 }
 

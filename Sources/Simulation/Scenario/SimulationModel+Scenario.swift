@@ -46,8 +46,13 @@ extension SimulationModel {
         self.init(
             name: scenario.name, seed: scenario.seed, duration: scenario.duration, warmup: scenario.warmup,
             balancer: scenario.balancer, backends: backends,
-            clients: scenario.clients.map { ClientGroupModel(name: $0.name, load: $0.load, nat: $0.nat, classes: $0.classes, schedule: $0.schedule) },
+            clients: scenario.clients.map { client in
+                var group = ClientGroupModel(name: client.name, load: client.load, nat: client.nat, classes: client.classes, schedule: client.schedule)
+                if let connection = client.connection { group.connection = connection }
+                return group
+            },
             failures: failures)
         timeseriesInterval = scenario.timeseriesInterval
+        layer = scenario.mode == .l4 ? .l4 : .l7
     }
 }

@@ -1,0 +1,133 @@
+import Balancing
+
+/// An L4 connection: one balancing decision, then requests on the same backend.
+struct L4Connection {
+    var group: Int32
+    var client: Int32
+    var backend: Int32 = -1
+    /// Requests still to send on it.
+    var remaining: Int
+    /// Counted by the balancer (between a successful connect and the close).
+    var open = false
+}
+
+/// L4 mode, as a TCP proxy sees it: the balancer decides once per connection, and the
+/// connection (not each request) is what it counts in flight, so least_conn balances open
+/// connections as HAProxy does in TCP mode. A connection carries `connection.requests`
+/// requests back to back (keep-alive), then stays open idle for `connection.hold`
+/// (WebSocket-like) or closes. A connect to a crashed or unreachable backend is retried on
+/// another one while `retries` allow; a request that fails on an open connection (timeout,
+/// reset) fails the connection, as it would for a TCP client.
+extension Engine {
+    mutating func openConnection(firstRequest f: Int, now: Instant) {
+        let group = flights[f].client
+        let connection = L4Connection(group: group, client: flights[f].clientID, remaining: model.clients[Int(group)].connection.requests)
+        let c: Int
+        if let slot = freeConnections.popLast() {
+            c = Int(slot)
+            connections[c] = connection
+        } else {
+            connections.append(connection)
+            c = connections.count - 1
+        }
+        flights[f].connection = Int32(c)
+        connect(c, request: f, avoiding: nil, now: now)
+    }
+
+    mutating func connect(_ c: Int, request f: Int, avoiding: BackendID?, now: Instant) {
+        flights[f].attempts += 1
+        if flights[f].attempts > 1 && flights[f].counted { totals.retried += 1 }
+        let decision = balancer.pick(context(for: f), avoiding: avoiding, using: &balancerStream)
+        noteAffinity(decision, flight: f)
+        guard let id = decision.backend else {
+            answer(f, status: 503, outcome: .rejected, now: now)
+            freeConnections.append(Int32(c))
+            return
+        }
+        let b = id.index
+        connections[c].backend = Int32(b)
+        connections[c].open = true
+        if !maxFails.isEmpty { carryOut(maxFails[b].selected(now: now), backend: b, now: now) }
+        switch states[b].condition {
+        case .crashed, .partitioned:
+            // Refused (crash) or unanswered SYN (partition): the connect fails, nothing was sent.
+            connections[c].open = false
+            balancer.requestFinished(on: id)
+            if flights[f].counted { states[b].failed += 1 }
+            states[b].windowErrors += 1
+            observe(.connectFailure, on: b, now: now)
+            if Int(flights[f].attempts) <= model.balancer.retries {
+                connect(c, request: f, avoiding: id, now: now)
+            } else {
+                answer(f, status: 502, outcome: .error, now: now)
+                freeConnections.append(Int32(c))
+            }
+        case .normal, .hung:
+            send(f, on: c, now: now)
+        }
+    }
+
+    /// Sends request `f` on open connection `c` (no balancing decision).
+    mutating func send(_ f: Int, on c: Int, now: Instant) {
+        let b = Int(connections[c].backend)
+        flights[f].backend = Int32(b)
+        flights[f].connection = Int32(c)
+        if flights[f].attempts == 0 { flights[f].attempts = 1 }
+        connections[c].remaining -= 1
+        if flights[f].counted { states[b].requests += 1 }
+        states[b].windowRequests += 1
+        accumulate(b, until: now)
+        switch states[b].condition {
+        case .normal:
+            place(f, on: b, attempt: flights[f].attempts, id: BackendID(b), now: now)
+        case .hung, .partitioned:
+            armReadTimeout(f, attempt: flights[f].attempts, now: now)
+        case .crashed:
+            connectionRequestFailed(f, outcome: .reset, now: now)
+        }
+    }
+
+    /// After an answered request: the next one on the connection, or hold, or close.
+    mutating func continueConnection(_ c: Int, now: Instant) {
+        guard connections[c].open else { return }
+        let group = Int(connections[c].group)
+        if connections[c].remaining > 0 {
+            let f = newFlight(client: connections[c].group, id: connections[c].client, now: now)
+            if flights[f].counted { totals.requests += 1 }
+            send(f, on: c, now: now)
+        } else if let hold = model.clients[group].connection.hold {
+            queue.schedule(.connectionClose(connection: Int32(c)), at: now + nanos(hold.sample(using: thinkStreams[group])))
+        } else {
+            closeConnection(c, now: now)
+        }
+    }
+
+    /// A request failed on an open connection: it fails, and so does the connection.
+    mutating func connectionRequestFailed(_ f: Int, outcome: RequestOutcome, now: Instant) {
+        let c = Int(flights[f].connection)
+        let b = Int(flights[f].backend)
+        flights[f].awaiting = false
+        if flights[f].counted { states[b].failed += 1 }
+        states[b].windowErrors += 1
+        observe(outcome, on: b, now: now)
+        connections[c].remaining = 0
+        answer(f, status: outcome == .timeout ? 504 : 502, outcome: outcome == .timeout ? .timeout : .error, now: now)
+        closeConnection(c, now: now)
+    }
+
+    mutating func closeConnection(_ c: Int, now: Instant) {
+        guard connections[c].open else { return }
+        connections[c].open = false
+        balancer.requestFinished(on: BackendID(Int(connections[c].backend)))
+        freeConnections.append(Int32(c))
+    }
+
+    /// Keeps the client's affinity cookie and counts broken sessions.
+    mutating func noteAffinity(_ decision: RoutedBalancer.Decision, flight f: Int) {
+        if case .broken = decision.inner.affinity, flights[f].counted { totals.brokenSessions += 1 }
+        if let setCookie = decision.inner.setCookie {
+            let (g, c) = (Int(flights[f].client), Int(flights[f].clientID))
+            if c < jars[g].count { jars[g][c] = String(setCookie.prefix { $0 != ";" }) }
+        }
+    }
+}
