@@ -58,3 +58,42 @@ import Testing
         #expect(l4?.clients.first?.connection?.requests == 3)
     }
 }
+
+@Suite struct ConnectionCostAndHealthApartTests {
+    func model(layer: SimulationModel.Layer, requests: Int) -> SimulationModel {
+        var backend = BackendModel(backend: Backend(name: "s"), concurrency: 64, serviceTime: .constant(0.010))
+        backend.connectCost = .milliseconds(50)
+        var client = ClientGroupModel(name: "c", rate: 10)
+        client.connection = .init(requests: requests)
+        var m = SimulationModel(name: "cost", seed: 1, duration: .seconds(30), balancer: BalancerConfiguration(), backends: [backend], clients: [client])
+        m.layer = layer
+        return m
+    }
+
+    /// L7 pays the set-up on every attempt (no upstream keep-alive); L4 once per connection.
+    @Test func connectCostPerAttemptInL7AndPerConnectionInL4() {
+        let l7 = Simulator.run(model(layer: .l7, requests: 1))
+        #expect(abs(l7.latencyMeanMilliseconds - 60) < 0.01)
+        let l4 = Simulator.run(model(layer: .l4, requests: 5))
+        // One request of five pays 50 ms: mean 10 + 50 / 5 = 20 ms.
+        #expect(abs(l4.latencyMeanMilliseconds - 20) < 0.01)
+    }
+
+    /// With the health endpoint served apart, an overloaded backend keeps passing its probes.
+    @Test func healthApartProbesDoNotQueueBehindTraffic() {
+        var balancer = BalancerConfiguration()
+        var active = ActiveHealthConfiguration()
+        active.machine = ActiveHealthCheck.Configuration(interval: .seconds(1), timeout: .milliseconds(500), fall: 2, rise: 2)
+        balancer.healthCheck.active = active
+        func run(apart: Bool) -> RunResult {
+            var slow = BackendModel(backend: Backend(name: "slow"), concurrency: 4, speed: 0.05, serviceTime: .exponential(mean: 0.01))
+            slow.healthApart = apart
+            return Simulator.run(SimulationModel(
+                name: "apart", seed: 3, duration: .seconds(60), balancer: balancer,
+                backends: [BackendModel(backend: Backend(name: "good"), concurrency: 4, serviceTime: .exponential(mean: 0.01)), slow],
+                clients: [ClientGroupModel(name: "c", rate: 200)]))
+        }
+        #expect(!run(apart: false).healthEvents.isEmpty)
+        #expect(run(apart: true).healthEvents.isEmpty)
+    }
+}

@@ -63,7 +63,14 @@ extension Engine {
                 freeConnections.append(Int32(c))
             }
         case .normal, .hung:
-            send(f, on: c, now: now)
+            if model.backends[b].connectCost > .zero {
+                // The handshake first; `reachBackend` then sends on the connection.
+                flights[f].backend = Int32(b)
+                flights[f].awaiting = true
+                queue.schedule(.reachBackend(flight: Int32(f), attempt: flights[f].attempts), at: now + model.backends[b].connectCost)
+            } else {
+                send(f, on: c, now: now)
+            }
         }
     }
 

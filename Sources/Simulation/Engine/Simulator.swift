@@ -14,6 +14,10 @@ public struct BackendModel: Sendable {
     /// Network round trip between balancer and backend, added to every attempt.
     public var rtt: Duration
     public var pool: String
+    /// Connection set-up time before an attempt (L7) or a connection (L4) reaches the backend.
+    public var connectCost: Duration = .zero
+    /// Health probes are answered apart from the worker pool (no queueing behind traffic).
+    public var healthApart = false
 
     public init(
         backend: Backend, concurrency: Int = 1, queueLimit: Int = .max, speed: Double = 1, serviceTime: Distribution,
@@ -137,6 +141,8 @@ public struct Simulator {
         case sample
         /// L4: an idle connection's hold time is over.
         case connectionClose(connection: Int32)
+        /// A connection's set-up (`connect_cost`) is over: the attempt reaches its backend.
+        case reachBackend(flight: Int32, attempt: Int32)
     }
 
     /// One request in the system, in a reusable slot.
@@ -201,6 +207,8 @@ public struct Simulator {
 
     /// A health probe's id in a `Job` (flight -1), and whether the backend answered it.
     static let probeFlight: Int32 = -1
+    /// A probe answered apart from the workers (`health_apart`).
+    static let apartProbeFlight: Int32 = -2
 }
 
 /// Latency histogram: microseconds up to one hour, three significant digits (0.1%).
@@ -385,6 +393,8 @@ struct Engine {
                 flapEvent(Int(index), down: down, now: now)
             case .connectionClose(let c):
                 closeConnection(Int(c), now: now)
+            case .reachBackend(let flight, let attempt):
+                reachBackend(Int(flight), attempt: attempt, now: now)
             case .sample:
                 writeSample(now: now)
                 if now < end { queue.schedule(.sample, at: now + model.timeseriesInterval) }
@@ -488,6 +498,12 @@ struct Engine {
             return
         case .hung, .partitioned:
             return  // no answer: the probe's deadline fails it
+        }
+        if model.backends[b].healthApart {
+            queue.schedule(
+                .serviceDone(backend: Int32(b), flight: Simulator.apartProbeFlight, attempt: id, epoch: states[b].epoch),
+                at: now + model.backends[b].rtt)
+            return
         }
         accumulate(b, until: now)
         let job = Simulator.Job(flight: Simulator.probeFlight, attempt: id)
@@ -594,7 +610,36 @@ struct Engine {
             armReadTimeout(f, attempt: attempt, now: now)
             return
         }
+        if model.backends[b].connectCost > .zero {
+            flights[f].awaiting = true
+            queue.schedule(.reachBackend(flight: Int32(f), attempt: attempt), at: now + model.backends[b].connectCost)
+            return
+        }
         place(f, on: b, attempt: attempt, id: id, now: now)
+    }
+
+    /// The set-up of attempt `attempt` of flight `f` is over: it reaches its backend, unless
+    /// the backend crashed or became unreachable meanwhile (a connect failure).
+    mutating func reachBackend(_ f: Int, attempt: Int32, now: Instant) {
+        guard !flights[f].answered, flights[f].attempts == attempt else { return }
+        let b = Int(flights[f].backend)
+        switch states[b].condition {
+        case .crashed, .partitioned:
+            if flights[f].connection >= 0 {
+                connectionRequestFailed(f, outcome: .connectFailure, now: now)
+            } else {
+                attemptFailed(f, outcome: .connectFailure, sent: false, now: now)
+            }
+        case .hung:
+            armReadTimeout(f, attempt: attempt, now: now)
+        case .normal:
+            flights[f].awaiting = false
+            if flights[f].connection >= 0 {
+                send(f, on: Int(flights[f].connection), now: now)
+            } else {
+                place(f, on: b, attempt: attempt, id: BackendID(b), now: now)
+            }
+        }
     }
 
     /// Puts attempt `attempt` of flight `f` on backend `b`: a worker, the queue, or a 503 when
@@ -646,6 +691,14 @@ struct Engine {
     }
 
     mutating func serviceDone(backend b: Int, flight f: Int, attempt: Int32, epoch: Int32, now: Instant) {
+        if f == Int(Simulator.apartProbeFlight) {
+            guard epoch == states[b].epoch else { return }
+            let actions = states[b].probesFail
+                ? active[b].probeFailed(id: UInt64(attempt), now: now, failure: .unexpectedStatus(500), using: &healthStreams[b])
+                : active[b].probeSucceeded(id: UInt64(attempt), now: now, using: &healthStreams[b])
+            carryOut(actions, backend: b, now: now)
+            return
+        }
         guard epoch == states[b].epoch else {
             // Work lost in a crash, hang or partition: the worker is already free.
             if f != Int(Simulator.probeFlight) {

@@ -98,10 +98,13 @@ public struct ScenarioBackend: Decodable, Sendable {
     public var serviceTime: Distribution?
     public var rtt: Duration = .zero
     public var pool = "default"
+    public var connectCost: Duration = .zero
+    public var healthApart = false
 
     enum CodingKeys: String, StrictCodingKey {
         case name, weight, maxConnections = "max_connections", backup, count
         case concurrency, queueLimit = "queue_limit", speed, serviceTime = "service_time", rtt, pool
+        case connectCost = "connect_cost", healthApart = "health_apart"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -119,6 +122,8 @@ public struct ScenarioBackend: Decodable, Sendable {
         rtt = try c.decodeIfPresent(Duration.self, forKey: .rtt) ?? rtt
         pool = try c.decodeIfPresent(String.self, forKey: .pool) ?? pool
         try c.require(!pool.isEmpty, .pool, "pool must not be empty")
+        connectCost = try c.decodeIfPresent(Duration.self, forKey: .connectCost) ?? connectCost
+        healthApart = try c.decodeIfPresent(Bool.self, forKey: .healthApart) ?? healthApart
     }
 }
 

@@ -20,10 +20,12 @@ extension SimulationModel {
                     description: "\(file): backends[\(index)] (\(entry.core.name)) needs a service_time (or every request class must have one)")
             }
             for backend in entry.core.expanded {
-                backends.append(
-                    BackendModel(
-                        backend: backend, concurrency: entry.concurrency, queueLimit: entry.queueLimit, speed: entry.speed,
-                        serviceTime: serviceTime, rtt: entry.rtt, pool: entry.pool))
+                var model = BackendModel(
+                    backend: backend, concurrency: entry.concurrency, queueLimit: entry.queueLimit, speed: entry.speed,
+                    serviceTime: serviceTime, rtt: entry.rtt, pool: entry.pool)
+                model.connectCost = entry.connectCost
+                model.healthApart = entry.healthApart
+                backends.append(model)
             }
         }
         let names = backends.map(\.backend.name)
