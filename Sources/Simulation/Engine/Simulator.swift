@@ -233,6 +233,14 @@ struct Engine {
     var jars: [[String?]]
     var nextAnonymous: [Int]
     let classTotals: [Double]
+    /// Per group, flattened for the hot path (reading a `ClientGroupModel` out of the array
+    /// copies it with all its arrays): constant rate (0 when scheduled or closed), Poisson or
+    /// not, closed loop or not, client count (-1: anonymous), behind NAT or not.
+    let groupRate: [Double]
+    let groupPoisson: [Bool]
+    let groupClosed: [Bool]
+    let groupClientCount: [Int]
+    let groupHasNAT: [Bool]
     var balancer: RoutedBalancer
     /// The blue/green switch in force, to roll back when its window ends.
     var activeSwitch: PoolSet.PoolSwitch?
@@ -281,6 +289,20 @@ struct Engine {
         jars = model.clients.map { Array(repeating: nil, count: model.balancer.affinity == nil ? 0 : ($0.clientCount ?? 0)) }
         nextAnonymous = Array(repeating: 0, count: model.clients.count)
         classTotals = model.clients.map { $0.classes.reduce(0) { $0 + $1.weight } }
+        groupRate = model.clients.map { group in
+            if case .open(let rate, _) = group.load, group.schedule.isEmpty { return rate }
+            return 0
+        }
+        groupPoisson = model.clients.map { group in
+            if case .open(_, .poisson) = group.load { return true }
+            return false
+        }
+        groupClosed = model.clients.map { group in
+            if case .closed = group.load { return true }
+            return false
+        }
+        groupClientCount = model.clients.map { $0.clientCount ?? -1 }
+        groupHasNAT = model.clients.map { $0.nat != nil }
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
         balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
         states = model.backends.map { _ in Simulator.BackendState(latency: makeLatencyHistogram()) }
@@ -302,21 +324,18 @@ struct Engine {
     /// steps 1/rate); a schedule uses Lewis–Shedler thinning: candidates at the peak rate, each
     /// kept with probability rate(t) / peak, which is exact for a time-varying Poisson rate.
     func gap(_ client: Int, from now: Instant) -> Duration {
+        let constantRate = groupRate[client]
+        if constantRate > 0 {
+            return .nanoseconds(nanosInt(groupPoisson[client] ? arrivalStreams[client].exponential(mean: 1 / constantRate) : 1 / constantRate))
+        }
         guard case .open(_, let process) = model.clients[client].load else { return .zero }
         let group = model.clients[client]
-        if group.schedule.isEmpty {
-            let rate = group.rate(at: now)
-            switch process {
-            case .poisson: return .nanoseconds(nanosInt(Distribution.exponential(mean: 1 / rate).sample(using: arrivalStreams[client])))
-            case .constant: return .nanoseconds(nanosInt(1 / rate))
-            }
-        }
         let peak = group.peakRate
         var t = now
         switch process {
         case .poisson:
             while t < end {
-                t = t + nanos(Distribution.exponential(mean: 1 / peak).sample(using: arrivalStreams[client]))
+                t = t + nanos(arrivalStreams[client].exponential(mean: 1 / peak))
                 if arrivalStreams[client].uniform() * peak < group.rate(at: t) { return t - now }
             }
         case .constant:
@@ -375,8 +394,8 @@ struct Engine {
                 queue.schedule(.arrival(client: group), at: Instant(nanoseconds: now.nanoseconds &+ gap(Int(group), from: now).nanoseconds))
                 let g = Int(group)
                 let id: Int
-                if let clients = model.clients[g].clientCount {
-                    id = uniformIndex(clients, choiceStreams[g])
+                if groupClientCount[g] >= 0 {
+                    id = uniformIndex(groupClientCount[g], choiceStreams[g])
                 } else {
                     id = nextAnonymous[g]
                     nextAnonymous[g] += 1
@@ -532,12 +551,13 @@ struct Engine {
         nextRequestID += 1
         flight.client = client
         flight.clientID = clientID
-        let classes = model.clients[Int(client)].classes
-        if !classes.isEmpty {
-            var u = choiceStreams[Int(client)].uniform() * classTotals[Int(client)]
+        let g = Int(client)
+        if classTotals[g] > 0 {
+            let count = model.clients[g].classes.count
+            var u = choiceStreams[g].uniform() * classTotals[g]
             var k = 0
-            while k < classes.count - 1 && u >= classes[k].weight {
-                u -= classes[k].weight
+            while k < count - 1 && u >= model.clients[g].classes[k].weight {
+                u -= model.clients[g].classes[k].weight
                 k += 1
             }
             flight.requestClass = Int32(k)
@@ -565,18 +585,25 @@ struct Engine {
     /// What the balancer sees of flight `f`: address, path, headers and the client's cookie.
     func context(for f: Int) -> RequestContext {
         let flight = flights[f]
-        let group = model.clients[Int(flight.client)]
-        var context = RequestContext(clientAddress: group.address(ofClient: Int(flight.clientID), group: Int(flight.client), natIndex: natIndex[Int(flight.client)]))
+        let g = Int(flight.client)
+        var context = RequestContext(clientAddress: clientAddress(group: g, client: Int(flight.clientID)))
         if flight.requestClass >= 0 {
-            let requestClass = group.classes[Int(flight.requestClass)]
-            context.path = requestClass.path
-            context.headers = requestClass.headers
+            context.path = model.clients[g].classes[Int(flight.requestClass)].path
+            context.headers = model.clients[g].classes[Int(flight.requestClass)].headers
         }
         let jar = jars[Int(flight.client)]
         if Int(flight.clientID) < jar.count, let cookie = jar[Int(flight.clientID)] {
             context.headers.append(("Cookie", cookie))
         }
         return context
+    }
+
+    /// The address of client `id` of group `g` (see `ClientGroupModel.address`), without
+    /// copying the group.
+    func clientAddress(group g: Int, client id: Int) -> IPAddress {
+        if groupHasNAT[g] { return .v4(0xC612_0001 &+ (UInt32(natIndex[g][id]) << 8)) }
+        let scattered = UInt32(truncatingIfNeeded: StableHash.mix(UInt64(g) << 40 ^ UInt64(id)))
+        return .v4(0x0A00_0000 | (scattered & 0x00FF_FFFF))
     }
 
     /// Sends flight `f` to a backend (or answers 503 when there is none).
@@ -838,18 +865,17 @@ struct Engine {
                 totals.failed += 1
             }
         }
-        let group = model.clients[Int(flight.client)]
         let continuing = flight.connection >= 0 && outcome == .ok && connections[Int(flight.connection)].remaining > 0
             && connections[Int(flight.connection)].open
-        if case .closed = group.load, now < end, !continuing {
+        if groupClosed[Int(flight.client)], now < end, !continuing {
             queue.schedule(.userSend(group: flight.client, user: flight.clientID), at: now + thinkTime(Int(flight.client)))
         }
         if let requestsFile {
             let backend = flight.backend >= 0 ? model.backends[Int(flight.backend)].backend.name : ""
             let start = flight.backend >= 0 && outcome != .rejected ? formatSeconds(flight.start.nanoseconds) : ""
-            let address = group.address(ofClient: Int(flight.clientID), group: Int(flight.client), natIndex: natIndex[Int(flight.client)])
+            let address = clientAddress(group: Int(flight.client), client: Int(flight.clientID))
             let row = [
-                "\(flight.id)", "\(group.name)-\(flight.clientID)", address.description, formatSeconds(flight.arrival.nanoseconds), backend, start,
+                "\(flight.id)", "\(model.clients[Int(flight.client)].name)-\(flight.clientID)", address.description, formatSeconds(flight.arrival.nanoseconds), backend, start,
                 formatSeconds(now.nanoseconds), formatMilliseconds(latencyNanos), "\(status)", "\(flight.attempts)", outcome.rawValue,
             ].joined(separator: ",")
             pendingRows[flight.id] = row
@@ -919,26 +945,34 @@ func formatMilliseconds(_ nanoseconds: Int64) -> String {
     formatSeconds(nanoseconds * 1000)
 }
 
-/// A first-in first-out queue on one array with a moving head, compacted when half is spent:
-/// amortised O(1) without per-element allocation.
+/// A first-in first-out queue in a ring buffer that doubles when full: O(1) per operation,
+/// no shifting, no allocation once grown to the run's high-water mark.
 struct FIFO<Element> {
-    private var storage: [Element] = []
+    private var storage: [Element?] = []
     private var head = 0
+    private(set) var count = 0
 
-    var count: Int { storage.count - head }
+    var first: Element? { count > 0 ? storage[head] : nil }
 
-    var first: Element? { head < storage.count ? storage[head] : nil }
-
-    mutating func append(_ element: Element) { storage.append(element) }
+    mutating func append(_ element: Element) {
+        if count == storage.count { grow() }
+        storage[(head + count) % storage.count] = element
+        count += 1
+    }
 
     mutating func popFirst() -> Element? {
-        guard head < storage.count else { return nil }
+        guard count > 0 else { return nil }
         let element = storage[head]
-        head += 1
-        if head > 64 && head * 2 > storage.count {
-            storage.removeFirst(head)
-            head = 0
-        }
+        storage[head] = nil
+        head = (head + 1) % storage.count
+        count -= 1
         return element
+    }
+
+    private mutating func grow() {
+        var bigger = [Element?](repeating: nil, count: max(16, storage.count * 2))
+        for i in 0..<count { bigger[i] = storage[(head + i) % storage.count] }
+        storage = bigger
+        head = 0
     }
 }

@@ -10,8 +10,9 @@ import Darwin
 /// seconds, sampled through GSL.
 ///
 /// Parameters are checked when the distribution is made (`validated()`), so sampling never
-/// hits GSL's error paths.
-public indirect enum Distribution: Sendable, Equatable {
+/// hits GSL's error paths. Not `indirect`: the mixture's array already holds its components
+/// out of line, and boxing every case would allocate each time a distribution is built.
+public enum Distribution: Sendable, Equatable {
     case constant(Double)
     case exponential(mean: Double)
     /// ln X ~ Normal(mu, sigma).

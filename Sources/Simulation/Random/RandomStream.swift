@@ -56,6 +56,10 @@ public final class RandomStream: RandomNumberGenerator {
         SplitMix64.finalize(seed &+ StableHash.hash(name) &+ 0x9e37_79b9_7f4a_7c15)
     }
 
+    /// An exponential draw with this mean (inter-arrival gaps: the hottest draw of a run).
+    @inline(__always)
+    public func exponential(mean: Double) -> Double { gsl_ran_exponential(rng, mean) }
+
     /// A uniform double in [0, 1).
     public func uniform() -> Double { gsl_rng_uniform(rng) }
 
