@@ -598,12 +598,9 @@ struct Engine {
         return context
     }
 
-    /// The address of client `id` of group `g` (see `ClientGroupModel.address`), without
-    /// copying the group.
+    /// The address of client `id` of group `g`, without copying the group.
     func clientAddress(group g: Int, client id: Int) -> IPAddress {
-        if groupHasNAT[g] { return .v4(0xC612_0001 &+ (UInt32(natIndex[g][id]) << 8)) }
-        let scattered = UInt32(truncatingIfNeeded: StableHash.mix(UInt64(g) << 40 ^ UInt64(id)))
-        return .v4(0x0A00_0000 | (scattered & 0x00FF_FFFF))
+        ClientGroupModel.address(ofClient: id, group: g, publicAddress: groupHasNAT[g] ? natIndex[g][id] : nil)
     }
 
     /// Sends flight `f` to a backend (or answers 503 when there is none).

@@ -124,14 +124,13 @@ public struct ClientGroupModel: Sendable {
 
     /// The address of client `id` of group number `group`.
     ///
-    /// Behind NAT: public address k is 198.18.k.1 (RFC 2544's benchmark range), one /24 each,
-    /// so ip_hash sees them as different networks. Otherwise each client gets a distinct
-    /// address in 10.0.0.0/8 scattered by a hash, like real clients from many networks.
-    public func address(ofClient id: Int, group: Int, natIndex: [Int32]) -> IPAddress {
-        if nat != nil {
-            let k = UInt32(natIndex[id])
-            return .v4(0xC612_0001 &+ (k << 8))
-        }
+    /// Behind NAT (`publicAddress` is the client's NAT address index k): 198.18.k.1 (RFC 2544's
+    /// benchmark range), one /24 each, so ip_hash sees them as different networks. Otherwise
+    /// each client gets a distinct address in 10.0.0.0/8 scattered by a hash, like real
+    /// clients from many networks.
+    @inline(__always)
+    public static func address(ofClient id: Int, group: Int, publicAddress: Int32?) -> IPAddress {
+        if let k = publicAddress { return .v4(0xC612_0001 &+ (UInt32(k) << 8)) }
         let scattered = UInt32(truncatingIfNeeded: StableHash.mix(UInt64(group) << 40 ^ UInt64(id)))
         return .v4(0x0A00_0000 | (scattered & 0x00FF_FFFF))
     }
