@@ -1,0 +1,86 @@
+import Balancing
+
+/// Health checking inside the run: the core's machines, driven by simulated probes and outcomes.
+extension Engine {
+    mutating func carryOut(_ actions: [ActiveHealthCheck.Action], backend b: Int, now: Instant) {
+        for action in actions {
+            switch action {
+            case .scheduleProbe(let at):
+                queue.schedule(.probeDue(backend: Int32(b)), at: at)
+            case .sendProbe(let id, let deadline):
+                sendProbe(b, id: Int32(truncatingIfNeeded: id), now: now)
+                queue.schedule(.probeDeadline(backend: Int32(b), probe: Int32(truncatingIfNeeded: id)), at: deadline)
+            case .markUp, .markDown:
+                record(balancer.apply(action, to: BackendID(b), at: now), backend: b, now: now)
+            }
+        }
+    }
+
+    mutating func carryOut(_ actions: [OutlierDetector.Action], now: Instant) {
+        for action in actions {
+            switch action {
+            case .scheduleSweep(let at): queue.schedule(.outlierSweep, at: at)
+            case .eject(let id, _, _), .uneject(let id, _, _): record(balancer.apply(action, at: now), backend: id.index, now: now)
+            }
+        }
+    }
+
+    mutating func carryOut(_ actions: [MaxFails.Action], backend b: Int, now: Instant) {
+        for action in actions {
+            switch action {
+            case .scheduleTimer(let at): queue.schedule(.maxFailsTimer(backend: Int32(b)), at: at)
+            case .markAvailable, .markUnavailable: record(balancer.apply(action, to: BackendID(b), at: now), backend: b, now: now)
+            }
+        }
+    }
+
+    /// Keeps a transition for health.csv and the down-time integral.
+    mutating func record(_ event: HealthEvent?, backend b: Int, now: Instant) {
+        guard let event else { return }
+        healthEvents.append(event)
+        if event.from == .up, event.to != .up {
+            states[b].downSince = now
+        } else if event.to == .up, let since = states[b].downSince {
+            if now > warmupEnd { states[b].timeDown += (now - max(since, warmupEnd)).secondsValue }
+            states[b].downSince = nil
+        }
+    }
+
+    /// A probe is a request to the backend: it waits behind traffic for a worker, so an
+    /// overloaded backend can fail its checks. Once a worker takes it, it costs no time.
+    mutating func sendProbe(_ b: Int, id: Int32, now: Instant) {
+        switch states[b].condition {
+        case .normal: break
+        case .crashed:
+            carryOut(active[b].probeFailed(id: UInt64(id), now: now, failure: .connectionFailed, using: &healthStreams[b]), backend: b, now: now)
+            return
+        case .hung, .partitioned:
+            return  // no answer: the probe's deadline fails it
+        }
+        if model.backends[b].healthApart {
+            queue.schedule(
+                .serviceDone(backend: Int32(b), flight: Simulator.apartProbeFlight, attempt: id, epoch: states[b].epoch),
+                at: now + model.backends[b].rtt)
+            return
+        }
+        accumulate(b, until: now)
+        let job = Simulator.Job(flight: Simulator.probeFlight, attempt: id)
+        if states[b].busy < model.backends[b].concurrency {
+            startService(b, job, now: now)
+        } else if states[b].queue.count < model.backends[b].queueLimit {
+            states[b].queue.append(job)
+        } else {
+            carryOut(active[b].probeFailed(id: UInt64(id), now: now, failure: .unexpectedStatus(503), using: &healthStreams[b]), backend: b, now: now)
+        }
+    }
+
+    /// Passive checking sees how an attempt on backend `b` ended.
+    mutating func observe(_ outcome: RequestOutcome, on b: Int, now: Instant) {
+        if var detector = outlier {
+            let actions = detector.requestFinished(on: BackendID(b), outcome: outcome, now: now)
+            outlier = detector
+            carryOut(actions, now: now)
+        }
+        if !maxFails.isEmpty { carryOut(maxFails[b].requestFinished(outcome: outcome, now: now), backend: b, now: now) }
+    }
+}

@@ -1,0 +1,20 @@
+import Balancing
+import Histogram
+
+/// The run's figures, gathered once the event loop is done.
+extension Engine {
+    func result() -> RunResult {
+        let measured = max((totals.endTime - warmupEnd).secondsValue, 1e-9)
+        let backends = model.backends.indices.map { b in
+            RunResult.BackendRow(
+                name: model.backends[b].backend.name, pool: model.backends[b].pool, weight: model.backends[b].backend.weight,
+                requests: states[b].requests, completed: states[b].completed, failed: states[b].failed,
+                busyFraction: states[b].busyIntegral / (measured * Double(model.backends[b].concurrency)),
+                meanQueue: states[b].queueIntegral / measured,
+                latencyMeanMilliseconds: states[b].completed > 0 ? Double(states[b].latencySumNanos) / Double(states[b].completed) / 1e6 : 0,
+                latencyP99Milliseconds: Double(states[b].latency.valueAtPercentile(99)) / 1000,
+                timeDownSeconds: states[b].timeDown)
+        }
+        return RunResult(model: model, totals: totals, latency: latency, backends: backends, healthEvents: healthEvents)
+    }
+}
