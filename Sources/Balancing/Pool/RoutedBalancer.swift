@@ -43,11 +43,6 @@ public struct RoutedBalancer: Sendable {
         self.globalOf = globalOf
     }
 
-    /// A single pool called `default` holding every backend (no routes).
-    public init(backends: [Backend], spec: PolicySpec, affinity: CookieAffinity?) {
-        self.init(backends: backends.map { ($0, "default") }, spec: { _ in spec }, affinity: affinity, router: Router(), active: "default")
-    }
-
     public var count: Int { poolOf.count }
     public func poolName(of id: BackendID) -> String { pools.names[poolOf[id.index]] }
 

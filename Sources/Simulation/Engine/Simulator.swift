@@ -24,7 +24,6 @@ public struct Simulator {
         case userSend(group: Int32, user: Int32)
         /// A request attempt (`flight ≥ 0`) or a health probe (`flight == -1`, `attempt` = probe id) finished.
         case serviceDone(backend: Int32, flight: Int32, attempt: Int32, epoch: Int32)
-        case readTimeout(flight: Int32, attempt: Int32)
         case probeDue(backend: Int32)
         case probeDeadline(backend: Int32, probe: Int32)
         case outlierSweep
@@ -158,7 +157,6 @@ struct Engine {
     var nextRequestID = 0
     let end: Instant
     let warmupEnd: Instant
-    let readTimeout: Duration
     var totals = RunResult.Totals()
     var latency = makeLatencyHistogram()
     /// requests.csv rows waiting for every earlier arrival to be written (arrival order).
@@ -206,7 +204,6 @@ struct Engine {
         states = model.backends.map { _ in Simulator.BackendState(latency: makeLatencyHistogram()) }
         end = .zero + model.duration
         warmupEnd = .zero + model.warmup
-        readTimeout = model.balancer.timeouts.read
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
         rttNanos = model.backends.map(\.rtt.nanoseconds)
         originalWeights = model.backends.map(\.backend.weight)
@@ -319,8 +316,6 @@ struct Engine {
                 let f = Int(flight)
                 guard !flights[f].answered, flights[f].attempts == attempt else { continue }
                 attemptFailed(f, outcome: .timeout, sent: false, now: now)
-            case .readTimeout(let flight, let attempt):
-                timedOut(flight: Int(flight), attempt: attempt, now: now)
             case .probeDue(let backend):
                 // Probing stops with the traffic, so the run ends once in-flight work drains.
                 guard now < end else { continue }
