@@ -102,3 +102,33 @@ import Testing
         #expect(partial.backends[2].requests == 0)
     }
 }
+
+@Suite struct IdempotencyTests {
+    /// A hung backend times POSTs out for good (the request was sent) while GETs are retried;
+    /// a crash (connect refused: nothing sent) is retried for both.
+    @Test func onlyIdempotentRequestsAreRetriedAfterBeingSent() {
+        func run(_ kind: FailureModel.Kind) -> RunResult {
+            var balancer = BalancerConfiguration()
+            balancer.algorithm = .roundRobin
+            balancer.retries = 1
+            balancer.timeouts.read = .seconds(1)
+            let mix = ClientGroupModel(
+                name: "c", load: .open(rate: 50, process: .poisson),
+                classes: [.init(weight: 1, path: "/read", method: "GET"), .init(weight: 1, path: "/write", method: "POST")])
+            return Simulator.run(SimulationModel(
+                name: "idem", seed: 2, duration: .seconds(30), balancer: balancer,
+                backends: (0..<2).map { BackendModel(backend: Backend(name: "s\($0)"), concurrency: 16, serviceTime: .constant(0.005)) },
+                clients: [mix], failures: [FailureModel(backend: 0, kind: kind, start: .seconds(5), length: .seconds(10))]))
+        }
+        let hung = run(.hang)
+        #expect(hung.totals.retried > 0)
+        #expect(hung.totals.failed > 0)
+        // Every failure is a POST that timed out on the hung backend; GETs were retried.
+        #expect(abs(hung.totals.failed - hung.totals.retried) < hung.totals.retried / 3)
+        // Refused connects are retried whatever the method; only a POST already in service at
+        // the crash instant can be lost (at 50/s and 5 ms, rarely more than one).
+        let crashed = run(.crash)
+        #expect(crashed.totals.failed <= 2)
+        #expect(crashed.totals.retried > 100)
+    }
+}

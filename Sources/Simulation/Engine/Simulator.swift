@@ -577,8 +577,9 @@ struct Engine {
     }
 
     /// The current attempt of flight `f` failed: tell the balancer and passive checking, then
-    /// retry on another backend while `retries` allow (requests are idempotent GETs, so even a
-    /// sent request may be retried), else answer 502 (error) or 504 (timeout) as nginx does.
+    /// retry on another backend while `retries` allow (always when nothing was sent; after the
+    /// request was sent, only for idempotent methods), else answer 502 (error) or 504 (timeout)
+    /// as nginx does.
     mutating func attemptFailed(_ f: Int, outcome: RequestOutcome, sent: Bool, now: Instant) {
         if flights[f].connection >= 0 {
             connectionRequestFailed(f, outcome: outcome, now: now)
@@ -590,7 +591,8 @@ struct Engine {
         if flights[f].counted { states[b].failed += 1 }
         states[b].windowErrors += 1
         observe(outcome, on: b, now: now)
-        if Int(flights[f].attempts) <= model.balancer.retries {
+        let idempotent = flights[f].requestClass < 0 || model.clients[Int(flights[f].client)].classes[Int(flights[f].requestClass)].isIdempotent
+        if Int(flights[f].attempts) <= model.balancer.retries && (!sent || idempotent) {
             dispatch(f, avoiding: BackendID(b), now: now)
         } else if outcome == .timeout {
             answer(f, status: 504, outcome: .timeout, now: now)

@@ -37,13 +37,22 @@ public struct ClientGroupModel: Sendable {
         public var headers: [(name: String, value: String)]
         /// Replaces the backend's service time when set.
         public var serviceTime: Distribution?
+        /// The HTTP method; only idempotent ones (RFC 9110: all but POST and PATCH here) are
+        /// retried once the request was sent, as nginx does since 1.9.13.
+        public var method: String
 
-        public init(weight: Double, path: String = "/", headers: [(name: String, value: String)] = [], serviceTime: Distribution? = nil) {
+        public init(
+            weight: Double, path: String = "/", headers: [(name: String, value: String)] = [], serviceTime: Distribution? = nil,
+            method: String = "GET"
+        ) {
             self.weight = weight
             self.path = path
             self.headers = headers
             self.serviceTime = serviceTime
+            self.method = method
         }
+
+        public var isIdempotent: Bool { !["POST", "PATCH", "CONNECT"].contains(method) }
     }
 
     /// A point of an open-loop rate schedule: the rate at `time`; linear between points,

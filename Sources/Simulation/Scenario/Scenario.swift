@@ -239,7 +239,7 @@ public struct ScenarioClient: Decodable, Sendable {
     struct RequestEntry: Decodable {
         var requestClass: ClientGroupModel.RequestClass
 
-        enum CodingKeys: String, StrictCodingKey { case weight, path, headers, serviceTime = "service_time" }
+        enum CodingKeys: String, StrictCodingKey { case weight, path, headers, serviceTime = "service_time", method }
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -249,7 +249,13 @@ public struct ScenarioClient: Decodable, Sendable {
             try c.require(path.hasPrefix("/"), .path, "path must start with /")
             let headers = try c.decodeIfPresent(OrderedHeaders.self, forKey: .headers)?.pairs ?? []
             let serviceTime = try c.decodeIfPresent(DistributionConfiguration.self, forKey: .serviceTime)?.distribution
-            requestClass = ClientGroupModel.RequestClass(weight: weight, path: path, headers: headers, serviceTime: serviceTime)
+            let method = try c.decodeIfPresent(String.self, forKey: .method) ?? "GET"
+            let methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+            guard methods.contains(method) else {
+                let hint = nearestSpelling(to: method, among: methods).map { "; did you mean '\($0)'?" } ?? ""
+                throw DecodingError.dataCorruptedError(forKey: .method, in: c, debugDescription: "'\(method)' is not one of \(methods.joined(separator: ", "))\(hint)")
+            }
+            requestClass = ClientGroupModel.RequestClass(weight: weight, path: path, headers: headers, serviceTime: serviceTime, method: method)
         }
     }
 
