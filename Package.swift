@@ -47,6 +47,7 @@ let package = Package(
                 "Balancing",
                 "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictness
         ),

@@ -1,12 +1,15 @@
 import ArgumentParser
 import Balancing
+import Simulation
+import Yams
 
-/// `lbsim validate FILE…`: checks the `balancer:` and `backends:` sections of scenario or
-/// proxy files, printing each problem with file, line and key path.
+/// `lbsim validate FILE…`: checks scenario files (those with `duration` or `clients`) as
+/// `lbsim run` would load them, and other files' `balancer:` and `backends:` sections (proxy
+/// configs), printing each problem with file, line and key path.
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Check the balancer and backends sections of scenario or proxy files."
+        abstract: "Check scenario files, or the balancer and backends sections of proxy configs."
     )
 
     @Argument(help: "YAML files to check.")
@@ -16,9 +19,20 @@ struct ValidateCommand: ParsableCommand {
         var failed = false
         for file in files {
             do {
-                let document = try ConfigDecoder(file: file).decode(BalancerDocument.self, from: try readTextFile(file))
-                print("\(file): ok (\(document.balancer.algorithm.rawValue), \(document.expandedBackends.count) backends)")
+                let decoder = ConfigDecoder(file: file)
+                let root = try decoder.parse(try readTextFile(file))
+                if case .mapping(let mapping) = root, mapping["duration"] != nil || mapping["clients"] != nil {
+                    let scenario = try decoder.decode(Scenario.self, from: root)
+                    let model = try SimulationModel(scenario: scenario, file: file)
+                    print("\(file): ok (scenario \(model.name), \(model.balancer.algorithm.rawValue), \(model.backends.count) backends, \(model.clients.count) client groups)")
+                } else {
+                    let document = try decoder.decode(BalancerDocument.self, from: root)
+                    print("\(file): ok (\(document.balancer.algorithm.rawValue), \(document.expandedBackends.count) backends)")
+                }
             } catch let error as ConfigurationError {
+                printError(error.description)
+                failed = true
+            } catch let error as UnsupportedScenarioError {
                 printError(error.description)
                 failed = true
             }

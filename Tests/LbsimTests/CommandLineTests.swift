@@ -63,6 +63,13 @@ func temporaryDirectory() throws -> URL {
         let good = try LbsimBinary.run(["validate", "Scenarios/core-demo.yaml"])
         #expect(good.status == 0)
         #expect(good.stdout.contains("ok (weighted_round_robin, 4 backends)"))
+        // Every bundled scenario loads as `lbsim run` would load it.
+        let scenarios = try FileManager.default.contentsOfDirectory(atPath: LbsimBinary.packageRoot.appendingPathComponent("Scenarios").path)
+            .filter { $0.hasSuffix(".yaml") }.sorted().map { "Scenarios/" + $0 }
+        #expect(scenarios.count >= 9)
+        let all = try LbsimBinary.run(["validate"] + scenarios)
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(all.stdout.contains("Scenarios/crash-during-peak.yaml: ok (scenario crash-during-peak, least_conn, 4 backends, 3 client groups)"))
     }
 
     @Test func missingFileAndBadArgumentsExit2() throws {
