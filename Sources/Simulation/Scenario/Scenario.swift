@@ -2,9 +2,8 @@ import Balancing
 
 /// A scenario file, decoded strictly (see `Scenarios/README.md` for every key and default).
 ///
-/// The shape is the contract of issue #3; keys whose behaviour is not simulated yet are
-/// decoded and then refused with a located error rather than ignored, so no run silently
-/// leaves out part of what its file says.
+/// The shape is the contract of issue #3: extend it, never rename a key. Unknown keys and
+/// values out of range are located errors, so no run silently leaves out part of its file.
 public struct Scenario: Decodable, Sendable {
     public enum Mode: String, Sendable, CaseIterable, Decodable, ConfigEnum { case l7, l4 }
 

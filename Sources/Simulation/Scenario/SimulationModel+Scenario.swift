@@ -1,17 +1,14 @@
 import Balancing
 
-/// A scenario that decodes but asks for behaviour the engine does not simulate yet.
+/// A scenario that decodes but cannot be simulated as written (e.g. no service time anywhere).
 public struct UnsupportedScenarioError: Error, CustomStringConvertible {
     public let description: String
 }
 
 extension SimulationModel {
-    /// The model a scenario describes. Settings the engine cannot honour yet are refused by key
-    /// path rather than ignored.
+    /// The model a scenario describes. A backend without a service time (when not every request
+    /// class brings one) is refused, naming it.
     public init(scenario: Scenario, file: String) throws {
-        func unsupported(_ path: String) -> UnsupportedScenarioError {
-            UnsupportedScenarioError(description: "\(file): \(path) is not simulated yet (issue #3 in progress)")
-        }
         var backends: [BackendModel] = []
         for (index, entry) in scenario.backends.enumerated() {
             let everyClassHasOne = scenario.clients.allSatisfy { !$0.classes.isEmpty && $0.classes.allSatisfy { $0.serviceTime != nil } }
