@@ -40,20 +40,6 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Calls `body` with each of the first `count` bytes without allocating (hot path of ip_hash).
-    @inline(__always)
-    func forEachByte(_ count: Int, _ body: (UInt8) -> Void) {
-        switch self {
-        case .v4(let value):
-            for i in 0..<min(count, 4) { body(UInt8(truncatingIfNeeded: value >> (24 - 8 * i))) }
-        case .v6(let high, let low):
-            for i in 0..<min(count, 16) {
-                let word = i < 8 ? high : low
-                body(UInt8(truncatingIfNeeded: word >> (56 - 8 * (i % 8))))
-            }
-        }
-    }
-
     public var description: String {
         switch self {
         case .v4(let value):

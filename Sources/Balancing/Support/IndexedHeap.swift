@@ -22,14 +22,8 @@ struct IndexedHeap<Key: Comparable & Sendable>: Sendable {
     var isEmpty: Bool { entries.isEmpty }
     var count: Int { entries.count }
     var top: Int? { entries.first.map { Int($0.id) } }
-    var topKey: Key? { entries.first?.key }
 
     func contains(_ id: Int) -> Bool { positions[id] >= 0 }
-
-    func key(of id: Int) -> Key? {
-        let p = Int(positions[id])
-        return p >= 0 ? entries[p].key : nil
-    }
 
     /// The id at heap slot `slot` (0 is the top, 1 and 2 its children).
     func id(atSlot slot: Int) -> Int? { slot < entries.count ? Int(entries[slot].id) : nil }

@@ -19,10 +19,6 @@ public struct StableHash: Sendable {
         for byte in text.utf8 { combine(byte) }
     }
 
-    public mutating func combine(_ value: UInt64) {
-        for shift in stride(from: 0, to: 64, by: 8) { combine(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
-    }
-
     /// The finished hash.
     public var value: UInt64 { StableHash.mix(state) }
 

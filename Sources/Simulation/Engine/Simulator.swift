@@ -118,7 +118,6 @@ struct Engine {
     let model: SimulationModel
     let requestsFile: StreamingFile?
     let timeseriesFile: StreamingFile?
-    let master: RandomStream
     var balancerStream: RandomStream
     let arrivalStreams: [RandomStream]
     let choiceStreams: [RandomStream]
@@ -176,7 +175,6 @@ struct Engine {
         self.timeseriesFile = timeseriesFile
         timeseriesFile?.write("time_s,backend,in_flight,queued,requests,errors,eligible\n")
         let master = RandomStream(seed: model.seed)
-        self.master = master
         balancerStream = master.child("balancer")
         arrivalStreams = model.clients.map { master.child("client/\($0.name)/arrivals") }
         choiceStreams = model.clients.map { master.child("client/\($0.name)/choice") }

@@ -63,9 +63,6 @@ public final class RandomStream: RandomNumberGenerator {
     /// A uniform double in [0, 1).
     public func uniform() -> Double { gsl_rng_uniform(rng) }
 
-    /// A uniform double in (0, 1), for inverse-transform draws that must avoid 0.
-    public func uniformPositive() -> Double { gsl_rng_uniform_pos(rng) }
-
     /// 64 random bits from two raw 32-bit draws (every offered algorithm yields full 32-bit
     /// words, checked at initialisation).
     public func next() -> UInt64 {
