@@ -1,5 +1,6 @@
 import ArgumentParser
 import Balancing
+import Simulation
 
 /// `lbsim bench`: nanoseconds per pick for every algorithm at several pool sizes.
 ///
@@ -88,10 +89,10 @@ struct BenchCommand: ParsableCommand {
             for n in sizes {
                 let bare = (0..<repeats).map { _ in Self.measurePolicy(benchCase.spec, backends: n, picks: picks) }.min()!
                 let full = (0..<repeats).map { _ in measure(benchCase.spec, backends: n) }.min()!
-                policyCells += fixed(bare, 1).padded(15)
-                balancerCells += fixed(full, 1).padded(17)
-                rows.append("\(benchCase.label),\(n),policy,\(fixed(bare, 2))")
-                rows.append("\(benchCase.label),\(n),balancer,\(fixed(full, 2))")
+                policyCells += decimal(bare, 1).padded(15)
+                balancerCells += decimal(full, 1).padded(17)
+                rows.append("\(benchCase.label),\(n),policy,\(decimal(bare, 2))")
+                rows.append("\(benchCase.label),\(n),balancer,\(decimal(full, 2))")
                 if benchCase.hasTarget && bare >= Self.targetNanoseconds { missed.append("\(benchCase.label) at \(n)") }
             }
             print(benchCase.label.padded(24) + policyCells + balancerCells + (benchCase.hasTarget ? "policy < \(Int(Self.targetNanoseconds)) ns" : "-"))

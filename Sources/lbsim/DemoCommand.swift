@@ -45,7 +45,7 @@ struct DemoCommand: ParsableCommand {
             for (i, backend) in backends.enumerated() {
                 let share = Double(counts[i]) / Double(requests)
                 line += " " + "\(percent(share))".padded(9)
-                rows.append([algorithm.rawValue, backend.name, "\(backend.weight)", "\(counts[i])", fixed(share, 6)].joined(separator: ","))
+                rows.append([algorithm.rawValue, backend.name, "\(backend.weight)", "\(counts[i])", decimal(share, 6)].joined(separator: ","))
             }
             print(line)
         }
@@ -115,17 +115,7 @@ struct DemoCommand: ParsableCommand {
     }
 }
 
-func percent(_ share: Double) -> String { fixed(share * 100, 1) + "%" }
-
-/// Fixed-point formatting without Foundation, so output is identical on every platform.
-func fixed(_ value: Double, _ digits: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let scaled = Int64((value * scale).rounded())
-    let whole = scaled / Int64(scale)
-    let fraction = String(scaled % Int64(scale))
-    return digits == 0 ? "\(whole)" : "\(whole)." + String(repeating: "0", count: digits - fraction.count) + fraction
-}
+func percent(_ share: Double) -> String { decimal(share * 100, 1) + "%" }
 
 extension String {
     func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }

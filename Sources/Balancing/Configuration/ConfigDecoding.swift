@@ -101,12 +101,13 @@ public struct ConfigDecoder {
     }
 }
 
-/// A coding key for sequence positions and dynamic names.
-struct PathKey: CodingKey {
-    var stringValue: String
-    var intValue: Int?
-    init(stringValue: String) { self.stringValue = stringValue }
-    init(intValue: Int) {
+/// A coding key for sequence positions and for mappings whose keys are data (pool names,
+/// header names) rather than a fixed set.
+public struct DynamicCodingKey: CodingKey, Sendable {
+    public var stringValue: String
+    public var intValue: Int?
+    public init(stringValue: String) { self.stringValue = stringValue }
+    public init(intValue: Int) {
         stringValue = "\(intValue)"
         self.intValue = intValue
     }
@@ -195,8 +196,7 @@ final class NodeDecoder: Decoder {
         let names = E.allCases.map(\.rawValue)
         let text = try scalarText(expecting: "one of \(names.joined(separator: ", "))")
         if let value = E(rawValue: text) { return value }
-        let hint = nearestSpelling(to: text, among: names).map { "; did you mean '\($0)'?" } ?? ""
-        throw error(.invalidValue("'\(text)' is not one of \(names.joined(separator: ", "))\(hint)"))
+        throw error(.invalidValue(notOneOf(text, among: names)))
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
@@ -308,7 +308,7 @@ struct SequenceContainer: UnkeyedDecodingContainer {
     private mutating func nextDecoder() throws -> NodeDecoder {
         guard !isAtEnd else { throw decoder.error(.invalidValue("the list has too few items")) }
         defer { currentIndex += 1 }
-        return NodeDecoder(node: items[currentIndex], path: codingPath + [PathKey(intValue: currentIndex)], file: decoder.file)
+        return NodeDecoder(node: items[currentIndex], path: codingPath + [DynamicCodingKey(intValue: currentIndex)], file: decoder.file)
     }
 
     mutating func decodeNil() throws -> Bool {

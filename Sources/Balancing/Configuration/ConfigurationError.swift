@@ -69,6 +69,12 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// `'x' is not one of a, b, c; did you mean 'b'?` (the hint only when one is close).
+public func notOneOf(_ value: String, among names: [String]) -> String {
+    let hint = nearestSpelling(to: value, among: names).map { "; did you mean '\($0)'?" } ?? ""
+    return "'\(value)' is not one of \(names.joined(separator: ", "))\(hint)"
+}
+
 /// The valid spelling closest to `word` by edit distance, when it is close enough to be a typo
 /// (at most 2 edits, or a third of the word for long keys). Case and `-`/`_` are ignored first.
 /// Ties go to the candidate sharing the longest prefix (`rat` → `rate`, not `at`): typos

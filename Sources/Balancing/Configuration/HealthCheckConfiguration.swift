@@ -144,9 +144,7 @@ public struct PassiveHealthConfiguration: Decodable, Equatable, Sendable {
                 let name = try items.decode(String.self)
                 let names = FailureKinds.names.map(\.0)
                 guard let kind = FailureKinds.names.first(where: { $0.0 == name })?.1 else {
-                    let hint = nearestSpelling(to: name, among: names).map { "; did you mean '\($0)'?" } ?? ""
-                    throw DecodingError.dataCorruptedError(
-                        in: items, debugDescription: "'\(name)' is not one of \(names.joined(separator: ", "))\(hint)")
+                    throw DecodingError.dataCorruptedError(in: items, debugDescription: notOneOf(name, among: names))
                 }
                 kinds.insert(kind)
             }

@@ -52,15 +52,8 @@ public struct PoolOverrides: Decodable, Equatable, Sendable {
 
     public init() {}
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: Key.self)
+        let c = try decoder.container(keyedBy: DynamicCodingKey.self)
         for key in c.allKeys { entries.append((key.stringValue, try c.decode(PoolOverrideConfiguration.self, forKey: key))) }
     }
 

@@ -37,7 +37,8 @@ public func parsePercent(_ text: String) throws(ValueTextError) -> Double {
 }
 
 extension String {
-    var trimmingSpaces: String {
+    /// The text without leading and trailing white space (Foundation-free).
+    public var trimmingSpaces: String {
         var s = Substring(self)
         while s.first?.isWhitespace == true { s = s.dropFirst() }
         while s.last?.isWhitespace == true { s = s.dropLast() }

@@ -7,7 +7,7 @@ import Balancing
 /// answer, think, and send again. Each client has an id, an address (its NAT's public address
 /// when `nat` is set) and a cookie jar for affinity.
 public struct ClientGroupModel: Sendable {
-    public enum Process: String, Sendable { case poisson, constant }
+    public enum Process: String, Sendable, CaseIterable, Decodable, ConfigEnum { case poisson, constant }
 
     public enum Load: Sendable {
         case open(rate: Double, process: Process)
@@ -17,7 +17,7 @@ public struct ClientGroupModel: Sendable {
     /// How clients share public addresses: `clients` behind `addresses`, sized uniformly or by
     /// Zipf (the k-th address holds a share ∝ 1/k: a few carrier-grade NATs hold most clients).
     public struct NAT: Sendable {
-        public enum Sizes: String, Sendable { case uniform, zipf }
+        public enum Sizes: String, Sendable, CaseIterable, Decodable, ConfigEnum { case uniform, zipf }
         public var clients: Int
         public var addresses: Int
         public var sizes: Sizes

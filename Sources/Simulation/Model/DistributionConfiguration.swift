@@ -123,20 +123,11 @@ struct MixtureComponent: Decodable {
 
 /// A rate written as `400/s`, `25/ms`, `3000/m` or `100000/h`, in events per second.
 public func parseRate(_ text: String) throws(ValueTextError) -> Double {
-    let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { String($0).trimmingSpacesForRate }
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
     let perSecond: [String: Double] = ["ms": 1000, "s": 1, "m": 1.0 / 60, "min": 1.0 / 60, "h": 1.0 / 3600]
     guard parts.count == 2, let count = Double(parts[0]), let unit = perSecond[parts[1]] else {
         throw ValueTextError("'\(text)' is not a rate; write it like 400/s, 25/ms or 3000/m")
     }
     guard count >= 0, count.isFinite else { throw ValueTextError("rate '\(text)' must not be negative") }
     return count * unit
-}
-
-extension String {
-    fileprivate var trimmingSpacesForRate: String {
-        var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
-    }
 }

@@ -172,13 +172,7 @@ public struct ScenarioClient: Decodable, Sendable {
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            if let text = try c.decodeIfPresent(String.self, forKey: .process) {
-                guard let process = ClientGroupModel.Process(rawValue: text) else {
-                    let hint = nearestSpelling(to: text, among: ["poisson", "constant"]).map { "; did you mean '\($0)'?" } ?? ""
-                    throw DecodingError.dataCorruptedError(forKey: .process, in: c, debugDescription: "'\(text)' is not one of poisson, constant\(hint)")
-                }
-                self.process = process
-            }
+            process = try c.decodeIfPresent(ClientGroupModel.Process.self, forKey: .process) ?? process
             if c.contains(.schedule) {
                 try c.require(!c.contains(.rate), .rate, "give arrival either rate or schedule, not both")
                 schedule = try c.decode([Point].self, forKey: .schedule).map(\.point)
@@ -223,14 +217,7 @@ public struct ScenarioClient: Decodable, Sendable {
             try c.require(clients >= 1 && clients <= 10_000_000, .clients, "clients must be within 1…10000000")
             let ips = try c.decode(Int.self, forKey: .ips)
             try c.require(ips >= 1 && ips <= 65_536, .ips, "ips must be within 1…65536")
-            var sizes = ClientGroupModel.NAT.Sizes.uniform
-            if let text = try c.decodeIfPresent(String.self, forKey: .sizes) {
-                guard let value = ClientGroupModel.NAT.Sizes(rawValue: text) else {
-                    let hint = nearestSpelling(to: text, among: ["uniform", "zipf"]).map { "; did you mean '\($0)'?" } ?? ""
-                    throw DecodingError.dataCorruptedError(forKey: .sizes, in: c, debugDescription: "'\(text)' is not one of uniform, zipf\(hint)")
-                }
-                sizes = value
-            }
+            let sizes = try c.decodeIfPresent(ClientGroupModel.NAT.Sizes.self, forKey: .sizes) ?? .uniform
             nat = ClientGroupModel.NAT(clients: clients, addresses: ips, sizes: sizes)
         }
     }
@@ -248,13 +235,8 @@ public struct ScenarioClient: Decodable, Sendable {
             try c.require(path.hasPrefix("/"), .path, "path must start with /")
             let headers = try c.decodeIfPresent(OrderedHeaders.self, forKey: .headers)?.pairs ?? []
             let serviceTime = try c.decodeIfPresent(DistributionConfiguration.self, forKey: .serviceTime)?.distribution
-            let method = try c.decodeIfPresent(String.self, forKey: .method) ?? "GET"
-            let methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
-            guard methods.contains(method) else {
-                let hint = nearestSpelling(to: method, among: methods).map { "; did you mean '\($0)'?" } ?? ""
-                throw DecodingError.dataCorruptedError(forKey: .method, in: c, debugDescription: "'\(method)' is not one of \(methods.joined(separator: ", "))\(hint)")
-            }
-            requestClass = ClientGroupModel.RequestClass(weight: weight, path: path, headers: headers, serviceTime: serviceTime, method: method)
+            let method = try c.decodeIfPresent(HTTPMethod.self, forKey: .method) ?? .get
+            requestClass = ClientGroupModel.RequestClass(weight: weight, path: path, headers: headers, serviceTime: serviceTime, method: method.rawValue)
         }
     }
 
@@ -290,15 +272,8 @@ public struct ScenarioClient: Decodable, Sendable {
 struct OrderedHeaders: Decodable {
     var pairs: [(name: String, value: String)] = []
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: Key.self)
+        let c = try decoder.container(keyedBy: DynamicCodingKey.self)
         for key in c.allKeys { pairs.append((key.stringValue, try c.decode(String.self, forKey: key))) }
     }
 }
@@ -349,4 +324,9 @@ public struct ScenarioFailure: Decodable, Sendable {
         try c.require(kind != .weight || (value ?? 0) >= 1, .value, "kind: weight needs value ≥ 1")
         try c.require(kind == .weight || value == nil, .value, "value applies to kind: weight only")
     }
+}
+
+/// Request methods a request class may name (`requests[].method`).
+public enum HTTPMethod: String, Sendable, CaseIterable, Decodable, ConfigEnum {
+    case get = "GET", head = "HEAD", post = "POST", put = "PUT", delete = "DELETE", patch = "PATCH", options = "OPTIONS"
 }
