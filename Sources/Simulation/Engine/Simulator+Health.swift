@@ -83,4 +83,21 @@ extension Engine {
         }
         if !maxFails.isEmpty { carryOut(maxFails[b].requestFinished(outcome: outcome, now: now), backend: b, now: now) }
     }
+
+    /// A backend answered probe `id` (late answers are ignored by the checker itself); under
+    /// `health_fail` the answer is a 500.
+    mutating func probeAnswered(_ b: Int, probe id: Int32, now: Instant) {
+        let actions = states[b].probesFail
+            ? active[b].probeFailed(id: UInt64(id), now: now, failure: .unexpectedStatus(500), using: &healthStreams[b])
+            : active[b].probeSucceeded(id: UInt64(id), now: now, using: &healthStreams[b])
+        carryOut(actions, backend: b, now: now)
+    }
+
+    /// An attempt of flight `f` on backend `b` failed: count it (backends.csv, timeseries.csv)
+    /// and let passive checking see it.
+    mutating func countFailure(on b: Int, flight f: Int, outcome: RequestOutcome, now: Instant) {
+        if flights[f].counted { states[b].failed += 1 }
+        states[b].windowErrors += 1
+        observe(outcome, on: b, now: now)
+    }
 }

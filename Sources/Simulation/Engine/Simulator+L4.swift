@@ -53,9 +53,7 @@ extension Engine {
             // Refused (crash) or unanswered SYN (partition): the connect fails, nothing was sent.
             connections[c].open = false
             balancer.requestFinished(on: id)
-            if flights[f].counted { states[b].failed += 1 }
-            states[b].windowErrors += 1
-            observe(.connectFailure, on: b, now: now)
+            countFailure(on: b, flight: f, outcome: .connectFailure, now: now)
             if Int(flights[f].attempts) <= model.balancer.retries {
                 connect(c, request: f, avoiding: id, now: now)
             } else {
@@ -114,9 +112,7 @@ extension Engine {
         let c = Int(flights[f].connection)
         let b = Int(flights[f].backend)
         flights[f].awaiting = false
-        if flights[f].counted { states[b].failed += 1 }
-        states[b].windowErrors += 1
-        observe(outcome, on: b, now: now)
+        countFailure(on: b, flight: f, outcome: outcome, now: now)
         connections[c].remaining = 0
         answer(f, status: outcome == .timeout ? 504 : 502, outcome: outcome == .timeout ? .timeout : .error, now: now)
         closeConnection(c, now: now)

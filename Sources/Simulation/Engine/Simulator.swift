@@ -484,9 +484,7 @@ struct Engine {
             flights[f].jobsAtBackends += 1
             states[b].queue.append(job)
         } else {
-            if flights[f].counted { states[b].failed += 1 }
-            states[b].windowErrors += 1
-            observe(.response(status: 503), on: b, now: now)
+            countFailure(on: b, flight: f, outcome: .response(status: 503), now: now)
             if flights[f].connection >= 0 {
                 let c = Int(flights[f].connection)
                 answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
@@ -524,10 +522,7 @@ struct Engine {
     mutating func serviceDone(backend b: Int, flight f: Int, attempt: Int32, epoch: Int32, now: Instant) {
         if f == Int(Simulator.apartProbeFlight) {
             guard epoch == states[b].epoch else { return }
-            let actions = states[b].probesFail
-                ? active[b].probeFailed(id: UInt64(attempt), now: now, failure: .unexpectedStatus(500), using: &healthStreams[b])
-                : active[b].probeSucceeded(id: UInt64(attempt), now: now, using: &healthStreams[b])
-            carryOut(actions, backend: b, now: now)
+            probeAnswered(b, probe: attempt, now: now)
             return
         }
         guard epoch == states[b].epoch else {
@@ -542,11 +537,7 @@ struct Engine {
         states[b].busy -= 1
         if let next = states[b].queue.popFirst() { startService(b, next, now: now) }
         if f == Int(Simulator.probeFlight) {
-            // A late answer (after the probe's deadline) is ignored by the checker itself.
-            let actions = states[b].probesFail
-                ? active[b].probeFailed(id: UInt64(attempt), now: now, failure: .unexpectedStatus(500), using: &healthStreams[b])
-                : active[b].probeSucceeded(id: UInt64(attempt), now: now, using: &healthStreams[b])
-            carryOut(actions, backend: b, now: now)
+            probeAnswered(b, probe: attempt, now: now)
             return
         }
         flights[f].jobsAtBackends -= 1
@@ -586,9 +577,7 @@ struct Engine {
         let b = Int(flights[f].backend)
         flights[f].awaiting = false
         balancer.requestFinished(on: BackendID(b))
-        if flights[f].counted { states[b].failed += 1 }
-        states[b].windowErrors += 1
-        observe(outcome, on: b, now: now)
+        countFailure(on: b, flight: f, outcome: outcome, now: now)
         let idempotent = flights[f].requestClass < 0 || model.clients[Int(flights[f].client)].classes[Int(flights[f].requestClass)].isIdempotent
         if Int(flights[f].attempts) <= model.balancer.retries && (!sent || idempotent) {
             dispatch(f, avoiding: BackendID(b), now: now)
