@@ -1,5 +1,6 @@
 import ArgumentParser
 import Balancing
+import Simulation
 
 
 #if canImport(Glibc)
@@ -24,6 +25,9 @@ struct LBSim: ParsableCommand {
             try command.run()
         } catch let error as ConfigurationError {
             printError("lbsim: \(error)")
+            Glibc.exit(2)
+        } catch let error as UnsupportedScenarioError {
+            printError("lbsim: \(error.description)")
             Glibc.exit(2)
         } catch let error as InputError {
             printError("lbsim: \(error.description)")

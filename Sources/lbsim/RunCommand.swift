@@ -2,9 +2,6 @@ import ArgumentParser
 import Balancing
 import Simulation
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `lbsim run SCENARIO`: one simulation, a summary table, and CSV files.
 struct RunCommand: ParsableCommand {
@@ -39,16 +36,9 @@ struct RunCommand: ParsableCommand {
                 throw InputError(error.description)
             }
         }
-        let parsed = try decoder.decode(Scenario.self, from: root)
-        var model: SimulationModel
-        do {
-            model = try SimulationModel(scenario: parsed, file: scenario)
-        } catch let error as UnsupportedScenarioError {
-            throw InputError(error.description)
-        }
+        var model = try SimulationModel(scenario: try decoder.decode(Scenario.self, from: root), file: scenario)
         if let seed { model.seed = seed }
         let directory = out ?? "Results/\(model.name)"
-        try makeDirectory(directory)
 
         let requestsFile = noRequestsCSV ? nil : try openStreaming("\(directory)/requests.csv")
         let timeseriesFile = try openStreaming("\(directory)/timeseries.csv")
@@ -88,15 +78,5 @@ struct RunCommand: ParsableCommand {
                 + decimal(b.timeDownSeconds, 1))
         }
         print("\nwrote \(directory)/summary.csv, backends.csv, health.csv, timeseries.csv\(noRequestsCSV ? "" : ", requests.csv")")
-    }
-}
-
-func makeDirectory(_ path: String) throws {
-    var built = path.hasPrefix("/") ? "" : "."
-    for part in path.split(separator: "/") {
-        built += "/" + part
-        if mkdir(built, 0o755) != 0 && errno != EEXIST {
-            throw InputError("cannot create directory \(built): \(String(cString: strerror(errno)))")
-        }
     }
 }

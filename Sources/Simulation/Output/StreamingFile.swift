@@ -1,9 +1,12 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A file written progressively under a temporary name and renamed into place by `finish()`.
-/// Until then (or if the run dies) the target path holds nothing that looks complete.
+/// Until then (or if the run dies) the target path holds nothing that looks complete. Like
+/// `AtomicFile`, it creates the directory it writes into.
 public final class StreamingFile {
     private var handle: UnsafeMutablePointer<FILE>?
     private let temporaryPath: String
@@ -15,6 +18,11 @@ public final class StreamingFile {
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
         temporaryPath = "\(directory)/.\(base).tmp-\(getpid())"
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StreamingFileError("cannot create directory \(directory): \(error.localizedDescription)")
+        }
         guard let handle = fopen(temporaryPath, "w") else {
             throw StreamingFileError("cannot create \(temporaryPath): \(String(cString: strerror(errno)))")
         }
