@@ -24,7 +24,8 @@ public struct RingHash: BalancingPolicy {
     private var pointHashes: [UInt64] = []
     private var pointOwners: [Int32] = []
     private var bucketStart: [Int32] = []
-    private var names: [String]
+    /// Backends in the pool (members are a subset), for `pointCounts`.
+    private let tableCount: Int
 
     public init(
         members: [BackendID],
@@ -38,13 +39,13 @@ public struct RingHash: BalancingPolicy {
         self.key = key
         self.minimumRingSize = minimumRingSize
         self.maximumRingSize = maximumRingSize
-        names = table.backends.map(\.name)
+        tableCount = table.count
         build(table)
     }
 
     /// How many points each member owns, in member order (for tests and diagnostics).
     public var pointCounts: [Int] {
-        var counts = Array(repeating: 0, count: names.count)
+        var counts = Array(repeating: 0, count: tableCount)
         for owner in pointOwners { counts[Int(owner)] += 1 }
         return members.map { counts[$0.index] }
     }

@@ -29,15 +29,21 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         self = .v6(high: high, low: low)
     }
 
-    /// The address bytes in network order (4 for IPv4, 16 for IPv6).
-    public var bytes: [UInt8] {
+    /// Byte `k` of the address in network order (0 ≤ k < 4 for IPv4, < 16 for IPv6).
+    @inline(__always)
+    public func byte(at k: Int) -> UInt8 {
         switch self {
         case .v4(let value):
-            return (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) }
+            return UInt8(truncatingIfNeeded: value >> UInt32(24 - 8 * k))
         case .v6(let high, let low):
-            return (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
-                + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+            return UInt8(truncatingIfNeeded: (k < 8 ? high : low) >> UInt64(56 - 8 * (k % 8)))
         }
+    }
+
+    /// The address bytes in network order (4 for IPv4, 16 for IPv6).
+    public var bytes: [UInt8] {
+        if case .v4 = self { return (0..<4).map(byte(at:)) }
+        return (0..<16).map(byte(at:))
     }
 
     public var description: String {
