@@ -149,6 +149,7 @@ struct Engine {
     var freeConnections: [Int32] = []
     let readTimeoutNanos: Int64
     let rttNanos: [Int64]
+    let connectCostNanos: [Int64]
     var states: [Simulator.BackendState]
     var queue = EventQueue<Event>()
     var flights: [Simulator.Flight] = []
@@ -204,6 +205,7 @@ struct Engine {
         warmupEnd = .zero + model.warmup
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
         rttNanos = model.backends.map(\.rtt.nanoseconds)
+        connectCostNanos = model.backends.map(\.connectCost.nanoseconds)
         originalWeights = model.backends.map(\.backend.weight)
         let health = model.balancer.healthCheck
         active = health.active.map { config in model.backends.map { _ in ActiveHealthCheck(configuration: config.machine) } } ?? []
@@ -216,12 +218,15 @@ struct Engine {
     /// Time from `now` to the group's next arrival. A constant rate draws one exponential (or
     /// steps 1/rate); a schedule uses Lewis–Shedler thinning: candidates at the peak rate, each
     /// kept with probability rate(t) / peak, which is exact for a time-varying Poisson rate.
-    func gap(_ client: Int, from now: Instant) -> Duration {
+    /// In whole nanoseconds: `Duration` arithmetic goes through 128-bit integers, which cost more
+    /// than the draw itself on this path.
+    @inline(__always)  // called from mutating code: out of line, `self` (1.2 kB) is copied per call
+    func gap(_ client: Int, from now: Instant) -> Int64 {
         let constantRate = groupRate[client]
         if constantRate > 0 {
-            return .nanoseconds(nanosInt(groupPoisson[client] ? arrivalStreams[client].exponential(mean: 1 / constantRate) : 1 / constantRate))
+            return nanosInt(groupPoisson[client] ? arrivalStreams[client].exponential(mean: 1 / constantRate) : 1 / constantRate)
         }
-        guard case .open(_, let process) = model.clients[client].load else { return .zero }
+        guard case .open(_, let process) = model.clients[client].load else { return 0 }
         let group = model.clients[client]
         let peak = group.peakRate
         var t = now
@@ -229,19 +234,20 @@ struct Engine {
         case .poisson:
             while t < end {
                 t = t + nanos(arrivalStreams[client].exponential(mean: 1 / peak))
-                if arrivalStreams[client].uniform() * peak < group.rate(at: t) { return t - now }
+                if arrivalStreams[client].uniform() * peak < group.rate(at: t) { return t.nanoseconds &- now.nanoseconds }
             }
         case .constant:
             // Evenly spaced at the current rate; a zero rate waits for the schedule to rise.
             while t < end {
                 let rate = group.rate(at: t)
-                if rate > 0 { return t + nanos(1 / rate) - now }
+                if rate > 0 { return (t + nanos(1 / rate)).nanoseconds &- now.nanoseconds }
                 t = t + .milliseconds(100)
             }
         }
-        return end - now
+        return end.nanoseconds &- now.nanoseconds
     }
 
+    @inline(__always)  // called from mutating code: out of line, `self` (1.2 kB) is copied per call
     func thinkTime(_ group: Int) -> Duration {
         guard case .closed(_, let think) = model.clients[group].load else { return .zero }
         return nanos(think.sample(using: thinkStreams[group]))
@@ -251,7 +257,7 @@ struct Engine {
         for group in model.clients.indices {
             switch model.clients[group].load {
             case .open:
-                queue.schedule(.arrival(client: Int32(group)), at: .zero + gap(group, from: .zero))
+                queue.schedule(.arrival(client: Int32(group)), at: Instant(nanoseconds: gap(group, from: .zero)))
             case .closed(let users, _):
                 // Users start spread over one think time, not all at once.
                 for user in 0..<users { queue.schedule(.userSend(group: Int32(group), user: Int32(user)), at: .zero + thinkTime(group)) }
@@ -284,7 +290,10 @@ struct Engine {
             switch event {
             case .arrival(let group):
                 guard now < end else { continue }
-                queue.schedule(.arrival(client: group), at: Instant(nanoseconds: now.nanoseconds &+ gap(Int(group), from: now).nanoseconds))
+                // Computed before `queue` is borrowed: a method of `self` inside the call's
+                // arguments makes Swift copy the whole engine (1.2 kB) to keep access exclusive.
+                let next = Instant(nanoseconds: now.nanoseconds &+ gap(Int(group), from: now))
+                queue.schedule(.arrival(client: group), at: next)
                 let g = Int(group)
                 let id: Int
                 if groupClientCount[g] >= 0 {
@@ -390,6 +399,7 @@ struct Engine {
     }
 
     /// What the balancer sees of flight `f`: address, path, headers and the client's cookie.
+    @inline(__always)  // called from mutating code: out of line, `self` (1.2 kB) is copied per call
     func context(for f: Int) -> RequestContext {
         let flight = flights[f]
         let g = Int(flight.client)
@@ -406,6 +416,7 @@ struct Engine {
     }
 
     /// The address of client `id` of group `g`, without copying the group.
+    @inline(__always)  // called from mutating code: out of line, `self` (1.2 kB) is copied per call
     func clientAddress(group g: Int, client id: Int) -> IPAddress {
         ClientGroupModel.address(ofClient: id, group: g, publicAddress: groupHasNAT[g] ? natIndex[g][id] : nil)
     }
@@ -415,7 +426,8 @@ struct Engine {
         flights[f].attempts += 1
         let attempt = flights[f].attempts
         if attempt > 1 && flights[f].counted { totals.retried += 1 }
-        let decision = balancer.pick(context(for: f), avoiding: avoiding, using: &balancerStream)
+        let context = context(for: f)  // before borrowing `balancer`: see `run()`'s arrival case
+        let decision = balancer.pick(context, avoiding: avoiding, using: &balancerStream)
         noteAffinity(decision, flight: f)
         guard let id = decision.backend else {
             answer(f, status: 503, outcome: .rejected, now: now)
@@ -441,7 +453,7 @@ struct Engine {
             armReadTimeout(f, attempt: attempt, now: now)
             return
         }
-        if model.backends[b].connectCost > .zero {
+        if connectCostNanos[b] > 0 {
             flights[f].awaiting = true
             queue.schedule(.reachBackend(flight: Int32(f), attempt: attempt), at: now + model.backends[b].connectCost)
             return
@@ -605,7 +617,8 @@ struct Engine {
         let continuing = flight.connection >= 0 && outcome == .ok && connections[Int(flight.connection)].remaining > 0
             && connections[Int(flight.connection)].open
         if groupClosed[Int(flight.client)], now < end, !continuing {
-            queue.schedule(.userSend(group: flight.client, user: flight.clientID), at: now + thinkTime(Int(flight.client)))
+            let next = now + thinkTime(Int(flight.client))
+            queue.schedule(.userSend(group: flight.client, user: flight.clientID), at: next)
         }
         if let requestsFile {
             let backend = flight.backend >= 0 ? model.backends[Int(flight.backend)].backend.name : ""
