@@ -111,12 +111,27 @@ public struct EventQueue<Event: Sendable>: Sendable {
 
     /// The time of the next live event without removing it.
     public mutating func peekTime() -> Instant? {
+        peekKey()?.time
+    }
+
+    /// The time and sequence number of the next live event without removing it, so that a
+    /// driver keeping some events beside the heap (see `takeSequence`) can merge them in order.
+    public mutating func peekKey() -> (time: Instant, sequence: UInt64)? {
         while let first = entries.first, slots[Int(first.slot)].cancelled {
             removeFirst()
             release(first.slot)
             cancelledCount -= 1
         }
-        return entries.first?.time
+        guard let first = entries.first else { return nil }
+        return (first.time, first.sequence)
+    }
+
+    /// Hands out the sequence number the next `schedule` would have used, for an event the
+    /// driver keeps beside the heap: ordering it by `(time, sequence)` against `peekKey()`
+    /// keeps the same total order as if it had gone through the heap.
+    public mutating func takeSequence() -> UInt64 {
+        defer { nextSequence += 1 }
+        return nextSequence
     }
 
     private mutating func removeFirst() {

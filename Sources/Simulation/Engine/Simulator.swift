@@ -18,8 +18,6 @@ public enum RequestOutcomeLabel: String, Sendable {
 /// so idempotent). The backend does not know and keeps working, as a real one would.
 public struct Simulator {
     enum Event: Sendable {
-        /// The next open-loop arrival of a client group.
-        case arrival(client: Int32)
         /// A closed-loop user sends its next request.
         case userSend(group: Int32, user: Int32)
         /// A request attempt (`flight ≥ 0`) or a health probe (`flight == -1`, `attempt` = probe id) finished.
@@ -152,6 +150,10 @@ struct Engine {
     let connectCostNanos: [Int64]
     var states: [Simulator.BackendState]
     var queue = EventQueue<Event>()
+    /// Each open-loop group's next arrival, beside the heap: there is always exactly one per
+    /// group, so a heap round trip per request would be wasted work. Its sequence number comes
+    /// from the queue, so events keep the order they would have in the heap. Time `.max`: none.
+    var nextArrival: [(nanoseconds: Int64, sequence: UInt64)]
     var flights: [Simulator.Flight] = []
     var freeFlights: [Int32] = []
     var nextRequestID = 0
@@ -198,6 +200,7 @@ struct Engine {
         }
         groupClientCount = model.clients.map { $0.clientCount ?? -1 }
         groupHasNAT = model.clients.map { $0.nat != nil }
+        nextArrival = Array(repeating: (.max, .max), count: model.clients.count)
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
         balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
         states = model.backends.map { _ in Simulator.BackendState(latency: makeLatencyHistogram()) }
@@ -257,7 +260,7 @@ struct Engine {
         for group in model.clients.indices {
             switch model.clients[group].load {
             case .open:
-                queue.schedule(.arrival(client: Int32(group)), at: Instant(nanoseconds: gap(group, from: .zero)))
+                nextArrival[group] = (gap(group, from: .zero), queue.takeSequence())
             case .closed(let users, _):
                 // Users start spread over one think time, not all at once.
                 for user in 0..<users { queue.schedule(.userSend(group: Int32(group), user: Int32(user)), at: .zero + thinkTime(group)) }
@@ -274,8 +277,16 @@ struct Engine {
             if let length = failure.length { queue.schedule(.failure(index: Int32(i), begins: false), at: .zero + failure.start + length) }
         }
         while true {
-            // The earlier of the heap's next event and the oldest read timeout; heap first on ties.
-            if let due = readTimeouts.first, due.deadline < (queue.peekTime()?.nanoseconds ?? .max) {
+            let heapNext = queue.peekKey()
+            let heapTime = heapNext?.time.nanoseconds ?? .max
+            var arrivalGroup = -1
+            var arrivalKey: (nanoseconds: Int64, sequence: UInt64) = (.max, .max)
+            for g in nextArrival.indices where nextArrival[g] < arrivalKey {
+                arrivalKey = nextArrival[g]
+                arrivalGroup = g
+            }
+            // The earlier of the next event and the oldest read timeout; events first on ties.
+            if let due = readTimeouts.first, due.deadline < min(heapTime, arrivalKey.nanoseconds) {
                 _ = readTimeouts.popFirst()
                 let f = Int(due.flight)
                 if flights[f].id == due.id && flights[f].awaiting && !flights[f].answered && flights[f].attempts == due.attempt {
@@ -285,16 +296,16 @@ struct Engine {
                 }
                 continue
             }
-            guard let (now, event) = queue.pop() else { break }
-            totals.events += 1
-            switch event {
-            case .arrival(let group):
-                guard now < end else { continue }
-                // Computed before `queue` is borrowed: a method of `self` inside the call's
-                // arguments makes Swift copy the whole engine (1.2 kB) to keep access exclusive.
-                let next = Instant(nanoseconds: now.nanoseconds &+ gap(Int(group), from: now))
-                queue.schedule(.arrival(client: group), at: next)
-                let g = Int(group)
+            if arrivalGroup >= 0, heapNext.map({ arrivalKey < ($0.time.nanoseconds, $0.sequence) }) ?? true {
+                let now = Instant(nanoseconds: arrivalKey.nanoseconds)
+                let g = arrivalGroup
+                queue.advance(to: now)
+                totals.events += 1
+                guard now < end else {
+                    nextArrival[g] = (.max, .max)
+                    continue
+                }
+                nextArrival[g] = (now.nanoseconds &+ gap(g, from: now), queue.takeSequence())
                 let id: Int
                 if groupClientCount[g] >= 0 {
                     id = uniformIndex(groupClientCount[g], choiceStreams[g])
@@ -302,7 +313,12 @@ struct Engine {
                     id = nextAnonymous[g]
                     nextAnonymous[g] += 1
                 }
-                arrive(client: group, id: Int32(truncatingIfNeeded: id), now: now)
+                arrive(client: Int32(g), id: Int32(truncatingIfNeeded: id), now: now)
+                continue
+            }
+            guard let (now, event) = queue.pop() else { break }
+            totals.events += 1
+            switch event {
             case .userSend(let group, let user):
                 guard now < end else { continue }
                 arrive(client: group, id: user, now: now)
