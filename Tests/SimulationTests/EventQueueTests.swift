@@ -69,4 +69,31 @@ import Testing
         while let (_, event) = q.pop() { popped.append(event) }
         #expect(popped == live.map(\.order))
     }
+
+    /// `post` (never cancelled) and `schedule` share one order, and an event held beside the
+    /// heap with `takeSequence` merges into it exactly where the heap would have put it.
+    @Test func postedAndSideLaneEventsKeepTheTotalOrder() {
+        var q = EventQueue<String>()
+        q.post("b1", at: .seconds(1))
+        let lane = (time: Instant.seconds(1), sequence: q.takeSequence(), name: "lane")
+        let cancelled = q.schedule("gone", at: .seconds(1))
+        q.schedule("b2", at: .seconds(1))
+        q.post("c", at: .seconds(0.5))
+        q.cancel(cancelled)
+        var order: [String] = []
+        var laneDone = false
+        while true {
+            let next = q.peekKey()
+            if !laneDone, next.map({ (lane.time, lane.sequence) < ($0.time, $0.sequence) }) ?? true {
+                q.advance(to: lane.time)
+                order.append(lane.name)
+                laneDone = true
+                continue
+            }
+            guard let (_, event) = q.pop() else { break }
+            order.append(event)
+        }
+        #expect(order == ["c", "b1", "lane", "b2"])
+        #expect(q.isEmpty)
+    }
 }

@@ -65,6 +65,16 @@ public struct EventQueue<Event: Sendable>: Sendable {
         return Handle(slot: slot, generation: slots[Int(slot)].generation)
     }
 
+    /// Schedules `event` at `time` for good: no slot, no handle, nothing to release when it runs.
+    /// The simulator's own events are never cancelled (read timeouts wait in a FIFO beside the
+    /// heap), so this is its hot path; `schedule` is for callers that may cancel.
+    public mutating func post(_ event: Event, at time: Instant) {
+        precondition(time >= now, "cannot schedule into the past (\(time) < \(now))")
+        entries.append(Entry(time: time, sequence: nextSequence, slot: -1, event: event))
+        nextSequence += 1
+        siftUp(entries.count - 1)
+    }
+
     /// Schedules `event` after `delay` from the current time.
     @discardableResult
     public mutating func schedule(_ event: Event, after delay: Duration) -> Handle {
@@ -97,6 +107,10 @@ public struct EventQueue<Event: Sendable>: Sendable {
     public mutating func pop() -> (time: Instant, event: Event)? {
         while let first = entries.first {
             removeFirst()
+            guard first.slot >= 0 else {
+                now = first.time
+                return (first.time, first.event)
+            }
             let wasCancelled = slots[Int(first.slot)].cancelled
             release(first.slot)
             if wasCancelled {
@@ -117,7 +131,7 @@ public struct EventQueue<Event: Sendable>: Sendable {
     /// The time and sequence number of the next live event without removing it, so that a
     /// driver keeping some events beside the heap (see `takeSequence`) can merge them in order.
     public mutating func peekKey() -> (time: Instant, sequence: UInt64)? {
-        while let first = entries.first, slots[Int(first.slot)].cancelled {
+        while let first = entries.first, first.slot >= 0, slots[Int(first.slot)].cancelled {
             removeFirst()
             release(first.slot)
             cancelledCount -= 1

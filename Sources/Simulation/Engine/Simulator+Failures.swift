@@ -34,7 +34,7 @@ extension Engine {
         guard case .flap(let period) = failure.kind else { return }
         if let length = failure.length, now >= .zero + failure.start + length { return }
         setCondition(failure.backend, down ? .crashed : .normal, now: now)
-        queue.schedule(.flap(index: Int32(i), down: !down), at: now + period)
+        queue.post(.flap(index: Int32(i), down: !down), at: now + period)
     }
 
     /// Moves backend `b` into `condition`. Leaving `.normal` loses the work it holds: a crash

@@ -6,10 +6,10 @@ extension Engine {
         for action in actions {
             switch action {
             case .scheduleProbe(let at):
-                queue.schedule(.probeDue(backend: Int32(b)), at: at)
+                queue.post(.probeDue(backend: Int32(b)), at: at)
             case .sendProbe(let id, let deadline):
                 sendProbe(b, id: Int32(truncatingIfNeeded: id), now: now)
-                queue.schedule(.probeDeadline(backend: Int32(b), probe: Int32(truncatingIfNeeded: id)), at: deadline)
+                queue.post(.probeDeadline(backend: Int32(b), probe: Int32(truncatingIfNeeded: id)), at: deadline)
             case .markUp, .markDown:
                 record(balancer.apply(action, to: BackendID(b), at: now), backend: b, now: now)
             }
@@ -19,7 +19,7 @@ extension Engine {
     mutating func carryOut(_ actions: [OutlierDetector.Action], now: Instant) {
         for action in actions {
             switch action {
-            case .scheduleSweep(let at): queue.schedule(.outlierSweep, at: at)
+            case .scheduleSweep(let at): queue.post(.outlierSweep, at: at)
             case .eject(let id, _, _), .uneject(let id, _, _): record(balancer.apply(action, at: now), backend: id.index, now: now)
             }
         }
@@ -28,7 +28,7 @@ extension Engine {
     mutating func carryOut(_ actions: [MaxFails.Action], backend b: Int, now: Instant) {
         for action in actions {
             switch action {
-            case .scheduleTimer(let at): queue.schedule(.maxFailsTimer(backend: Int32(b)), at: at)
+            case .scheduleTimer(let at): queue.post(.maxFailsTimer(backend: Int32(b)), at: at)
             case .markAvailable, .markUnavailable: record(balancer.apply(action, to: BackendID(b), at: now), backend: b, now: now)
             }
         }
@@ -58,7 +58,7 @@ extension Engine {
             return  // no answer: the probe's deadline fails it
         }
         if model.backends[b].healthApart {
-            queue.schedule(
+            queue.post(
                 .serviceDone(backend: Int32(b), flight: Simulator.apartProbeFlight, attempt: id, epoch: states[b].epoch),
                 at: now + model.backends[b].rtt)
             return

@@ -65,7 +65,7 @@ extension Engine {
                 // The handshake first; `reachBackend` then sends on the connection.
                 flights[f].backend = Int32(b)
                 flights[f].awaiting = true
-                queue.schedule(.reachBackend(flight: Int32(f), attempt: flights[f].attempts), at: now + model.backends[b].connectCost)
+                queue.post(.reachBackend(flight: Int32(f), attempt: flights[f].attempts), at: now + model.backends[b].connectCost)
             } else {
                 send(f, on: c, now: now)
             }
@@ -101,7 +101,7 @@ extension Engine {
             if flights[f].counted { totals.requests += 1 }
             send(f, on: c, now: now)
         } else if let hold = model.clients[group].connection.hold {
-            queue.schedule(.connectionClose(connection: Int32(c)), at: now + nanos(hold.sample(using: thinkStreams[group])))
+            queue.post(.connectionClose(connection: Int32(c)), at: now + nanos(hold.sample(using: thinkStreams[group])))
         } else {
             closeConnection(c, now: now)
         }

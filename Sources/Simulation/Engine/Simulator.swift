@@ -263,18 +263,18 @@ struct Engine {
                 nextArrival[group] = (gap(group, from: .zero), queue.takeSequence())
             case .closed(let users, _):
                 // Users start spread over one think time, not all at once.
-                for user in 0..<users { queue.schedule(.userSend(group: Int32(group), user: Int32(user)), at: .zero + thinkTime(group)) }
+                for user in 0..<users { queue.post(.userSend(group: Int32(group), user: Int32(user)), at: .zero + thinkTime(group)) }
             }
         }
         for b in active.indices {
             let actions = active[b].start(now: .zero, using: &healthStreams[b])
             carryOut(actions, backend: b, now: .zero)
         }
-        if let outlier { for case .scheduleSweep(let at) in outlier.start(now: .zero) { queue.schedule(.outlierSweep, at: at) } }
-        if timeseriesFile != nil { queue.schedule(.sample, at: .zero + model.timeseriesInterval) }
+        if let outlier { for case .scheduleSweep(let at) in outlier.start(now: .zero) { queue.post(.outlierSweep, at: at) } }
+        if timeseriesFile != nil { queue.post(.sample, at: .zero + model.timeseriesInterval) }
         for (i, failure) in model.failures.enumerated() {
-            queue.schedule(.failure(index: Int32(i), begins: true), at: .zero + failure.start)
-            if let length = failure.length { queue.schedule(.failure(index: Int32(i), begins: false), at: .zero + failure.start + length) }
+            queue.post(.failure(index: Int32(i), begins: true), at: .zero + failure.start)
+            if let length = failure.length { queue.post(.failure(index: Int32(i), begins: false), at: .zero + failure.start + length) }
         }
         while true {
             let heapNext = queue.peekKey()
@@ -334,7 +334,7 @@ struct Engine {
                 reachBackend(Int(flight), attempt: attempt, now: now)
             case .sample:
                 writeSample(now: now)
-                if now < end { queue.schedule(.sample, at: now + model.timeseriesInterval) }
+                if now < end { queue.post(.sample, at: now + model.timeseriesInterval) }
             case .connectTimeout(let flight, let attempt):
                 let f = Int(flight)
                 guard !flights[f].answered, flights[f].attempts == attempt else { continue }
@@ -462,7 +462,7 @@ struct Engine {
             attemptFailed(f, outcome: .connectFailure, sent: false, now: now)
             return
         case .partitioned:
-            queue.schedule(.connectTimeout(flight: Int32(f), attempt: attempt), at: now + model.balancer.timeouts.connect)
+            queue.post(.connectTimeout(flight: Int32(f), attempt: attempt), at: now + model.balancer.timeouts.connect)
             return
         case .hung:
             // Accepted, never answered: only the read timeout will end this attempt.
@@ -471,7 +471,7 @@ struct Engine {
         }
         if connectCostNanos[b] > 0 {
             flights[f].awaiting = true
-            queue.schedule(.reachBackend(flight: Int32(f), attempt: attempt), at: now + model.backends[b].connectCost)
+            queue.post(.reachBackend(flight: Int32(f), attempt: attempt), at: now + model.backends[b].connectCost)
             return
         }
         place(f, on: b, attempt: attempt, id: id, now: now)
@@ -535,14 +535,14 @@ struct Engine {
         states[b].busy += 1
         let epoch = states[b].epoch
         if job.flight == Simulator.probeFlight {
-            queue.schedule(.serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt, epoch: epoch), at: now + model.backends[b].rtt)
+            queue.post(.serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt, epoch: epoch), at: now + model.backends[b].rtt)
             return
         }
         let flight = flights[Int(job.flight)]
         if flight.attempts == job.attempt { flights[Int(job.flight)].start = now }
         let classTime = flight.requestClass >= 0 ? model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime : nil
         let seconds = (classTime ?? model.backends[b].serviceTime).sample(using: serviceStreams[b]) / model.backends[b].speed * states[b].slowFactor
-        queue.schedule(
+        queue.post(
             .serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt, epoch: epoch),
             at: Instant(nanoseconds: now.nanoseconds &+ nanosInt(seconds) &+ rttNanos[b]))
     }
@@ -634,7 +634,7 @@ struct Engine {
             && connections[Int(flight.connection)].open
         if groupClosed[Int(flight.client)], now < end, !continuing {
             let next = now + thinkTime(Int(flight.client))
-            queue.schedule(.userSend(group: flight.client, user: flight.clientID), at: next)
+            queue.post(.userSend(group: flight.client, user: flight.clientID), at: next)
         }
         if let requestsFile {
             let backend = flight.backend >= 0 ? model.backends[Int(flight.backend)].backend.name : ""
