@@ -15,11 +15,14 @@ let package = Package(
         .executable(name: "lbsim", targets: ["lbsim"]),
         .library(name: "Balancing", targets: ["Balancing"]),
         .library(name: "Simulation", targets: ["Simulation"]),
+        .library(name: "Proxy", targets: ["Proxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // GSL through pkg-config `gsl`; Debian's libgsl-dev links gsl and gslcblas.
@@ -41,12 +44,26 @@ let package = Package(
             dependencies: ["Balancing", "CGSL", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strictness
         ),
+        // Real-sockets mode: the L7 HTTP/1.1 and L4 TCP proxy on SwiftNIO, driving the same core.
+        // One event loop owns the balancer, so the core's value types need no locks.
+        .target(
+            name: "Proxy",
+            dependencies: [
+                "Balancing",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictness
+        ),
         .executableTarget(
             name: "lbsim",
             dependencies: [
                 "Balancing",
                 "Simulation",
+                "Proxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictness
@@ -54,6 +71,15 @@ let package = Package(
         .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: strictness),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"], swiftSettings: strictness),
         .testTarget(name: "LbsimTests", dependencies: ["lbsim"], swiftSettings: strictness),
+        .testTarget(
+            name: "ProxyTests",
+            dependencies: [
+                "Proxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictness
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

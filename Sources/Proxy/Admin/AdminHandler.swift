@@ -1,0 +1,217 @@
+import Balancing
+import Logging
+import NIOCore
+
+/// The admin API, on its own listener (like Envoy's admin port): read-only views and the
+/// operator's actions, each a transition the core records with reason `operator`.
+///
+/// - `GET /stats`: JSON, every backend's state, weight, in-flight, totals, last transition.
+/// - `GET /metrics`: Prometheus text exposition format 0.0.4.
+/// - `POST /pools/switch?to=NAME`: blue/green, atomically; without `to`, switches back.
+/// - `POST /backends/NAME/drain`, `/enable`, `/weight?value=N`.
+final class AdminHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    unowned let state: ProxyState
+    private var parser = HTTPRequestParser()
+    private var inbound: ByteBuffer?
+
+    init(state: ProxyState) { self.state = state }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if inbound == nil { inbound = bytes } else { inbound!.writeBuffer(&bytes) }
+        do {
+            while let event = try parser.next(&inbound!) {
+                // Admin requests carry no body worth reading; bodies are skipped.
+                guard case .head(let head) = event else { continue }
+                let (status, type, body) = answer(head)
+                let close = !head.keepAlive
+                var out = context.channel.allocator.buffer(capacity: body.utf8.count + 160)
+                out.writeString("HTTP/1.1 \(status) \(status == 200 ? "OK" : HeadWriter.reasonPhrase(status))\r\n")
+                out.writeString("Content-Type: \(type)\r\nContent-Length: \(body.utf8.count)\r\n")
+                if status == 401 { out.writeString("WWW-Authenticate: Bearer\r\n") }
+                if close { out.writeString("Connection: close\r\n") }
+                out.writeString("\r\n\(body)")
+                context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+                if close {
+                    context.close(promise: nil)
+                    return
+                }
+            }
+        } catch {
+            let out = HeadWriter.errorResponse(status: error.status, reason: HeadWriter.reasonPhrase(error.status), detail: error.reason, close: true, allocator: context.channel.allocator)
+            context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+
+    private func answer(_ head: RequestHead) -> (Int, String, String) {
+        if let token = state.configuration.adminToken, head.field("authorization") != "Bearer \(token)" {
+            return (401, "text/plain", "401: a bearer token is required (Authorization: Bearer TOKEN)\n")
+        }
+        let (path, query) = splitTarget(head.target)
+        let parts = path.split(separator: "/").map(String.init)
+        switch (head.method, parts.count > 0 ? parts[0] : "") {
+        case ("GET", "stats") where parts.count == 1: return (200, "application/json", statsJSON())
+        case ("GET", "metrics") where parts.count == 1: return (200, "text/plain; version=0.0.4", metrics())
+        case ("POST", "pools") where parts == ["pools", "switch"]: return switchPools(to: query["to"])
+        case ("POST", "backends") where parts.count == 3: return backendAction(parts[1], parts[2], query)
+        case (_, "stats"), (_, "metrics"), (_, "pools"), (_, "backends"):
+            return (405, "text/plain", "405: \(head.method) is not allowed on \(path)\n")
+        default:
+            return (404, "text/plain", "404: no admin endpoint \(path) (GET /stats, GET /metrics, POST /pools/switch, POST /backends/NAME/drain|enable|weight)\n")
+        }
+    }
+
+    private func splitTarget(_ target: String) -> (String, [String: String]) {
+        guard let q = target.firstIndex(of: "?") else { return (target, [:]) }
+        var query: [String: String] = [:]
+        for pair in target[target.index(after: q)...].split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            query[String(kv[0])] = kv.count > 1 ? String(kv[1]) : ""
+        }
+        return (String(target[..<q]), query)
+    }
+
+    private func switchPools(to target: String?) -> (Int, String, String) {
+        let now = state.now
+        if let target {
+            guard state.balancer.pools.index(of: target) != nil else {
+                return (404, "text/plain", "404: no pool named '\(target)' (pools: \(state.balancer.pools.names.joined(separator: ", ")))\n")
+            }
+            guard let change = state.balancer.switchActive(to: target) else { return (500, "text/plain", "500: switch failed\n") }
+            if change.from != change.to { state.activeSwitch = change }
+            state.logger.notice("active pool switched \(change.from) -> \(change.to) (operator)")
+            return (200, "application/json", "{\"from\":\(json(change.from)),\"to\":\(json(change.to)),\"time_s\":\(formatSeconds(now.nanoseconds))}\n")
+        }
+        guard let change = state.activeSwitch else {
+            return (409, "text/plain", "409: no switch to undo; use /pools/switch?to=NAME\n")
+        }
+        state.balancer.rollback(change)
+        state.activeSwitch = nil
+        state.logger.notice("active pool switched back \(change.to) -> \(change.from) (operator)")
+        return (200, "application/json", "{\"from\":\(json(change.to)),\"to\":\(json(change.from)),\"time_s\":\(formatSeconds(now.nanoseconds))}\n")
+    }
+
+    private func backendAction(_ name: String, _ action: String, _ query: [String: String]) -> (Int, String, String) {
+        guard let b = state.names.firstIndex(of: name) else {
+            let hint = nearestSpelling(to: name, among: state.names).map { "; did you mean '\($0)'?" } ?? ""
+            return (404, "text/plain", "404: no backend named '\(name)'\(hint)\n")
+        }
+        let id = BackendID(b)
+        switch action {
+        case "drain":
+            state.record(state.balancer.drain(id, true, at: state.now))
+        case "enable":
+            state.record(state.balancer.drain(id, false, at: state.now))
+        case "weight":
+            guard let text = query["value"], let weight = Int(text), weight >= 1, weight <= 1_000_000 else {
+                return (400, "text/plain", "400: weight needs ?value=N with N within 1…1000000\n")
+            }
+            state.balancer.setWeight(id, weight)
+            state.logger.notice("backend \(name): weight set to \(weight) (operator)")
+        default:
+            return (404, "text/plain", "404: unknown action '\(action)' (drain, enable, weight)\n")
+        }
+        return (200, "application/json", backendJSON(b) + "\n")
+    }
+
+    // MARK: Views
+
+    private func backendJSON(_ b: Int) -> String {
+        let backend = state.balancer[BackendID(b)]
+        let s = state.stats[b]
+        var fields = [
+            "\"name\":\(json(backend.name))", "\"address\":\(json(backend.address ?? ""))", "\"pool\":\(json(state.balancer.poolName(of: BackendID(b))))",
+            "\"state\":\(json(backend.state.rawValue))", "\"weight\":\(backend.weight)", "\"backup\":\(backend.isBackup)",
+            "\"in_flight\":\(backend.inFlight)", "\"requests\":\(s.requests)", "\"completed\":\(s.completed)", "\"failed\":\(s.failed)",
+        ]
+        if let event = state.lastTransition[b] {
+            fields.append(
+                "\"last_transition\":{\"time_s\":\(formatSeconds(event.time.nanoseconds)),\"from\":\(json(event.from.rawValue)),\"to\":\(json(event.to.rawValue)),\"reason\":\(json(event.reason)),\"detail\":\(json(event.detail))}")
+        } else {
+            fields.append("\"last_transition\":null")
+        }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    private func statsJSON() -> String {
+        let t = state.totals
+        let backends = state.names.indices.map(backendJSON).joined(separator: ",")
+        return "{\"uptime_s\":\(formatSeconds(state.now.nanoseconds)),\"mode\":\(json(state.configuration.mode.rawValue)),"
+            + "\"active_pool\":\(json(state.balancer.pools.activeName)),\"open_connections\":\(state.openClientConnections),"
+            + "\"totals\":{\"requests\":\(t.requests),\"failed\":\(t.failed),\"retried\":\(t.retried)},\"backends\":[\(backends)]}\n"
+    }
+
+    private func metrics() -> String {
+        var out = ""
+        out += "# HELP lbsim_requests_total Requests answered, by status.\n# TYPE lbsim_requests_total counter\n"
+        for (status, count) in state.totals.byStatus.sorted(by: { $0.key < $1.key }) {
+            out += "lbsim_requests_total{status=\"\(status)\"} \(count)\n"
+        }
+        out += "# HELP lbsim_request_errors_total Requests answered with an error or rejected.\n# TYPE lbsim_request_errors_total counter\n"
+        out += "lbsim_request_errors_total \(state.totals.failed)\n"
+        out += "# HELP lbsim_retries_total Requests retried on another backend.\n# TYPE lbsim_retries_total counter\n"
+        out += "lbsim_retries_total \(state.totals.retried)\n"
+        out += "# HELP lbsim_request_duration_seconds Time from the request head to the end of the response.\n"
+        out += "# TYPE lbsim_request_duration_seconds histogram\n"
+        out += histogram("lbsim_request_duration_seconds", labels: "", counts: state.totals.latencyCounts, sum: state.totals.latencySum)
+        out += "# HELP lbsim_backend_requests_total Attempts sent to a backend.\n# TYPE lbsim_backend_requests_total counter\n"
+        for b in state.names.indices { out += "lbsim_backend_requests_total{backend=\"\(state.names[b])\"} \(state.stats[b].requests)\n" }
+        out += "# HELP lbsim_backend_failures_total Attempts that failed (5xx, connect errors, timeouts, resets).\n"
+        out += "# TYPE lbsim_backend_failures_total counter\n"
+        for b in state.names.indices { out += "lbsim_backend_failures_total{backend=\"\(state.names[b])\"} \(state.stats[b].failed)\n" }
+        out += "# HELP lbsim_backend_in_flight Requests (L7) or connections (L4) in progress.\n# TYPE lbsim_backend_in_flight gauge\n"
+        for b in state.names.indices { out += "lbsim_backend_in_flight{backend=\"\(state.names[b])\"} \(state.balancer[BackendID(b)].inFlight)\n" }
+        out += "# HELP lbsim_backend_up 1 when the backend takes new requests.\n# TYPE lbsim_backend_up gauge\n"
+        for b in state.names.indices {
+            let backend = state.balancer[BackendID(b)]
+            out += "lbsim_backend_up{backend=\"\(backend.name)\",state=\"\(backend.state.rawValue)\"} \(backend.state == .up ? 1 : 0)\n"
+        }
+        out += "# HELP lbsim_backend_request_duration_seconds Successful requests' duration per backend.\n"
+        out += "# TYPE lbsim_backend_request_duration_seconds histogram\n"
+        for b in state.names.indices {
+            out += histogram("lbsim_backend_request_duration_seconds", labels: "backend=\"\(state.names[b])\",", counts: state.stats[b].latencyCounts, sum: state.stats[b].latencySum)
+        }
+        return out
+    }
+
+    private func histogram(_ name: String, labels: String, counts: [Int], sum: Double) -> String {
+        var out = ""
+        var cumulative = 0
+        for (i, bound) in state.latencyBuckets.enumerated() {
+            cumulative += counts[i]
+            out += "\(name)_bucket{\(labels)le=\"\(bound)\"} \(cumulative)\n"
+        }
+        cumulative += counts[state.latencyBuckets.count]
+        out += "\(name)_bucket{\(labels)le=\"+Inf\"} \(cumulative)\n"
+        let bare = labels.isEmpty ? "" : "{" + labels.dropLast() + "}"
+        out += "\(name)_sum\(bare) \(sum)\n\(name)_count\(bare) \(cumulative)\n"
+        return out
+    }
+}
+
+/// A JSON string literal.
+func json(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if scalar.value < 0x20 {
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return out + "\""
+}

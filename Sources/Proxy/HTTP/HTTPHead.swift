@@ -1,0 +1,246 @@
+import NIOCore
+
+/// A header field as received: the name keeps its case (it is forwarded as is), comparisons
+/// are case-insensitive.
+public struct HTTPField: Sendable, Equatable {
+    public var name: String
+    public var value: String
+
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    @inline(__always)
+    func named(_ lowercased: String) -> Bool {
+        name.utf8.count == lowercased.utf8.count && name.lowercased() == lowercased
+    }
+}
+
+/// How a message's body is delimited (RFC 9112 §6).
+public enum BodyFraming: Sendable, Equatable {
+    case none
+    case length(Int)
+    case chunked
+    /// Until the upstream closes the connection (responses only).
+    case untilClose
+}
+
+/// Why a message cannot be accepted, with the status a client gets for it.
+public struct HTTPMessageError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var status: Int
+    public var reason: String
+
+    public init(_ status: Int, _ reason: String) {
+        self.status = status
+        self.reason = reason
+    }
+
+    public var description: String { "\(status): \(reason)" }
+}
+
+/// The lines of a message head split strictly, shared by the request and response parsers.
+///
+/// Strictness follows RFC 9112 as nginx applies it to clients: lines end in CRLF (a bare LF is
+/// an error, RFC 9112 §2.2 lets a server reject it), no whitespace between a field name and its
+/// colon (§5.1: must be rejected with 400), no obs-fold continuation lines (§5.2: a server must
+/// reject them or replace them; nginx rejects), and no control characters in values.
+enum HeadScanner {
+    /// Finds the end of the head (the byte after CRLFCRLF) in `bytes`, skipping leading empty
+    /// lines; nil while incomplete. A bare LF is an error even before the head is complete, so
+    /// a smuggling attempt is refused without waiting for more bytes.
+    static func headLength(_ bytes: UnsafeRawBufferPointer, requireCR: Bool) throws(HTTPMessageError) -> (start: Int, end: Int)? {
+        var start = 0
+        // RFC 9112 §2.2: a server should ignore at least one empty line before the request line.
+        while start + 1 < bytes.count, bytes[start] == 13, bytes[start + 1] == 10 { start += 2 }
+        var i = start
+        var lineStart = start
+        while i < bytes.count {
+            if bytes[i] == 10 {
+                let hasCR = i > lineStart && bytes[i - 1] == 13
+                if !hasCR && requireCR { throw HTTPMessageError(400, "bare LF in the head (lines must end with CRLF)") }
+                let lineLength = i - lineStart - (hasCR ? 1 : 0)
+                if lineLength == 0 && lineStart > start { return (start, i + 1) }
+                lineStart = i + 1
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Splits a complete head into its start line and fields.
+    static func split(_ bytes: UnsafeRawBufferPointer, fieldLimit: Int) throws(HTTPMessageError) -> (startLine: String, fields: [HTTPField]) {
+        var lines: [Range<Int>] = []
+        var lineStart = 0
+        for i in 0..<bytes.count where bytes[i] == 10 {
+            let end = i > lineStart && bytes[i - 1] == 13 ? i - 1 : i
+            lines.append(lineStart..<end)
+            lineStart = i + 1
+        }
+        guard let first = lines.first, !first.isEmpty else { throw HTTPMessageError(400, "empty start line") }
+        let startLine = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[first]), as: UTF8.self)
+        var fields: [HTTPField] = []
+        for line in lines.dropFirst() where !line.isEmpty {
+            let first = bytes[line.lowerBound]
+            if first == 32 || first == 9 { throw HTTPMessageError(400, "obs-fold: a header line starts with whitespace") }
+            var colon = line.lowerBound
+            while colon < line.upperBound && bytes[colon] != 58 {
+                let c = bytes[colon]
+                if c == 32 || c == 9 { throw HTTPMessageError(400, "whitespace between a header name and its colon") }
+                guard isTokenByte(c) else { throw HTTPMessageError(400, "invalid character in a header name") }
+                colon += 1
+            }
+            guard colon < line.upperBound, colon > line.lowerBound else { throw HTTPMessageError(400, "a header line without a name and colon") }
+            var valueStart = colon + 1
+            var valueEnd = line.upperBound
+            while valueStart < valueEnd && (bytes[valueStart] == 32 || bytes[valueStart] == 9) { valueStart += 1 }
+            while valueEnd > valueStart && (bytes[valueEnd - 1] == 32 || bytes[valueEnd - 1] == 9) { valueEnd -= 1 }
+            for k in valueStart..<valueEnd {
+                let c = bytes[k]
+                if (c < 32 && c != 9) || c == 127 { throw HTTPMessageError(400, "control character in a header value") }
+            }
+            fields.append(HTTPField(
+                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[line.lowerBound..<colon]), as: UTF8.self),
+                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)))
+            if fields.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
+        }
+        return (startLine, fields)
+    }
+
+    /// RFC 9110 §5.6.2 tchar.
+    @inline(__always)
+    static func isTokenByte(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default: return false
+        }
+    }
+
+    static func isToken(_ text: Substring) -> Bool { !text.isEmpty && text.utf8.allSatisfy(isTokenByte) }
+
+    /// A Content-Length value: digits only (no sign, no spaces, no list), within Int.
+    static func parseLength(_ value: String) -> Int? {
+        guard !value.isEmpty, value.utf8.count <= 18, value.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        return Int(value)
+    }
+
+    /// The comma-separated tokens of a field such as Connection, lowercased.
+    static func tokens(_ value: String) -> [Substring] {
+        value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: " \t") }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> Substring {
+        var s = self
+        while let c = s.first, set.contains(c) { s = s.dropFirst() }
+        while let c = s.last, set.contains(c) { s = s.dropLast() }
+        return s
+    }
+}
+
+/// Chunked transfer coding (RFC 9112 §7.1), decoded incrementally: strict chunk-size lines
+/// (hex digits, optional extensions, CRLF), CRLF after each chunk's data, trailers discarded.
+struct ChunkedDecoder {
+    enum State: Equatable {
+        case size
+        case data(remaining: Int)
+        case dataEnd
+        case trailers(bytes: Int)
+        case done
+    }
+
+    var state = State.size
+    let lineLimit: Int
+    let requireCR: Bool
+
+    init(lineLimit: Int = 4096, requireCR: Bool = true) {
+        self.lineLimit = lineLimit
+        self.requireCR = requireCR
+    }
+
+    /// The next decoded data, `.end` after the last chunk's trailers, or nil for more bytes.
+    mutating func next(_ buffer: inout ByteBuffer, status: Int) throws(HTTPMessageError) -> BodyPart? {
+        while true {
+            switch state {
+            case .size:
+                guard let line = try readLine(&buffer, status: status) else { return nil }
+                state = try parseSize(line, status: status)
+            case .data(let remaining):
+                guard buffer.readableBytes > 0 else { return nil }
+                let n = Swift.min(remaining, buffer.readableBytes)
+                let slice = buffer.readSlice(length: n)!
+                state = remaining == n ? .dataEnd : .data(remaining: remaining - n)
+                return .data(slice)
+            case .dataEnd:
+                guard buffer.readableBytes >= 2 else {
+                    if buffer.readableBytes == 1, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) != 13 {
+                        throw HTTPMessageError(status, "chunk data not followed by CRLF")
+                    }
+                    return nil
+                }
+                let cr = buffer.readInteger(as: UInt8.self)!
+                let lf = buffer.readInteger(as: UInt8.self)!
+                guard cr == 13, lf == 10 else { throw HTTPMessageError(status, "chunk data not followed by CRLF") }
+                state = .size
+            case .trailers(let bytes):
+                guard let line = try readLine(&buffer, status: status) else { return nil }
+                if line.isEmpty {
+                    state = .done
+                    return .end
+                }
+                if line.first == " " || line.first == "\t" { throw HTTPMessageError(status, "obs-fold in trailers") }
+                guard line.contains(":") else { throw HTTPMessageError(status, "malformed trailer field") }
+                let total = bytes + line.utf8.count + 2
+                if total > lineLimit * 4 { throw HTTPMessageError(status, "trailers too large") }
+                state = .trailers(bytes: total)
+            case .done:
+                return nil
+            }
+        }
+    }
+
+    private func readLine(_ buffer: inout ByteBuffer, status: Int) throws(HTTPMessageError) -> String? {
+        let view = buffer.readableBytesView
+        guard let lf = view.firstIndex(of: 10) else {
+            if view.count > lineLimit { throw HTTPMessageError(status, "chunk line too long") }
+            return nil
+        }
+        let length = lf - view.startIndex
+        if length > lineLimit { throw HTTPMessageError(status, "chunk line too long") }
+        let hasCR = length > 0 && view[lf - 1] == 13
+        if !hasCR && requireCR { throw HTTPMessageError(status, "bare LF in chunked framing") }
+        let line = buffer.readString(length: length - (hasCR ? 1 : 0))!
+        buffer.moveReaderIndex(forwardBy: hasCR ? 2 : 1)
+        return line
+    }
+
+    private func parseSize(_ line: String, status: Int) throws(HTTPMessageError) -> State {
+        var digits = Substring(line)
+        if let semicolon = line.firstIndex(of: ";") {
+            digits = line[..<semicolon]
+            // BWS before the extension is allowed (RFC 9112 §7.1.1); the extension is ignored.
+            while let last = digits.last, last == " " || last == "\t" { digits = digits.dropLast() }
+            let ext = line[line.index(after: semicolon)...]
+            if ext.utf8.contains(where: { ($0 < 32 && $0 != 9) || $0 == 127 }) { throw HTTPMessageError(status, "malformed chunk extension") }
+        }
+        guard !digits.isEmpty, digits.utf8.count <= 15, digits.utf8.allSatisfy({ isHexDigit($0) }), let size = Int(digits, radix: 16) else {
+            throw HTTPMessageError(status, "malformed chunk size '\(line.prefix(40))'")
+        }
+        return size == 0 ? .trailers(bytes: 0) : .data(remaining: size)
+    }
+
+    private func isHexDigit(_ c: UInt8) -> Bool {
+        (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)
+    }
+}
+
+/// A piece of a message body: data to forward, or the end of the body.
+public enum BodyPart: Sendable, Equatable {
+    case data(ByteBuffer)
+    case end
+}

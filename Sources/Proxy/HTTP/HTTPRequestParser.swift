@@ -1,0 +1,178 @@
+import NIOCore
+
+/// A client's request head, validated.
+public struct RequestHead: Sendable, Equatable {
+    public var method: String
+    public var target: String
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    public var minorVersion: Int
+    public var fields: [HTTPField]
+    public var framing: BodyFraming
+    /// Whether the client keeps the connection open after this exchange.
+    public var keepAlive: Bool
+    public var expectsContinue: Bool
+
+    /// The first value of field `name` (lowercase).
+    public func field(_ name: String) -> String? { fields.first { $0.named(name) }?.value }
+
+    /// The path part of the target, without the query.
+    public var path: String {
+        if let q = target.firstIndex(of: "?") { return String(target[..<q]) }
+        return target
+    }
+
+    /// RFC 9110 §9.2.2: methods whose repetition has the same effect, which nginx retries on
+    /// another upstream after the request was sent (`proxy_next_upstream` non_idempotent off).
+    public var isIdempotent: Bool {
+        switch method {
+        case "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE": return true
+        default: return false
+        }
+    }
+}
+
+/// An incremental, strict HTTP/1.1 request parser: bytes in, heads and body parts out. No
+/// I/O, so the hardening rules are unit-tested without sockets.
+///
+/// What is refused, and with which status, follows nginx (ngx_http_parse.c and
+/// ngx_http_request.c) and RFC 9112 §6.3 on request smuggling:
+/// - `Content-Length` together with `Transfer-Encoding`: 400 (nginx since 1.23 refuses; RFC
+///   lets a server refuse, and a proxy that forwards both is the smuggling vector);
+/// - a repeated `Content-Length` or `Transfer-Encoding` (even with equal values), a repeated
+///   `Host`: 400 ("client sent duplicate header line");
+/// - a transfer coding other than a single `chunked`: 501 ("unknown transfer-encoding");
+/// - a malformed chunk size, chunk data not followed by CRLF: 400;
+/// - obs-fold, whitespace before a colon, a bare LF, control characters: 400 (HeadScanner);
+/// - a head larger than the limit: 431; an HTTP version other than 1.0/1.1: 505.
+public struct HTTPRequestParser {
+    public enum Event: Sendable, Equatable {
+        case head(RequestHead)
+        case body(BodyPart)
+    }
+
+    enum State {
+        case head
+        case fixed(remaining: Int)
+        case chunked(ChunkedDecoder)
+    }
+
+    public let maxHeadBytes: Int
+    public let maxFields: Int
+    var state = State.head
+
+    public init(maxHeadBytes: Int = 8192, maxFields: Int = 100) {
+        self.maxHeadBytes = maxHeadBytes
+        self.maxFields = maxFields
+    }
+
+    /// Whether the parser is between requests (nothing of the next one read yet).
+    public var isIdle: Bool {
+        if case .head = state { return true }
+        return false
+    }
+
+    /// The next event from `buffer` (consuming what it used), or nil when more bytes are needed.
+    public mutating func next(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> Event? {
+        switch state {
+        case .head:
+            guard let head = try parseHead(&buffer) else { return nil }
+            switch head.framing {
+            case .length(let n) where n > 0: state = .fixed(remaining: n)
+            case .chunked: state = .chunked(ChunkedDecoder())
+            default: break  // no body: the next event is the end, and the state stays `.head`
+            }
+            return .head(head)
+        case .fixed(let remaining):
+            guard buffer.readableBytes > 0 else { return nil }
+            let n = min(remaining, buffer.readableBytes)
+            let slice = buffer.readSlice(length: n)!
+            state = n == remaining ? .head : .fixed(remaining: remaining - n)
+            return .body(.data(slice))
+        case .chunked(var decoder):
+            let part = try decoder.next(&buffer, status: 400)
+            if part == .end { state = .head } else { state = .chunked(decoder) }
+            return part.map { .body($0) }
+        }
+    }
+
+    /// Whether the request that just produced a head has a body still to come.
+    public var expectsBody: Bool {
+        if case .head = state { return false }
+        return true
+    }
+
+    private func parseHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> RequestHead? {
+        let readable = buffer.readableBytes
+        let found: (start: Int, end: Int)? = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
+            try HeadScanner.headLength(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, maxHeadBytes + 1)]), requireCR: true)
+        }
+        guard let (start, end) = found else {
+            if readable > maxHeadBytes { throw HTTPMessageError(431, "request head larger than \(maxHeadBytes) bytes") }
+            return nil
+        }
+        if end - start > maxHeadBytes { throw HTTPMessageError(431, "request head larger than \(maxHeadBytes) bytes") }
+        let split = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
+            try HeadScanner.split(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), fieldLimit: maxFields)
+        }
+        buffer.moveReaderIndex(forwardBy: end)
+        return try Self.validate(startLine: split.startLine, fields: split.fields)
+    }
+
+    static func validate(startLine: String, fields: [HTTPField]) throws(HTTPMessageError) -> RequestHead {
+        let parts = startLine.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 3, HeadScanner.isToken(parts[0]), !parts[1].isEmpty else {
+            throw HTTPMessageError(400, "malformed request line")
+        }
+        guard parts[1].utf8.allSatisfy({ $0 > 32 && $0 != 127 }) else { throw HTTPMessageError(400, "invalid character in the request target") }
+        let version = parts[2]
+        let minor: Int
+        switch version {
+        case "HTTP/1.1": minor = 1
+        case "HTTP/1.0": minor = 0
+        default:
+            let digits = version.dropFirst(5)
+            if version.hasPrefix("HTTP/"), digits.count == 3, digits.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 }) {
+                throw HTTPMessageError(505, "HTTP version \(digits) is not supported")
+            }
+            throw HTTPMessageError(400, "malformed HTTP version")
+        }
+        var length: Int?
+        var chunked = false
+        var sawLength = false, sawCoding = false, sawHost = false
+        var keepAlive = minor == 1
+        var expectsContinue = false
+        for field in fields {
+            switch field.name.lowercased() {
+            case "content-length":
+                if sawLength { throw HTTPMessageError(400, "duplicate Content-Length") }
+                sawLength = true
+                guard let n = HeadScanner.parseLength(field.value) else { throw HTTPMessageError(400, "invalid Content-Length '\(field.value.prefix(40))'") }
+                length = n
+            case "transfer-encoding":
+                if sawCoding { throw HTTPMessageError(400, "duplicate Transfer-Encoding") }
+                sawCoding = true
+                guard field.value.lowercased() == "chunked" else {
+                    throw HTTPMessageError(501, "transfer coding '\(field.value.prefix(40))' is not implemented (only chunked)")
+                }
+                guard minor == 1 else { throw HTTPMessageError(400, "Transfer-Encoding in an HTTP/1.0 request") }
+                chunked = true
+            case "host":
+                if sawHost { throw HTTPMessageError(400, "duplicate Host") }
+                sawHost = true
+            case "connection":
+                let tokens = HeadScanner.tokens(field.value)
+                if tokens.contains("close") { keepAlive = false } else if tokens.contains("keep-alive") { keepAlive = true }
+            case "expect":
+                if field.value.lowercased() == "100-continue" { expectsContinue = true }
+            default:
+                break
+            }
+        }
+        if sawLength && sawCoding { throw HTTPMessageError(400, "both Content-Length and Transfer-Encoding") }
+        if minor == 1 && !sawHost { throw HTTPMessageError(400, "HTTP/1.1 request without Host") }
+        let framing: BodyFraming = chunked ? .chunked : (length.map { $0 > 0 ? .length($0) : .none } ?? .none)
+        return RequestHead(
+            method: String(parts[0]), target: String(parts[1]), minorVersion: minor, fields: fields, framing: framing,
+            keepAlive: keepAlive, expectsContinue: expectsContinue)
+    }
+}

@@ -1,0 +1,152 @@
+import NIOCore
+
+/// An upstream's response head.
+public struct ResponseHead: Sendable, Equatable {
+    public var status: Int
+    public var reason: String
+    public var minorVersion: Int
+    public var fields: [HTTPField]
+    public var framing: BodyFraming
+    /// Whether the upstream connection can carry another request after this response.
+    public var keepAlive: Bool
+
+    public func field(_ name: String) -> String? { fields.first { $0.named(name) }?.value }
+}
+
+/// An incremental parser of upstream responses. Upstreams are trusted more than clients (a
+/// bare LF is accepted, as nginx does for upstreams), but framing is exact: a response is
+/// delimited by RFC 9112 §6.3, so the connection is reused only when its end is certain.
+/// Interim 1xx responses (100 Continue) are skipped: the proxy answers `Expect` itself.
+public struct HTTPResponseParser {
+    public enum Event: Sendable, Equatable {
+        case head(ResponseHead)
+        case body(BodyPart)
+    }
+
+    enum State {
+        case head
+        case fixed(remaining: Int)
+        case chunked(ChunkedDecoder)
+        case untilClose
+        case done
+    }
+
+    var state = State.head
+    let maxHeadBytes: Int
+    /// The request was HEAD: the response has no body whatever its fields say.
+    var requestWasHead = false
+
+    public init(maxHeadBytes: Int = 65_536) { self.maxHeadBytes = maxHeadBytes }
+
+    /// Prepares for the response to the next request.
+    public mutating func expectResponse(toHead: Bool) {
+        state = .head
+        requestWasHead = toHead
+    }
+
+    public mutating func next(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> Event? {
+        while true {
+            switch state {
+            case .head:
+                guard let head = try parseHead(&buffer) else { return nil }
+                if head.status < 200 { continue }  // interim response: the real one follows
+                switch head.framing {
+                case .none: state = .done
+                case .length(let n): state = n > 0 ? .fixed(remaining: n) : .done
+                case .chunked: state = .chunked(ChunkedDecoder(requireCR: false))
+                case .untilClose: state = .untilClose
+                }
+                return .head(head)
+            case .fixed(let remaining):
+                guard buffer.readableBytes > 0 else { return nil }
+                let n = min(remaining, buffer.readableBytes)
+                let slice = buffer.readSlice(length: n)!
+                state = n == remaining ? .done : .fixed(remaining: remaining - n)
+                return .body(.data(slice))
+            case .chunked(var decoder):
+                let part = try decoder.next(&buffer, status: 502)
+                state = part == .end ? .done : .chunked(decoder)
+                return part.map { .body($0) }
+            case .untilClose:
+                guard buffer.readableBytes > 0 else { return nil }
+                return .body(.data(buffer.readSlice(length: buffer.readableBytes)!))
+            case .done:
+                return nil
+            }
+        }
+    }
+
+    /// Whether the response is complete (its `.end` must still be delivered by the caller when
+    /// the framing had no body: see `finishedWithoutBody`).
+    public var isComplete: Bool {
+        if case .done = state { return true }
+        return false
+    }
+
+    /// The upstream closed the connection: the end of an `untilClose` body, an error otherwise.
+    public mutating func connectionClosed() -> Bool {
+        if case .untilClose = state {
+            state = .done
+            return true
+        }
+        return false
+    }
+
+    private func parseHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> ResponseHead? {
+        let found: (start: Int, end: Int)? = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
+            try HeadScanner.headLength(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, maxHeadBytes + 1)]), requireCR: false)
+        }
+        guard let (start, end) = found else {
+            if buffer.readableBytes > maxHeadBytes { throw HTTPMessageError(502, "upstream response head too large") }
+            return nil
+        }
+        let split: (startLine: String, fields: [HTTPField])
+        do {
+            split = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
+                try HeadScanner.split(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), fieldLimit: 500)
+            }
+        } catch {
+            throw HTTPMessageError(502, "invalid upstream response: \(error.reason)")
+        }
+        buffer.moveReaderIndex(forwardBy: end)
+        let line = split.startLine
+        let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts[0] == "HTTP/1.1" || parts[0] == "HTTP/1.0", parts[1].utf8.count == 3,
+            let status = Int(parts[1]), (100...599).contains(status)
+        else { throw HTTPMessageError(502, "invalid upstream status line '\(line.prefix(60))'") }
+        let minor = parts[0] == "HTTP/1.1" ? 1 : 0
+        var keepAlive = minor == 1
+        var length: Int?
+        var coding: String?
+        for field in split.fields {
+            switch field.name.lowercased() {
+            case "content-length":
+                guard let n = HeadScanner.parseLength(field.value), length == nil || length == n else {
+                    throw HTTPMessageError(502, "invalid or conflicting upstream Content-Length")
+                }
+                length = n
+            case "transfer-encoding":
+                coding = coding.map { $0 + "," + field.value } ?? field.value
+            case "connection":
+                let tokens = HeadScanner.tokens(field.value)
+                if tokens.contains("close") { keepAlive = false } else if tokens.contains("keep-alive") { keepAlive = true }
+            default: break
+            }
+        }
+        let framing: BodyFraming
+        if requestWasHead || status < 200 || status == 204 || status == 304 {
+            framing = .none
+        } else if let coding {
+            // RFC 9112 §6.3: chunked must be the final coding; otherwise the body runs to close.
+            framing = HeadScanner.tokens(coding).last == "chunked" ? .chunked : .untilClose
+        } else if let length {
+            framing = .length(length)
+        } else {
+            framing = .untilClose
+        }
+        if case .untilClose = framing { keepAlive = false }
+        return ResponseHead(
+            status: status, reason: parts.count > 2 ? String(parts[2]) : "", minorVersion: minor, fields: split.fields,
+            framing: framing, keepAlive: keepAlive)
+    }
+}

@@ -1,0 +1,140 @@
+import NIOCore
+
+/// Serializes heads for the other side of the proxy, the way nginx's proxy module rewrites
+/// them: hop-by-hop fields (RFC 9110 §7.6.1: Connection and the fields it names, Keep-Alive,
+/// Proxy-Connection, TE, Trailer, Upgrade, and the framing fields) are dropped, the proxy sets
+/// its own framing, and `Host` is kept as the client sent it (`proxy_set_header Host $host`).
+enum HeadWriter {
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "transfer-encoding", "content-length",
+    ]
+
+    /// Fields named in Connection are hop-by-hop too.
+    static func connectionNamed(_ fields: [HTTPField]) -> Set<String> {
+        var named = Set<String>()
+        for field in fields where field.named("connection") {
+            for token in HeadScanner.tokens(field.value) where token != "close" && token != "keep-alive" { named.insert(String(token)) }
+        }
+        return named
+    }
+
+    /// The request as sent upstream over a kept-alive HTTP/1.1 connection.
+    static func writeRequest(
+        _ head: RequestHead, clientAddress: String, forwardedProto: String?, into buffer: inout ByteBuffer
+    ) {
+        buffer.writeString(head.method)
+        buffer.writeStaticString(" ")
+        buffer.writeString(head.target)
+        buffer.writeStaticString(" HTTP/1.1\r\n")
+        let named = connectionNamed(head.fields)
+        var forwardedFor: String?
+        for field in head.fields {
+            let lower = field.name.lowercased()
+            if hopByHop.contains(lower) || named.contains(lower) || lower == "expect" { continue }
+            if lower == "x-forwarded-for" {
+                // nginx's $proxy_add_x_forwarded_for: the client's list, then the client.
+                forwardedFor = forwardedFor.map { $0 + ", " + field.value } ?? field.value
+                continue
+            }
+            if lower == "x-forwarded-proto" && forwardedProto != nil { continue }
+            writeField(field.name, field.value, into: &buffer)
+        }
+        writeField("X-Forwarded-For", forwardedFor.map { $0 + ", " + clientAddress } ?? clientAddress, into: &buffer)
+        if let forwardedProto { writeField("X-Forwarded-Proto", forwardedProto, into: &buffer) }
+        switch head.framing {
+        case .length(let n): writeField("Content-Length", String(n), into: &buffer)
+        case .chunked: buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
+        case .none, .untilClose:
+            if head.method == "POST" || head.method == "PUT" || head.method == "PATCH" { buffer.writeStaticString("Content-Length: 0\r\n") }
+        }
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// The response as sent to the client. `chunked` says whether the body is re-framed as
+    /// chunked (when the upstream's length is unknown and the client speaks HTTP/1.1).
+    static func writeResponse(
+        _ head: ResponseHead, keepAlive: Bool, clientMinorVersion: Int, setCookie: String?, into buffer: inout ByteBuffer
+    ) {
+        buffer.writeStaticString(clientMinorVersion == 1 ? "HTTP/1.1 " : "HTTP/1.0 ")
+        buffer.writeString(String(head.status))
+        buffer.writeStaticString(" ")
+        buffer.writeString(head.reason)
+        buffer.writeStaticString("\r\n")
+        let named = connectionNamed(head.fields)
+        for field in head.fields {
+            let lower = field.name.lowercased()
+            if hopByHop.contains(lower) || named.contains(lower) { continue }
+            writeField(field.name, field.value, into: &buffer)
+        }
+        if let setCookie { writeField("Set-Cookie", setCookie, into: &buffer) }
+        switch clientFraming(head, clientMinorVersion: clientMinorVersion) {
+        case .length(let n): writeField("Content-Length", String(n), into: &buffer)
+        case .chunked: buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
+        case .none:
+            if head.status != 204 && head.status != 304 && head.status >= 200, case .none = head.framing, head.field("content-length") != nil {
+                // A response to HEAD keeps the length the GET would have had.
+                writeField("Content-Length", head.field("content-length")!, into: &buffer)
+            }
+        case .untilClose: break
+        }
+        if !keepAlive {
+            buffer.writeStaticString("Connection: close\r\n")
+        } else if clientMinorVersion == 0 {
+            buffer.writeStaticString("Connection: keep-alive\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// How the proxy frames a response body for the client.
+    static func clientFraming(_ head: ResponseHead, clientMinorVersion: Int) -> BodyFraming {
+        switch head.framing {
+        case .untilClose: return clientMinorVersion == 1 ? .chunked : .untilClose
+        default: return head.framing
+        }
+    }
+
+    static func writeField(_ name: String, _ value: String, into buffer: inout ByteBuffer) {
+        buffer.writeString(name)
+        buffer.writeStaticString(": ")
+        buffer.writeString(value)
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// A short error response the proxy makes itself (nginx's error pages, in plain text).
+    static func errorResponse(status: Int, reason: String, detail: String, close: Bool, extraFields: [HTTPField] = [], allocator: ByteBufferAllocator) -> ByteBuffer {
+        let body = "\(status) \(reason): \(detail)\n"
+        var buffer = allocator.buffer(capacity: 160 + body.utf8.count)
+        buffer.writeString("HTTP/1.1 \(status) \(reason)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n")
+        for field in extraFields { writeField(field.name, field.value, into: &buffer) }
+        if close { buffer.writeStaticString("Connection: close\r\n") }
+        buffer.writeStaticString("\r\n")
+        buffer.writeString(body)
+        return buffer
+    }
+
+    static func reasonPhrase(_ status: Int) -> String {
+        switch status {
+        case 400: return "Bad Request"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 413: return "Payload Too Large"
+        case 431: return "Request Header Fields Too Large"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Error"
+        }
+    }
+
+    /// Appends one chunk of the chunked coding.
+    static func writeChunk(_ data: ByteBuffer, into buffer: inout ByteBuffer) {
+        buffer.writeString(String(data.readableBytes, radix: 16))
+        buffer.writeStaticString("\r\n")
+        var data = data
+        buffer.writeBuffer(&data)
+        buffer.writeStaticString("\r\n")
+    }
+}

@@ -1,0 +1,201 @@
+import Balancing
+import NIOCore
+import NIOPosix
+
+/// One client connection of the L4 proxy: a single balancing decision when it opens (ip_hash
+/// hashes the peer address; least_conn counts open connections, since a connection is held
+/// from pick to close), then bytes relayed both ways with back-pressure and half-close passed
+/// through (a client's FIN becomes a FIN to the backend and the other way round), as HAProxy
+/// does in `mode tcp`. A backend that refuses the connection is a passive failure, and the
+/// next backend is tried while `retries` allow; when none connects the client is closed.
+final class TCPRelayHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    unowned let state: ProxyState
+    private var context: ChannelHandlerContext!
+    private var upstream: (any Channel)?
+    private var backend: Int?
+    private var attempts = 0
+    private var pending: [ByteBuffer] = []
+    private var clientInputClosed = false
+    private var upstreamOutputDone = false
+    private var finished = false
+    private var arrival = Instant.zero
+    private var start: Instant?
+    private var id = 0
+
+    init(state: ProxyState) { self.state = state }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelActive(context: ChannelHandlerContext) {
+        state.openClientConnections += 1
+        arrival = state.now
+        id = state.nextRequestID
+        state.nextRequestID += 1
+        if state.openClientConnections > state.configuration.client.maxConnections || state.draining {
+            // HAProxy's maxconn queues; a relay has no error page, so a clean close it is.
+            finish(status: 503, outcome: "rejected")
+            context.close(promise: nil)
+            return
+        }
+        setClientReads(false)
+        connect(avoiding: nil)
+    }
+
+    private var peerAddress: IPAddress? { context.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) }
+
+    private func connect(avoiding: BackendID?) {
+        attempts += 1
+        let decision = state.balancer.pick(RequestContext(clientAddress: peerAddress), avoiding: avoiding, using: &state.rng)
+        guard let id = decision.backend else {
+            finish(status: 503, outcome: "rejected")
+            context.close(promise: nil)
+            return
+        }
+        let b = id.index
+        backend = b
+        start = state.now
+        state.selected(b)
+        let timeout = state.configuration.balancer.timeouts.connect
+        ClientBootstrap(group: state.loop)
+            .connectTimeout(.nanoseconds(timeout.nanoseconds))
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(to: state.addresses[b])
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    guard context.channel.isActive else {
+                        channel.close(promise: nil)
+                        state.balancer.requestFinished(on: BackendID(b))
+                        return
+                    }
+                    upstream = channel
+                    let partner = UpstreamRelay(owner: self)
+                    do {
+                        try channel.pipeline.syncOperations.addHandler(partner)
+                    } catch {
+                        channel.close(promise: nil)
+                    }
+                    for part in pending { channel.write(part, promise: nil) }
+                    pending.removeAll()
+                    channel.flush()
+                    if clientInputClosed { channel.close(mode: .output, promise: nil) }
+                    setClientReads(true)
+                case .failure:
+                    state.balancer.requestFinished(on: BackendID(b))
+                    state.observe(.connectFailure, on: b)
+                    backend = nil
+                    if attempts <= state.configuration.balancer.retries && context.channel.isActive {
+                        state.totals.retried += 1
+                        connect(avoiding: BackendID(b))
+                    } else {
+                        finish(status: 502, outcome: "error")
+                        context.close(promise: nil)
+                    }
+                }
+            }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        guard let upstream else {
+            pending.append(bytes)
+            return
+        }
+        upstream.writeAndFlush(bytes, promise: nil)
+        if !upstream.isWritable { setClientReads(false) }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            clientInputClosed = true
+            upstream?.close(mode: .output, promise: nil)
+            closeIfDone()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state.openClientConnections -= 1
+        upstream?.close(promise: nil)
+        finish(status: 200, outcome: "ok")
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        _ = try? upstream?.syncOptions?.setOption(.autoRead, value: context.channel.isWritable)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: From the upstream side
+
+    func upstreamRead(_ bytes: ByteBuffer) {
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        if !context.channel.isWritable { _ = try? upstream?.syncOptions?.setOption(.autoRead, value: false) }
+    }
+
+    func upstreamInputClosed() {
+        upstreamOutputDone = true
+        context.close(mode: .output, promise: nil)
+        closeIfDone()
+    }
+
+    func upstreamClosed() {
+        context.close(promise: nil)
+    }
+
+    func upstreamWritable(_ writable: Bool) {
+        setClientReads(writable)
+    }
+
+    private func closeIfDone() {
+        if clientInputClosed && upstreamOutputDone { context.close(promise: nil) }
+    }
+
+    /// The connection ended: the balancer's connection count and the access log.
+    private func finish(status: Int, outcome: String) {
+        guard !finished else { return }
+        finished = true
+        if let b = backend {
+            state.balancer.requestFinished(on: BackendID(b))
+            state.observe(.response(status: 200), on: b)
+        }
+        state.finished(AccessRecord(
+            id: id, client: context.channel.remoteAddress.map { "\($0.ipAddress ?? ""):\($0.port ?? 0)" } ?? "",
+            clientIP: context.channel.remoteAddress?.ipAddress ?? "", arrival: arrival, backend: backend, start: start, end: state.now,
+            status: status, attempts: attempts, outcome: outcome))
+    }
+
+    private var reading = true
+
+    private func setClientReads(_ on: Bool) {
+        guard on != reading else { return }
+        reading = on
+        _ = try? context.channel.syncOptions?.setOption(.autoRead, value: on)
+    }
+}
+
+/// The backend side of an L4 relay, reporting to its client side.
+final class UpstreamRelay: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    weak var owner: TCPRelayHandler?
+
+    init(owner: TCPRelayHandler) { self.owner = owner }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { owner?.upstreamRead(unwrapInboundIn(data)) }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed { owner?.upstreamInputClosed() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) { owner?.upstreamClosed() }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) { owner?.upstreamWritable(context.channel.isWritable) }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+}

@@ -1,0 +1,452 @@
+import Balancing
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One client connection of the L7 proxy: requests parsed strictly, one at a time (pipelined
+/// requests wait in the input buffer), each balanced by the shared core and relayed to an
+/// upstream connection, with back-pressure both ways.
+///
+/// Request bodies up to `retainLimit` are read whole before a backend is chosen, as nginx's
+/// `proxy_request_buffering` does with a small buffer: a malformed body is then refused before
+/// anything reaches a backend, and the request can be retried on another one. Beyond that, the
+/// body streams with back-pressure; a framing error later in it aborts the upstream
+/// connection, so the backend sees a truncated request, never a smuggled one.
+final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    static let retainLimit = 64 * 1024
+
+    unowned let state: ProxyState
+    private var context: ChannelHandlerContext!
+    private var parser: HTTPRequestParser
+    private var inbound: ByteBuffer?
+    private var exchange: Exchange?
+    private var closeAfterResponse = false
+    private var closing = false
+    private var headerTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var peer = ""
+    private var peerIP = ""
+    private var peerAddress: IPAddress?
+
+    /// One request in progress.
+    struct Exchange {
+        var id: Int
+        var head: RequestHead
+        var arrival: Instant
+        var attempts = 0
+        var backend: Int?
+        var start: Instant?
+        var setCookie: String?
+        /// Body read but not yet sent (whole while `retained`), and whether the body ended.
+        var pending: [ByteBuffer] = []
+        var pendingBytes = 0
+        var bodyComplete = false
+        /// The body is still whole in `pending` (a retry can resend it).
+        var retained = true
+        var dispatched = false
+        var upstream: UpstreamConnection?
+        var sent = false
+        var responseStarted = false
+        var responseChunked = false
+        var responseKeepAlive = true
+        var status = 0
+    }
+
+    init(state: ProxyState) {
+        self.state = state
+        parser = HTTPRequestParser(maxHeadBytes: state.configuration.client.maxHeaderSize)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let remote = context.channel.remoteAddress {
+            peerIP = remote.ipAddress ?? ""
+            peer = peerIP + ":" + String(remote.port ?? 0)
+            peerAddress = IPAddress(peerIP)
+        }
+        state.openClientConnections += 1
+        state.clientHandlers[ObjectIdentifier(self)] = self
+        if state.openClientConnections > state.configuration.client.maxConnections {
+            respondAndClose(503, "too many connections (client.max_connections is \(state.configuration.client.maxConnections))")
+            return
+        }
+        armHeaderTimer()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state.openClientConnections -= 1
+        state.clientHandlers[ObjectIdentifier(self)] = nil
+        headerTimer?.cancel()
+        idleTimer?.cancel()
+        closing = true
+        if var exchange, let b = exchange.backend, exchange.dispatched {
+            // The client went away mid-exchange: the upstream connection cannot be reused.
+            exchange.upstream?.close()
+            state.balancer.requestFinished(on: BackendID(b))
+            self.exchange = nil
+            finishRecord(exchange, status: 499, outcome: "error")
+            exchange.upstream = nil
+        }
+        exchange = nil
+    }
+
+    // MARK: Client input
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        guard !closing else { return }
+        if idleTimer != nil {
+            idleTimer?.cancel()
+            idleTimer = nil
+            armHeaderTimer()
+        }
+        if inbound == nil || inbound!.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound!.writeBuffer(&bytes)
+        }
+        process()
+    }
+
+    /// Parses what the buffer holds: a new request only when none is in progress.
+    private func process() {
+        while !closing, inbound != nil {
+            if exchange != nil && !parser.expectsBody { break }  // pipelined: wait for the response
+            do {
+                guard let event = try parser.next(&inbound!) else { break }
+                switch event {
+                case .head(let head): begin(head)
+                case .body(.data(let data)): bodyData(data)
+                case .body(.end): bodyEnd()
+                }
+            } catch {
+                requestRejected(error)
+                return
+            }
+        }
+        if exchange != nil, !parser.expectsBody, (inbound?.readableBytes ?? 0) > Self.retainLimit {
+            // Pipelined requests pile up behind the current one: stop reading (bounded memory).
+            setAutoRead(false)
+        }
+    }
+
+    private func begin(_ head: RequestHead) {
+        headerTimer?.cancel()
+        headerTimer = nil
+        let id = state.nextRequestID
+        state.nextRequestID += 1
+        exchange = Exchange(id: id, head: head, arrival: state.now)
+        if !head.keepAlive || state.draining { closeAfterResponse = true }
+        if !parser.expectsBody {
+            exchange!.bodyComplete = true
+            dispatch(avoiding: nil)
+        } else if head.expectsContinue {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+        }
+    }
+
+    private func bodyData(_ data: ByteBuffer) {
+        guard exchange != nil else { return }
+        if exchange!.sent, let upstream = exchange!.upstream {
+            upstream.write(framed(data), flush: true)
+            return
+        }
+        exchange!.pending.append(data)
+        exchange!.pendingBytes += data.readableBytes
+        if exchange!.pendingBytes > Self.retainLimit {
+            exchange!.retained = false
+            if !exchange!.dispatched { dispatch(avoiding: nil) }
+            // While connecting, hold reading: memory stays bounded by the retain limit.
+            if !exchange!.sent { setAutoRead(false) }
+        }
+    }
+
+    private func bodyEnd() {
+        guard exchange != nil else { return }
+        exchange!.bodyComplete = true
+        if exchange!.sent, let upstream = exchange!.upstream {
+            if exchange!.head.framing == .chunked { upstream.write(ByteBuffer(string: "0\r\n\r\n"), flush: true) }
+        } else if !exchange!.dispatched {
+            dispatch(avoiding: nil)
+        }
+    }
+
+    private func framed(_ data: ByteBuffer) -> ByteBuffer {
+        guard exchange?.head.framing == .chunked else { return data }
+        var out = context.channel.allocator.buffer(capacity: data.readableBytes + 16)
+        HeadWriter.writeChunk(data, into: &out)
+        return out
+    }
+
+    private func requestRejected(_ error: HTTPMessageError) {
+        if var exchange, exchange.dispatched {
+            // A framing error inside a streamed body: abort the upstream request.
+            exchange.upstream?.close()
+            exchange.upstream = nil
+            if let b = exchange.backend { state.balancer.requestFinished(on: BackendID(b)) }
+            self.exchange = nil
+            if exchange.responseStarted {
+                finishRecord(exchange, status: error.status, outcome: "error")
+                closeNow()
+                return
+            }
+            finishRecord(exchange, status: error.status, outcome: "rejected")
+        } else if let exchange {
+            self.exchange = nil
+            finishRecord(exchange, status: error.status, outcome: "rejected")
+        } else {
+            state.finished(AccessRecord(
+                id: state.nextRequestID, client: peer, clientIP: peerIP, arrival: state.now, backend: nil, start: nil, end: state.now,
+                status: error.status, attempts: 0, outcome: "rejected"))
+            state.nextRequestID += 1
+        }
+        respondAndClose(error.status, error.reason)
+    }
+
+    // MARK: Balancing and upstream
+
+    private func dispatch(avoiding: BackendID?) {
+        guard var exchange else { return }
+        exchange.dispatched = true
+        exchange.attempts += 1
+        var request = RequestContext(clientAddress: peerAddress, path: exchange.head.path)
+        request.headers = exchange.head.fields.map { ($0.name, $0.value) }
+        let decision = state.balancer.pick(request, avoiding: avoiding, using: &state.rng)
+        guard let id = decision.backend else {
+            self.exchange = exchange
+            answerError(503, "no backend available (all down, draining, ejected or at max_connections)", outcome: "rejected")
+            return
+        }
+        let b = id.index
+        exchange.backend = b
+        if exchange.setCookie == nil { exchange.setCookie = decision.inner.setCookie }
+        exchange.start = state.now
+        self.exchange = exchange
+        state.selected(b)
+        if let connection = state.takeIdle(b) {
+            send(on: connection)
+            return
+        }
+        let attempt = exchange.attempts
+        UpstreamConnection.connect(to: b, state: state).assumeIsolated().whenComplete { [self] result in
+            guard let current = self.exchange, current.attempts == attempt, !closing else {
+                if case .success(let connection) = result { state.putIdle(connection) }
+                return
+            }
+            switch result {
+            case .success(let connection): send(on: connection)
+            case .failure(let error): attemptFailed(.connectFailure, reason: "connect to \(state.names[b]) failed: \(error)")
+            }
+        }
+    }
+
+    private func send(on connection: UpstreamConnection) {
+        guard var exchange else { return }
+        var head = context.channel.allocator.buffer(capacity: 512)
+        HeadWriter.writeRequest(exchange.head, clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto, into: &head)
+        connection.start(head, requestIsHead: exchange.head.method == "HEAD", owner: self)
+        for part in exchange.pending { connection.write(framed(part), flush: false) }
+        if !exchange.retained { exchange.pending.removeAll() }
+        if exchange.bodyComplete, exchange.head.framing == .chunked { connection.write(ByteBuffer(string: "0\r\n\r\n"), flush: false) }
+        connection.flush()
+        exchange.upstream = connection
+        exchange.sent = true
+        self.exchange = exchange
+        if parser.expectsBody && !exchange.bodyComplete {
+            setAutoRead(true)
+            process()
+        }
+    }
+
+    /// The current attempt failed before any response reached the client: tell passive
+    /// checking, then retry on another backend as nginx's `proxy_next_upstream error timeout`
+    /// does (a connect failure always; after the request was sent, idempotent methods only,
+    /// and only while the body is still whole), else answer 502 or 504.
+    private func attemptFailed(_ outcome: RequestOutcome, reason: String) {
+        guard var exchange, let b = exchange.backend else { return }
+        state.balancer.requestFinished(on: BackendID(b))
+        state.observe(outcome, on: b)
+        exchange.upstream = nil
+        exchange.sent = false
+        self.exchange = exchange
+        let sentToBackend = outcome != .connectFailure
+        let canRetry = exchange.retained && exchange.bodyComplete && (!sentToBackend || exchange.head.isIdempotent)
+        if exchange.attempts <= state.configuration.balancer.retries && canRetry && !state.draining {
+            state.totals.retried += 1
+            dispatch(avoiding: BackendID(b))
+            return
+        }
+        if outcome == .timeout {
+            answerError(504, reason, outcome: "timeout")
+        } else {
+            answerError(502, reason, outcome: "error")
+        }
+    }
+
+    func upstreamFailed(_ outcome: RequestOutcome, reason: String) {
+        guard let exchange else { return }
+        if exchange.responseStarted {
+            // Part of the response is already with the client: all that is left is to close.
+            if let b = exchange.backend {
+                state.balancer.requestFinished(on: BackendID(b))
+                state.observe(outcome, on: b)
+            }
+            self.exchange = nil
+            finishRecord(exchange, status: 502, outcome: outcome == .timeout ? "timeout" : "error")
+            state.logger.warning("\(reason); closing the client connection mid-response")
+            closeNow()
+            return
+        }
+        attemptFailed(outcome, reason: reason)
+    }
+
+    func upstreamHead(_ head: ResponseHead) {
+        guard var exchange, let b = exchange.backend else { return }
+        state.observe(.response(status: head.status), on: b)
+        exchange.responseStarted = true
+        exchange.status = head.status
+        let framing = HeadWriter.clientFraming(head, clientMinorVersion: exchange.head.minorVersion)
+        exchange.responseChunked = framing == .chunked
+        if framing == .untilClose || !exchange.bodyComplete { closeAfterResponse = true }
+        exchange.responseKeepAlive = !closeAfterResponse
+        self.exchange = exchange
+        var out = context.channel.allocator.buffer(capacity: 512)
+        HeadWriter.writeResponse(
+            head, keepAlive: !closeAfterResponse, clientMinorVersion: exchange.head.minorVersion, setCookie: exchange.setCookie, into: &out)
+        context.write(wrapOutboundOut(out), promise: nil)
+    }
+
+    func upstreamData(_ data: ByteBuffer) {
+        guard let exchange else { return }
+        if exchange.responseChunked {
+            var out = context.channel.allocator.buffer(capacity: data.readableBytes + 16)
+            HeadWriter.writeChunk(data, into: &out)
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(data), promise: nil)
+        }
+        if !context.channel.isWritable { exchange.upstream?.setAutoRead(false) }
+    }
+
+    func upstreamEnd() {
+        guard let exchange, let b = exchange.backend else { return }
+        if exchange.responseChunked { context.write(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n")), promise: nil) }
+        context.flush()
+        state.balancer.requestFinished(on: BackendID(b))
+        self.exchange = nil
+        finishRecord(exchange, status: exchange.status, outcome: "ok")
+        requestDone()
+    }
+
+    func upstreamWritabilityChanged(_ writable: Bool) {
+        // Client → upstream back-pressure: read the client only while the upstream keeps up.
+        guard let exchange, !exchange.bodyComplete else { return }
+        setAutoRead(writable)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // Upstream → client back-pressure.
+        exchange?.upstream?.setAutoRead(context.channel.isWritable)
+    }
+
+    // MARK: Endings
+
+    /// The proxy answers by itself (502, 503, 504) for the current exchange.
+    private func answerError(_ status: Int, _ reason: String, outcome: String) {
+        guard let exchange else { return }
+        self.exchange = nil
+        if !exchange.bodyComplete { closeAfterResponse = true }
+        finishRecord(exchange, status: status, outcome: outcome)
+        let response = HeadWriter.errorResponse(
+            status: status, reason: HeadWriter.reasonPhrase(status), detail: reason, close: closeAfterResponse,
+            allocator: context.channel.allocator)
+        context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+        requestDone()
+    }
+
+    private func requestDone() {
+        if closeAfterResponse {
+            closeNow()
+            return
+        }
+        setAutoRead(true)
+        if let inbound, inbound.readableBytes > 0 {
+            armHeaderTimer()
+            process()
+        } else {
+            armIdleTimer()
+        }
+    }
+
+    private func finishRecord(_ exchange: Exchange, status: Int, outcome: String) {
+        state.finished(AccessRecord(
+            id: exchange.id, client: peer, clientIP: peerIP, arrival: exchange.arrival, backend: exchange.backend,
+            start: exchange.start, end: state.now, status: status, attempts: exchange.attempts, outcome: outcome))
+    }
+
+    private func respondAndClose(_ status: Int, _ reason: String) {
+        guard !closing else { return }
+        let response = HeadWriter.errorResponse(
+            status: status, reason: HeadWriter.reasonPhrase(status), detail: reason, close: true, allocator: context.channel.allocator)
+        closing = true
+        headerTimer?.cancel()
+        idleTimer?.cancel()
+        context.writeAndFlush(wrapOutboundOut(response)).assumeIsolated().whenComplete { [context] _ in context?.close(promise: nil) }
+    }
+
+    private func closeNow() {
+        guard !closing else { return }
+        closing = true
+        headerTimer?.cancel()
+        idleTimer?.cancel()
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { [context] _ in context?.close(promise: nil) }
+    }
+
+    /// Called when the proxy starts draining: idle connections close now, busy ones after
+    /// their response.
+    func drain() {
+        closeAfterResponse = true
+        if exchange == nil { closeNow() }
+    }
+
+    var isBusy: Bool { exchange != nil }
+
+    private var reading = true
+
+    /// Turns client reads on or off, touching the channel only on a change (each change is an
+    /// epoll update, which would otherwise cost a system call per request).
+    private func setAutoRead(_ on: Bool) {
+        guard on != reading else { return }
+        reading = on
+        _ = try? context.channel.syncOptions?.setOption(.autoRead, value: on)
+    }
+
+    private func armHeaderTimer() {
+        headerTimer?.cancel()
+        let timeout = state.configuration.client.headerTimeout
+        headerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [weak self] in
+            guard let self, self.exchange == nil, !self.closing else { return }
+            // nginx answers a slow head with 408 and closes (client_header_timeout).
+            self.respondAndClose(408, "request head not received within \(formatSeconds(timeout.nanoseconds))s")
+        }
+    }
+
+    private func armIdleTimer() {
+        idleTimer?.cancel()
+        let timeout = state.configuration.client.keepaliveTimeout
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [weak self] in
+            guard let self, self.exchange == nil else { return }
+            self.closeNow()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        closeNow()
+    }
+}

@@ -1,0 +1,176 @@
+import Balancing
+import NIOCore
+import NIOPosix
+
+/// What an upstream connection reports to the client exchange that owns it.
+protocol UpstreamOwner: AnyObject {
+    func upstreamHead(_ head: ResponseHead)
+    func upstreamData(_ data: ByteBuffer)
+    func upstreamEnd()
+    /// The exchange on this connection failed before its response ended.
+    func upstreamFailed(_ outcome: RequestOutcome, reason: String)
+    func upstreamWritabilityChanged(_ writable: Bool)
+}
+
+/// One HTTP/1.1 connection to a backend, kept alive across requests (nginx `keepalive`): it
+/// frames the response with `HTTPResponseParser`, so it goes back to the idle pool only when
+/// the response ended exactly where its framing says. The read timeout is nginx's
+/// `proxy_read_timeout`: the time between two reads, not the whole response.
+final class UpstreamConnection: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let backend: Int
+    unowned let state: ProxyState
+    private(set) var channel: any Channel
+    weak var owner: (any UpstreamOwner)?
+    private var parser = HTTPResponseParser()
+    private var inbound: ByteBuffer?
+    private var readTimer: Scheduled<Void>?
+    private var keepAlive = false
+    private var responseStarted = false
+    private var closed = false
+
+    init(backend: Int, state: ProxyState, channel: any Channel) {
+        self.backend = backend
+        self.state = state
+        self.channel = channel
+    }
+
+    /// Connects to backend `b`; the future succeeds with a connection on the state's loop.
+    static func connect(to b: Int, state: ProxyState) -> EventLoopFuture<UpstreamConnection> {
+        let timeout = state.configuration.balancer.timeouts.connect
+        return ClientBootstrap(group: state.loop)
+            .connectTimeout(.nanoseconds(timeout.nanoseconds))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(to: state.addresses[b])
+            .assumeIsolated()
+            .flatMapThrowing { channel in
+                let connection = UpstreamConnection(backend: b, state: state, channel: channel)
+                try channel.pipeline.syncOperations.addHandler(connection)
+                return connection
+            }
+            .nonisolated()
+    }
+
+    /// Sends a request head (and whatever body is ready) for `owner`.
+    func start(_ bytes: ByteBuffer, requestIsHead: Bool, owner: any UpstreamOwner) {
+        self.owner = owner
+        parser.expectResponse(toHead: requestIsHead)
+        responseStarted = false
+        channel.write(bytes, promise: nil)
+        armReadTimer()
+    }
+
+    func write(_ bytes: ByteBuffer, flush: Bool) {
+        channel.write(bytes, promise: nil)
+        if flush { channel.flush() }
+    }
+
+    func flush() { channel.flush() }
+
+    private var reading = true
+
+    func setAutoRead(_ on: Bool) {
+        guard on != reading else { return }
+        reading = on
+        _ = try? channel.syncOptions?.setOption(.autoRead, value: on)
+    }
+
+    /// Back in the idle pool: an upstream closing it now is not an error.
+    func becameIdle() {
+        owner = nil
+        readTimer?.cancel()
+        readTimer = nil
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        owner = nil
+        readTimer?.cancel()
+        channel.close(promise: nil)
+    }
+
+    private func armReadTimer() {
+        readTimer?.cancel()
+        let read = state.configuration.balancer.timeouts.read
+        readTimer = channel.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(read.nanoseconds)) { [weak self] in
+            guard let self, let owner = self.owner else { return }
+            self.owner = nil
+            self.close()
+            owner.upstreamFailed(.timeout, reason: "upstream timed out (no data for \(formatSeconds(read.nanoseconds))s)")
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        guard let owner else {
+            // Bytes on an idle connection: the upstream is confused; do not reuse it.
+            state.removeIdle(self)
+            close()
+            return
+        }
+        if inbound == nil || inbound!.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound!.writeBuffer(&bytes)
+        }
+        armReadTimer()
+        do {
+            while let event = try parser.next(&inbound!) {
+                switch event {
+                case .head(let head):
+                    keepAlive = head.keepAlive
+                    responseStarted = true
+                    owner.upstreamHead(head)
+                case .body(.data(let data)):
+                    owner.upstreamData(data)
+                case .body(.end):
+                    break  // delivered below, with the other framings' ends
+                }
+                if self.owner == nil { return }  // the owner gave up (its client went away)
+                if parser.isComplete {
+                    finish(owner)
+                    return
+                }
+            }
+        } catch {
+            self.owner = nil
+            close()
+            owner.upstreamFailed(.reset, reason: "invalid upstream response: \(error.reason)")
+        }
+    }
+
+    private func finish(_ owner: any UpstreamOwner) {
+        readTimer?.cancel()
+        readTimer = nil
+        self.owner = nil
+        let reusable = keepAlive && (inbound?.readableBytes ?? 0) == 0
+        inbound = nil
+        owner.upstreamEnd()
+        if reusable { state.putIdle(self) } else { close() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        readTimer?.cancel()
+        closed = true
+        state.removeIdle(self)
+        guard let owner else { return }
+        if parser.connectionClosed() {
+            self.owner = nil
+            owner.upstreamEnd()
+        } else {
+            self.owner = nil
+            owner.upstreamFailed(.reset, reason: responseStarted ? "upstream closed mid-response" : "upstream closed before responding")
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        owner?.upstreamWritabilityChanged(context.channel.isWritable)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

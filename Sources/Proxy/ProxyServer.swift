@@ -1,0 +1,142 @@
+import Balancing
+import Logging
+import NIOCore
+import NIOPosix
+
+/// `lbsim proxy`: binds the listeners, starts health checking and serves until `stop()`.
+///
+/// One event loop runs everything (listeners, client and upstream connections, probes,
+/// timers), so the shared core is driven from a single thread exactly as in the simulator.
+public final class ProxyServer: @unchecked Sendable {
+    // @unchecked: after `start` returns, `state` and the channels are only touched on `loop`.
+    let group: MultiThreadedEventLoopGroup
+    let loop: any EventLoop
+    let state: ProxyState
+    let listener: any Channel
+    let adminListener: (any Channel)?
+    let prober: ActiveProber
+    /// The address the proxy listens on (useful with port 0).
+    public let listenAddress: SocketAddress
+    public let adminAddress: SocketAddress?
+
+    /// Binds and starts serving. `eventsPath` receives health.csv rows, `accessLogPath`
+    /// requests.csv rows (both appended; the header is written to a new file).
+    public static func start(
+        configuration: ProxyConfiguration, eventsPath: String? = nil, accessLogPath: String? = nil,
+        logger: Logger = Logger(label: "lbsim.proxy")
+    ) throws -> ProxyServer {
+        var addresses: [SocketAddress] = []
+        for backend in configuration.backends {
+            do {
+                addresses.append(try SocketAddress.makeAddressResolvingHost(backend.address.host, port: backend.address.port))
+            } catch {
+                throw ProxyStartError("backend \(backend.core.name): cannot resolve \(backend.address.text): \(error)")
+            }
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            return try ProxyServer(configuration: configuration, addresses: addresses, group: group, eventsPath: eventsPath, accessLogPath: accessLogPath, logger: logger)
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+    }
+
+    private init(
+        configuration: ProxyConfiguration, addresses: [SocketAddress], group: MultiThreadedEventLoopGroup, eventsPath: String?,
+        accessLogPath: String?, logger: Logger
+    ) throws {
+        self.group = group
+        let loop = group.next()
+        self.loop = loop
+        let state = try loop.submit {
+            let state = ProxyState(configuration: configuration, loop: loop, logger: logger, addresses: addresses)
+            if let eventsPath { state.events = try CSVLog(path: eventsPath, header: HealthEvent.csvHeader) }
+            if let accessLogPath { state.accessLog = try CSVLog(path: accessLogPath, header: AccessRecord.header) }
+            return state
+        }.wait()
+        self.state = state
+        prober = ActiveProber(state: state, tcpOnly: configuration.mode == .l4)
+        let l4 = configuration.mode == .l4
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: l4)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler: any ChannelHandler = l4 ? TCPRelayHandler(state: state) : HTTPClientHandler(state: state)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        do {
+            listener = try bootstrap.bind(host: configuration.listen.host, port: configuration.listen.port).wait()
+        } catch {
+            throw ProxyStartError("cannot listen on \(configuration.listen.text): \(error)")
+        }
+        listenAddress = listener.localAddress!
+        if let admin = configuration.admin {
+            let adminBootstrap = ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AdminHandler(state: state)) }
+                }
+            do {
+                let channel = try adminBootstrap.bind(host: admin.host, port: admin.port).wait()
+                adminListener = channel
+                adminAddress = channel.localAddress
+            } catch {
+                listener.close(promise: nil)
+                throw ProxyStartError("cannot listen on admin \(admin.text): \(error)")
+            }
+        } else {
+            adminListener = nil
+            adminAddress = nil
+        }
+        let prober = self.prober
+        try loop.submit {
+            state.startHealth(prober: prober)
+            // Flush the access log once a second: rows are buffered, not lost on a clean stop.
+            _ = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                state.accessLog?.flush()
+            }
+        }.wait()
+        logger.info("listening on \(listenAddress) (\(configuration.mode.rawValue)), \(configuration.backends.count) backends")
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `drain_timeout`, closes what
+    /// is left, flushes the logs and releases the event loop. Blocks until done.
+    public func stop() {
+        let drainTimeout = state.configuration.drainTimeout
+        let loop = self.loop
+        let listener = self.listener
+        let adminListener = self.adminListener
+        let done = loop.makePromise(of: Void.self)
+        let state = self.state
+        loop.execute {
+            let loop = loop.assumeIsolated()
+            state.draining = true
+            state.logger.notice("draining: no new connections; waiting up to \(formatSeconds(drainTimeout.nanoseconds))s for in-flight requests")
+            listener.close(promise: nil)
+            for handler in state.clientHandlers.values { handler.drain() }
+            for pool in state.idle { for connection in pool { connection.close() } }
+            state.idle = state.idle.map { _ in [] }
+            let deadline = NIODeadline.now() + .nanoseconds(drainTimeout.nanoseconds)
+            func check() {
+                let busy = state.clientHandlers.values.contains { $0.isBusy } || (state.configuration.mode == .l4 && state.openClientConnections > 0)
+                if !busy || NIODeadline.now() >= deadline {
+                    if busy { state.logger.warning("drain timeout: closing \(state.openClientConnections) connection(s) still open") }
+                    adminListener?.close(promise: nil)
+                    state.accessLog?.flush()
+                    state.events?.flush()
+                    done.succeed()
+                    return
+                }
+                loop.scheduleTask(in: .milliseconds(20)) { check() }
+            }
+            check()
+        }
+        try? done.futureResult.wait()
+        try? group.syncShutdownGracefully()
+    }
+}

@@ -1,0 +1,297 @@
+import Balancing
+import Logging
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything the proxy shares between connections: the core's balancer and health machines,
+/// idle upstream connections, counters, and the two CSV logs.
+///
+/// It lives on one event loop and is only touched there (every handler runs on that loop), so
+/// the core's value types are used exactly as the simulator uses them, without locks. Time is
+/// read here, once per event, and passed into the core as an `Instant`: the core never reads a
+/// clock. (`@unchecked Sendable` only so the server can hold the reference off the loop; it
+/// reads nothing from it there but the immutable `configuration`.)
+final class ProxyState: @unchecked Sendable {
+    let configuration: ProxyConfiguration
+    let loop: any EventLoop
+    let logger: Logger
+    var balancer: RoutedBalancer
+    var rng: SplitMix64
+    let addresses: [SocketAddress]
+    let names: [String]
+    /// Active checking: one machine per backend, and the probe in flight (its channel).
+    var active: [ActiveHealthCheck] = []
+    var outlier: OutlierDetector?
+    var maxFails: [MaxFails] = []
+    var stats: [BackendStats]
+    var totals = Totals()
+    var idle: [[UpstreamConnection]]
+    let startUptime: UInt64
+    var events: CSVLog?
+    var accessLog: CSVLog?
+    var nextRequestID = 0
+    var openClientConnections = 0
+    /// Open L7 client connections, to close the idle ones when draining.
+    var clientHandlers: [ObjectIdentifier: HTTPClientHandler] = [:]
+    var draining = false
+    var lastTransition: [HealthEvent?]
+    let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// A blue/green switch in force (`POST /pools/switch`), to switch back.
+    var activeSwitch: PoolSet.PoolSwitch?
+
+    struct Totals {
+        var requests = 0
+        var failed = 0
+        var retried = 0
+        var byStatus: [Int: Int] = [:]
+        var latencyCounts: [Int]
+        var latencySum = 0.0
+
+        init(buckets: Int = 14) { latencyCounts = Array(repeating: 0, count: buckets) }
+    }
+
+    struct BackendStats {
+        var requests = 0
+        var completed = 0
+        var failed = 0
+        var latencyCounts: [Int] = Array(repeating: 0, count: 14)
+        var latencySum = 0.0
+    }
+
+    init(configuration: ProxyConfiguration, loop: any EventLoop, logger: Logger, addresses: [SocketAddress]) {
+        self.configuration = configuration
+        self.loop = loop
+        self.logger = logger
+        self.addresses = addresses
+        let backends = configuration.backends.map { entry in
+            (backend: Backend(
+                name: entry.core.name, address: entry.address.text, weight: entry.core.weight,
+                maxConnections: entry.core.maxConnections, isBackup: entry.core.backup), pool: entry.pool)
+        }
+        names = backends.map(\.backend.name)
+        balancer = configuration.balancer.makeRoutedBalancer(backends: backends)
+        rng = SplitMix64(seed: configuration.seed)
+        stats = Array(repeating: BackendStats(), count: backends.count)
+        idle = Array(repeating: [], count: backends.count)
+        lastTransition = Array(repeating: nil, count: backends.count)
+        startUptime = NIODeadline.now().uptimeNanoseconds
+    }
+
+    /// Now, on the proxy's time line (nanoseconds since it started).
+    var now: Instant { Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds - startUptime)) }
+
+    func deadline(_ instant: Instant) -> NIODeadline { .uptimeNanoseconds(startUptime + UInt64(max(0, instant.nanoseconds))) }
+
+    // MARK: Health
+
+    /// Starts active checking and the passive machines' timers.
+    func startHealth(prober: ActiveProber) {
+        let health = configuration.balancer.healthCheck
+        let now = self.now
+        if let config = health.active {
+            active = names.map { _ in ActiveHealthCheck(configuration: config.machine) }
+            for b in active.indices { carryOut(active[b].start(now: now, using: &rng), backend: b, prober: prober) }
+        }
+        if let passive = health.passive {
+            switch passive.style {
+            case .outlier:
+                let detector = OutlierDetector(configuration: passive.outlier, hostCount: names.count)
+                outlier = detector
+                carryOut(detector.start(now: now))
+            case .maxFails:
+                maxFails = names.map { _ in MaxFails(configuration: passive.maxFails) }
+            }
+        }
+    }
+
+    func carryOut(_ actions: [ActiveHealthCheck.Action], backend b: Int, prober: ActiveProber) {
+        for action in actions {
+            switch action {
+            case .scheduleProbe(let at):
+                loop.assumeIsolated().scheduleTask(deadline: deadline(at)) { [self] in
+                    guard !draining else { return }
+                    carryOut(active[b].probeDue(now: now), backend: b, prober: prober)
+                }
+            case .sendProbe(let id, let deadline):
+                prober.probe(backend: b, id: id, deadline: deadline) { [self] result in
+                    let now = self.now
+                    let actions: [ActiveHealthCheck.Action]
+                    switch result {
+                    case .success: actions = active[b].probeSucceeded(id: id, now: now, using: &rng)
+                    case .failure(let failure):
+                        actions = failure == .timeout
+                            ? active[b].probeTimedOut(id: id, now: now, using: &rng)
+                            : active[b].probeFailed(id: id, now: now, failure: failure, using: &rng)
+                    }
+                    carryOut(actions, backend: b, prober: prober)
+                }
+            case .markUp, .markDown:
+                record(balancer.apply(action, to: BackendID(b), at: now))
+            }
+        }
+    }
+
+    func carryOut(_ actions: [OutlierDetector.Action]) {
+        for action in actions {
+            switch action {
+            case .scheduleSweep(let at):
+                loop.assumeIsolated().scheduleTask(deadline: deadline(at)) { [self] in
+                    guard !draining, var detector = outlier else { return }
+                    let actions = detector.sweep(now: now)
+                    outlier = detector
+                    carryOut(actions)
+                }
+            case .eject, .uneject:
+                record(balancer.apply(action, at: now))
+            }
+        }
+    }
+
+    func carryOut(_ actions: [MaxFails.Action], backend b: Int) {
+        for action in actions {
+            switch action {
+            case .scheduleTimer(let at):
+                loop.assumeIsolated().scheduleTask(deadline: deadline(at)) { [self] in carryOut(maxFails[b].timerFired(now: now), backend: b) }
+            case .markAvailable, .markUnavailable:
+                record(balancer.apply(action, to: BackendID(b), at: now))
+            }
+        }
+    }
+
+    /// A transition: logged, kept for `/stats`, appended to `--events`.
+    func record(_ event: HealthEvent?) {
+        guard let event else { return }
+        if let b = names.firstIndex(of: event.backend) { lastTransition[b] = event }
+        logger.notice("backend \(event.backend): \(event.from.rawValue) -> \(event.to.rawValue) (\(event.reason): \(event.detail))")
+        events?.write(event.csvRow)
+        events?.flush()
+    }
+
+    /// The balancer picked backend `b` (nginx max_fails counts selections).
+    func selected(_ b: Int) {
+        stats[b].requests += 1
+        if !maxFails.isEmpty { carryOut(maxFails[b].selected(now: now), backend: b) }
+    }
+
+    /// Passive checking sees how an attempt on backend `b` ended.
+    func observe(_ outcome: RequestOutcome, on b: Int) {
+        if case .response(let status) = outcome, status < 500 {
+        } else {
+            stats[b].failed += 1
+        }
+        if var detector = outlier {
+            let actions = detector.requestFinished(on: BackendID(b), outcome: outcome, now: now)
+            outlier = detector
+            carryOut(actions)
+        }
+        if !maxFails.isEmpty { carryOut(maxFails[b].requestFinished(outcome: outcome, now: now), backend: b) }
+    }
+
+    // MARK: Counters
+
+    func bucket(_ seconds: Double) -> Int {
+        latencyBuckets.firstIndex { seconds <= $0 } ?? latencyBuckets.count
+    }
+
+    /// A request answered to the client: totals, the backend's latency, the access log.
+    func finished(_ record: AccessRecord) {
+        totals.requests += 1
+        totals.byStatus[record.status, default: 0] += 1
+        if record.outcome != "ok" { totals.failed += 1 }
+        if record.attempts > 1 { totals.retried += 1 }
+        let latency = Double(record.end.nanoseconds - record.arrival.nanoseconds) / 1e9
+        totals.latencyCounts[bucket(latency)] += 1
+        totals.latencySum += latency
+        if let b = record.backend, record.outcome == "ok" {
+            stats[b].completed += 1
+            stats[b].latencyCounts[bucket(latency)] += 1
+            stats[b].latencySum += latency
+        }
+        accessLog?.write(record.csvRow(names: names))
+    }
+
+    // MARK: Upstream connections
+
+    /// An idle kept-alive connection to backend `b`, or nil.
+    func takeIdle(_ b: Int) -> UpstreamConnection? {
+        while let connection = idle[b].popLast() {
+            if connection.channel.isActive { return connection }
+        }
+        return nil
+    }
+
+    /// Keeps a connection whose response ended cleanly, up to `upstream_keepalive` per backend
+    /// (nginx closes the least recently used beyond the limit).
+    func putIdle(_ connection: UpstreamConnection) {
+        let b = connection.backend
+        guard configuration.upstreamKeepalive > 0, !draining, connection.channel.isActive else {
+            connection.close()
+            return
+        }
+        if idle[b].count >= configuration.upstreamKeepalive { idle[b].removeFirst().close() }
+        idle[b].append(connection)
+        connection.becameIdle()
+    }
+
+    func removeIdle(_ connection: UpstreamConnection) {
+        if let i = idle[connection.backend].firstIndex(where: { $0 === connection }) { idle[connection.backend].remove(at: i) }
+    }
+}
+
+/// One `--access-log` row: the simulator's `requests.csv` columns.
+struct AccessRecord {
+    var id: Int
+    var client: String
+    var clientIP: String
+    var arrival: Instant
+    var backend: Int?
+    var start: Instant?
+    var end: Instant
+    var status: Int
+    var attempts: Int
+    var outcome: String
+
+    static let header = "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome"
+
+    func csvRow(names: [String]) -> String {
+        [
+            String(id), client, clientIP, formatSeconds(arrival.nanoseconds), backend.map { names[$0] } ?? "",
+            start.map { formatSeconds($0.nanoseconds) } ?? "", formatSeconds(end.nanoseconds),
+            formatSeconds((end.nanoseconds - arrival.nanoseconds) * 1000), String(status), String(attempts), outcome,
+        ].map(csvField).joined(separator: ",")
+    }
+}
+
+/// An append-only CSV file written from the event loop through stdio's buffer: rows are
+/// small, and a periodic flush (and one at exit) bounds what a crash could lose.
+final class CSVLog {
+    private let file: UnsafeMutablePointer<FILE>
+
+    init(path: String, header: String) throws(ProxyStartError) {
+        guard let file = fopen(path, "a") else {
+            throw ProxyStartError("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        self.file = file
+        if ftell(file) == 0 { write(header) }
+        fflush(file)
+    }
+
+    func write(_ row: String) {
+        fputs(row, file)
+        fputc(10, file)
+    }
+
+    func flush() { fflush(file) }
+
+    deinit { fclose(file) }
+}
+
+/// The proxy cannot start: a port in use, a file that cannot be opened, a bad address.
+public struct ProxyStartError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Balancing
+import Dispatch
+import Logging
+import Proxy
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `lbsim proxy --config FILE`: the real proxy, driven by the same core as the simulator.
+struct ProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy",
+        abstract: "Run the L7 (HTTP/1.1) or L4 (TCP) proxy in front of real servers until SIGINT or SIGTERM."
+    )
+
+    @Option(name: .long, help: "Proxy file (YAML): mode, listen, admin, balancer, backends.")
+    var config: String
+
+    @Option(name: .long, help: "Append every health transition to this file as health.csv rows.")
+    var events: String?
+
+    @Option(name: .customLong("access-log"), help: "Append one requests.csv row per request (L7) or connection (L4).")
+    var accessLog: String?
+
+    @Option(name: .customLong("set"), help: "Override a key of the file, e.g. --set balancer.algorithm=least_conn (repeatable).")
+    var overrides: [String] = []
+
+    func run() throws {
+        let decoder = ConfigDecoder(file: config)
+        var root = try decoder.parse(try readTextFile(config))
+        for text in overrides {
+            do {
+                let (path, value) = try ConfigOverrides.parse(text)
+                root = try ConfigOverrides.apply(path, value: value, to: root)
+            } catch {
+                throw InputError(error.description)
+            }
+        }
+        let configuration = try decoder.decode(ProxyConfiguration.self, from: root)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let server: ProxyServer
+        do {
+            server = try ProxyServer.start(configuration: configuration, eventsPath: events, accessLogPath: accessLog)
+        } catch let error as ProxyStartError {
+            throw InputError(error.description)
+        }
+        print("lbsim proxy: listening on \(server.listenAddress)" + (server.adminAddress.map { ", admin on \($0)" } ?? ""))
+        // SIGINT/SIGTERM: stop accepting, drain, exit 0. The signals are taken from their
+        // default action and handled on a dispatch queue, away from the event loop.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let stopped = DispatchSemaphore(value: 0)
+        let queue = DispatchQueue(label: "lbsim.signals")
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { stopped.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        stopped.wait()
+        server.stop()
+        print("lbsim proxy: stopped")
+        withExtendedLifetime(sources) {}
+    }
+}
