@@ -54,6 +54,8 @@ public struct HTTPRequestParser {
         case head
         case fixed(remaining: Int)
         case chunked(ChunkedDecoder)
+        /// The body's last byte was handed on; `.end` comes next.
+        case bodyDone
     }
 
     public let maxHeadBytes: Int
@@ -86,8 +88,11 @@ public struct HTTPRequestParser {
             guard buffer.readableBytes > 0 else { return nil }
             let n = min(remaining, buffer.readableBytes)
             let slice = buffer.readSlice(length: n)!
-            state = n == remaining ? .head : .fixed(remaining: remaining - n)
+            state = n == remaining ? .bodyDone : .fixed(remaining: remaining - n)
             return .body(.data(slice))
+        case .bodyDone:
+            state = .head
+            return .body(.end)
         case .chunked(var decoder):
             let part = try decoder.next(&buffer, status: 400)
             if part == .end { state = .head } else { state = .chunked(decoder) }

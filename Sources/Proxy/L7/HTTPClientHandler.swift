@@ -307,8 +307,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     }
 
     func upstreamHead(_ head: ResponseHead) {
-        guard var exchange, let b = exchange.backend else { return }
-        state.observe(.response(status: head.status), on: b)
+        guard var exchange else { return }
         exchange.responseStarted = true
         exchange.status = head.status
         let framing = HeadWriter.clientFraming(head, clientMinorVersion: exchange.head.minorVersion)
@@ -339,6 +338,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         if exchange.responseChunked { context.write(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n")), promise: nil) }
         context.flush()
         state.balancer.requestFinished(on: BackendID(b))
+        // Observed at the end, not at the head: a response cut off halfway is a reset, and
+        // counting its 200 first would reset the consecutive-failure count.
+        state.observe(.response(status: exchange.status), on: b)
         self.exchange = nil
         finishRecord(exchange, status: exchange.status, outcome: "ok")
         requestDone()

@@ -1,0 +1,104 @@
+import NIOCore
+import Testing
+@testable import Proxy
+
+/// The strict request parser, without sockets: each smuggling vector and limit gets the
+/// status nginx gives it.
+@Suite struct RequestParserTests {
+    /// Feeds `text` whole and returns the events, or the error status.
+    func parse(_ text: String, maxHead: Int = 8192) -> (events: [HTTPRequestParser.Event], status: Int?) {
+        var parser = HTTPRequestParser(maxHeadBytes: maxHead)
+        var buffer = ByteBuffer(string: text)
+        var events: [HTTPRequestParser.Event] = []
+        do {
+            while let event = try parser.next(&buffer) { events.append(event) }
+        } catch {
+            return (events, error.status)
+        }
+        return (events, nil)
+    }
+
+    @Test func parsesAGetAndKeepsFieldsInOrder() throws {
+        let (events, status) = parse("GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-One: 1\r\nx-two:2\r\n\r\n")
+        #expect(status == nil)
+        guard case .head(let head) = events.first else { Issue.record("no head"); return }
+        #expect(head.method == "GET")
+        #expect(head.path == "/a")
+        #expect(head.fields.map(\.name) == ["Host", "X-One", "x-two"])
+        #expect(head.field("x-two") == "2")
+        #expect(head.keepAlive)
+        #expect(head.framing == .none)
+    }
+
+    @Test func decodesChunkedBodiesAndPipelinedRequests() {
+        let text = "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: t\r\n\r\n"
+            + "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+        let (events, status) = parse(text)
+        #expect(status == nil)
+        var body = ""
+        var heads: [String] = []
+        for event in events {
+            switch event {
+            case .head(let head): heads.append(head.target)
+            case .body(.data(let data)): body += String(buffer: data)
+            case .body(.end): break
+            }
+        }
+        #expect(heads == ["/p", "/next"])
+        #expect(body == "hello world")
+    }
+
+    @Test(arguments: [
+        ("both Content-Length and Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        ("two different Content-Lengths", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
+        ("two equal Content-Lengths (nginx refuses duplicates)", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
+        ("malformed chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 400),
+        ("chunk size with a sign", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n", 400),
+        ("chunk data longer than its size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n", 400),
+        ("obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  continued\r\n\r\n", 400),
+        ("whitespace before the colon", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 0\r\n\r\n", 400),
+        ("bare LF", "GET / HTTP/1.1\nHost: x\n\n", 400),
+        ("bare LF inside the head", "GET / HTTP/1.1\r\nHost: x\nX-A: 1\r\n\r\n", 400),
+        ("transfer coding gzip", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        ("transfer codings gzip, chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
+        ("two Transfer-Encoding lines", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        ("negative Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+        ("Content-Length list", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc", 400),
+        ("HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400),
+        ("two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        ("HTTP/2.0 in text", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        ("garbage request line", "HELLO\r\n\r\n", 400),
+        ("control character in a value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\u{1}b\r\n\r\n", 400),
+    ])
+    func refuses(_ name: String, _ text: String, _ expected: Int) {
+        let (events, status) = parse(text)
+        #expect(status == expected, "\(name)")
+        // A refused request never completes: no end of body is handed on.
+        #expect(!events.contains { if case .body(.end) = $0 { true } else { false } }, "\(name)")
+    }
+
+    @Test func headLargerThanTheLimitIs431EvenBeforeItEnds() {
+        let big = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 9000)
+        #expect(parse(big).status == 431)
+        #expect(parse(big + "\r\n\r\n").status == 431)
+        #expect(parse("GET / HTTP/1.1\r\nHost: x\r\nX-Ok: " + String(repeating: "a", count: 100) + "\r\n\r\n").status == nil)
+    }
+
+    @Test func incompleteInputWaitsForMoreBytes() throws {
+        var parser = HTTPRequestParser()
+        var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\nHo")
+        #expect(try parser.next(&buffer) == nil)
+        buffer.writeString("st: x\r\n\r\n")
+        guard case .head = try parser.next(&buffer) else { Issue.record("expected a head"); return }
+    }
+
+    @Test func connectionFieldDecidesKeepAlive() {
+        func keepAlive(_ text: String) -> Bool? {
+            guard case .head(let head) = parse(text).events.first else { return nil }
+            return head.keepAlive
+        }
+        #expect(keepAlive("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") == false)
+        #expect(keepAlive("GET / HTTP/1.0\r\n\r\n") == false)
+        #expect(keepAlive("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") == true)
+    }
+}
