@@ -96,6 +96,12 @@ final class RawClient {
         return try readResponse()
     }
 
+    /// Everything read and not yet parsed.
+    func drain() -> [UInt8] {
+        defer { inbound.clear() }
+        return Array(inbound.readableBytesView)
+    }
+
     /// True when the peer closes the connection (reads until end of stream or timeout).
     func waitForClose() -> Bool {
         while fill() {}

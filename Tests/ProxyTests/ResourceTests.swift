@@ -1,0 +1,46 @@
+import Testing
+@testable import Proxy
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Descriptors and connections come back: the proxy runs in this process, so its open file
+/// descriptors are this process's.
+@Suite(.serialized) struct ResourceTests {
+    static func openDescriptors() -> Int {
+        guard let dir = opendir("/proc/self/fd") else { return -1 }
+        defer { closedir(dir) }
+        var count = 0
+        while readdir(dir) != nil { count += 1 }
+        return count - 3  // ".", ".." and the directory's own descriptor
+    }
+
+    @Test func noDescriptorLeakAfterTenThousandConnections() throws {
+        let h = try Harness(backends: ["a", "b"], yaml: """
+            backends:
+              - { name: a, address: "{a}" }
+              - { name: b, address: "{b}" }
+            """)
+        defer { h.stop() }
+        for _ in 0..<4 { _ = try fetch(port: h.port) }  // warm the upstream keep-alive pool
+        #expect(eventually { (try? h.admin("GET", "/stats").1.contains("\"open_connections\":0")) == true })
+        let baseline = Self.openDescriptors()
+        var ok = 0
+        for i in 0..<10_000 {
+            // Every third client closes without reading, every fifth sends garbage.
+            let client = try RawClient(port: h.port)
+            if i % 5 == 4 {
+                client.send("NONSENSE\r\n\r\n")
+                if try client.readResponse()?.status == 400 { ok += 1 }
+            } else if i % 3 == 2 {
+                client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                ok += 1
+            } else if try client.get("/")?.status == 200 {
+                ok += 1
+            }
+        }
+        #expect(ok == 10_000)
+        #expect(eventually { Self.openDescriptors() <= baseline + 2 }, "descriptors back to \(baseline), now \(Self.openDescriptors())")
+    }
+}
