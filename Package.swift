@@ -54,7 +54,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strictness
+            // Run-time exclusivity checks cost about 2% of the proxy's CPU on small requests
+            // (swift_beginAccess on every handler field); the compile-time checks still apply.
+            swiftSettings: strictness + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .executableTarget(
             name: "lbsim",

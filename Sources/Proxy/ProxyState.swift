@@ -40,6 +40,9 @@ final class ProxyState: @unchecked Sendable {
     var draining = false
     var lastTransition: [HealthEvent?]
     let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// Whether the balancer reads request headers (routes, cookie affinity, hashing on a
+    /// header or cookie): otherwise they are not copied into its request context.
+    let needsRequestHeaders: Bool
     /// A blue/green switch in force (`POST /pools/switch`), to switch back.
     var activeSwitch: PoolSet.PoolSwitch?
 
@@ -79,6 +82,10 @@ final class ProxyState: @unchecked Sendable {
         idle = Array(repeating: [], count: backends.count)
         lastTransition = Array(repeating: nil, count: backends.count)
         startUptime = NIODeadline.now().uptimeNanoseconds
+        let balancer = configuration.balancer
+        let pools = Set(configuration.backends.map(\.pool)).sorted()
+        needsRequestHeaders = balancer.affinity != nil || !balancer.routes.isEmpty
+            || pools.contains { balancer.policySpec(forPool: $0).hashKey != .clientAddress }
     }
 
     /// Now, on the proxy's time line (nanoseconds since it started).

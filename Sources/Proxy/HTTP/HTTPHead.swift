@@ -1,19 +1,67 @@
 import NIOCore
 
 /// A header field as received: the name keeps its case (it is forwarded as is), comparisons
-/// are case-insensitive.
+/// are case-insensitive. The fields the proxy acts on are recognised once, when parsed, so the
+/// per-request paths compare a small enum instead of lowercasing strings.
 public struct HTTPField: Sendable, Equatable {
     public var name: String
     public var value: String
+    let kind: FieldKind
 
     public init(_ name: String, _ value: String) {
         self.name = name
         self.value = value
+        kind = FieldKind(name)
     }
 
+    /// Whether the name is `lowercased` (given in lowercase), ignoring ASCII case.
     @inline(__always)
-    func named(_ lowercased: String) -> Bool {
-        name.utf8.count == lowercased.utf8.count && name.lowercased() == lowercased
+    func named(_ lowercased: String) -> Bool { equalsIgnoringASCIICase(name, lowercased) }
+}
+
+/// The fields the proxy reads or rewrites.
+enum FieldKind: UInt8, Sendable {
+    case contentLength, transferEncoding, host, connection, expect, keepAlive, proxyConnection, te, trailer, upgrade
+    case xForwardedFor, xForwardedProto, other
+
+    init(_ name: String) {
+        func is_(_ lower: String) -> Bool { equalsIgnoringASCIICase(name, lower) }
+        switch name.utf8.count {
+        case 2: self = is_("te") ? .te : .other
+        case 4: self = is_("host") ? .host : .other
+        case 6: self = is_("expect") ? .expect : .other
+        case 7: self = is_("trailer") ? .trailer : is_("upgrade") ? .upgrade : .other
+        case 10: self = is_("connection") ? .connection : is_("keep-alive") ? .keepAlive : .other
+        case 14: self = is_("content-length") ? .contentLength : .other
+        case 15: self = is_("x-forwarded-for") ? .xForwardedFor : .other
+        case 16: self = is_("proxy-connection") ? .proxyConnection : .other
+        case 17: self = is_("transfer-encoding") ? .transferEncoding : is_("x-forwarded-proto") ? .xForwardedProto : .other
+        default: self = .other
+        }
+    }
+
+    /// RFC 9110 §7.6.1 hop-by-hop fields, plus the framing fields the proxy sets itself.
+    var isHopByHop: Bool {
+        switch self {
+        case .connection, .keepAlive, .proxyConnection, .te, .trailer, .upgrade, .transferEncoding, .contentLength: return true
+        default: return false
+        }
+    }
+}
+
+/// ASCII case-insensitive equality with a lowercase constant, without allocating.
+@inline(__always)
+func equalsIgnoringASCIICase(_ text: String, _ lowercased: String) -> Bool {
+    var a = text.utf8.makeIterator()
+    var b = lowercased.utf8.makeIterator()
+    while true {
+        switch (a.next(), b.next()) {
+        case (nil, nil): return true
+        case (let x?, let y?):
+            let folded = x >= 65 && x <= 90 ? x | 0x20 : x
+            if folded != y { return false }
+        default: return false
+        }
     }
 }
 
@@ -130,7 +178,9 @@ enum HeadScanner {
 
     /// The comma-separated tokens of a field such as Connection, lowercased.
     static func tokens(_ value: String) -> [Substring] {
-        value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: " \t") }
+        if equalsIgnoringASCIICase(value, "keep-alive") { return ["keep-alive"] }
+        if equalsIgnoringASCIICase(value, "close") { return ["close"] }
+        return value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: " \t") }
     }
 }
 

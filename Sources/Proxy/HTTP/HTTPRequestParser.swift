@@ -147,28 +147,28 @@ public struct HTTPRequestParser {
         var keepAlive = minor == 1
         var expectsContinue = false
         for field in fields {
-            switch field.name.lowercased() {
-            case "content-length":
+            switch field.kind {
+            case .contentLength:
                 if sawLength { throw HTTPMessageError(400, "duplicate Content-Length") }
                 sawLength = true
                 guard let n = HeadScanner.parseLength(field.value) else { throw HTTPMessageError(400, "invalid Content-Length '\(field.value.prefix(40))'") }
                 length = n
-            case "transfer-encoding":
+            case .transferEncoding:
                 if sawCoding { throw HTTPMessageError(400, "duplicate Transfer-Encoding") }
                 sawCoding = true
-                guard field.value.lowercased() == "chunked" else {
+                guard equalsIgnoringASCIICase(field.value, "chunked") else {
                     throw HTTPMessageError(501, "transfer coding '\(field.value.prefix(40))' is not implemented (only chunked)")
                 }
                 guard minor == 1 else { throw HTTPMessageError(400, "Transfer-Encoding in an HTTP/1.0 request") }
                 chunked = true
-            case "host":
+            case .host:
                 if sawHost { throw HTTPMessageError(400, "duplicate Host") }
                 sawHost = true
-            case "connection":
+            case .connection:
                 let tokens = HeadScanner.tokens(field.value)
                 if tokens.contains("close") { keepAlive = false } else if tokens.contains("keep-alive") { keepAlive = true }
-            case "expect":
-                if field.value.lowercased() == "100-continue" { expectsContinue = true }
+            case .expect:
+                if equalsIgnoringASCIICase(field.value, "100-continue") { expectsContinue = true }
             default:
                 break
             }

@@ -119,15 +119,15 @@ public struct HTTPResponseParser {
         var length: Int?
         var coding: String?
         for field in split.fields {
-            switch field.name.lowercased() {
-            case "content-length":
+            switch field.kind {
+            case .contentLength:
                 guard let n = HeadScanner.parseLength(field.value), length == nil || length == n else {
                     throw HTTPMessageError(502, "invalid or conflicting upstream Content-Length")
                 }
                 length = n
-            case "transfer-encoding":
+            case .transferEncoding:
                 coding = coding.map { $0 + "," + field.value } ?? field.value
-            case "connection":
+            case .connection:
                 let tokens = HeadScanner.tokens(field.value)
                 if tokens.contains("close") { keepAlive = false } else if tokens.contains("keep-alive") { keepAlive = true }
             default: break

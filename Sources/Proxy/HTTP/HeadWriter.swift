@@ -5,17 +5,18 @@ import NIOCore
 /// Proxy-Connection, TE, Trailer, Upgrade, and the framing fields) are dropped, the proxy sets
 /// its own framing, and `Host` is kept as the client sent it (`proxy_set_header Host $host`).
 enum HeadWriter {
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "transfer-encoding", "content-length",
-    ]
-
-    /// Fields named in Connection are hop-by-hop too.
-    static func connectionNamed(_ fields: [HTTPField]) -> Set<String> {
-        var named = Set<String>()
-        for field in fields where field.named("connection") {
-            for token in HeadScanner.tokens(field.value) where token != "close" && token != "keep-alive" { named.insert(String(token)) }
+    /// Fields named in Connection are hop-by-hop too (usually there are none).
+    static func connectionNamed(_ fields: [HTTPField]) -> [String] {
+        var named: [String] = []
+        for field in fields where field.kind == .connection {
+            for token in HeadScanner.tokens(field.value) where token != "close" && token != "keep-alive" { named.append(String(token)) }
         }
         return named
+    }
+
+    @inline(__always)
+    static func isNamed(_ field: HTTPField, in named: [String]) -> Bool {
+        !named.isEmpty && named.contains { equalsIgnoringASCIICase(field.name, $0) }
     }
 
     /// The request as sent upstream over a kept-alive HTTP/1.1 connection.
@@ -29,14 +30,14 @@ enum HeadWriter {
         let named = connectionNamed(head.fields)
         var forwardedFor: String?
         for field in head.fields {
-            let lower = field.name.lowercased()
-            if hopByHop.contains(lower) || named.contains(lower) || lower == "expect" { continue }
-            if lower == "x-forwarded-for" {
+            let kind = field.kind
+            if kind.isHopByHop || kind == .expect || isNamed(field, in: named) { continue }
+            if kind == .xForwardedFor {
                 // nginx's $proxy_add_x_forwarded_for: the client's list, then the client.
                 forwardedFor = forwardedFor.map { $0 + ", " + field.value } ?? field.value
                 continue
             }
-            if lower == "x-forwarded-proto" && forwardedProto != nil { continue }
+            if kind == .xForwardedProto && forwardedProto != nil { continue }
             writeField(field.name, field.value, into: &buffer)
         }
         writeField("X-Forwarded-For", forwardedFor.map { $0 + ", " + clientAddress } ?? clientAddress, into: &buffer)
@@ -62,8 +63,7 @@ enum HeadWriter {
         buffer.writeStaticString("\r\n")
         let named = connectionNamed(head.fields)
         for field in head.fields {
-            let lower = field.name.lowercased()
-            if hopByHop.contains(lower) || named.contains(lower) { continue }
+            if field.kind.isHopByHop || isNamed(field, in: named) { continue }
             writeField(field.name, field.value, into: &buffer)
         }
         if let setCookie { writeField("Set-Cookie", setCookie, into: &buffer) }

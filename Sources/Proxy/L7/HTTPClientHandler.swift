@@ -25,17 +25,22 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private var exchange: Exchange?
     private var closeAfterResponse = false
     private var closing = false
-    private var headerTimer: Scheduled<Void>?
-    private var idleTimer: Scheduled<Void>?
+    /// The connection's one timer, lazy like the upstream read timer: waiting for a request
+    /// head (`header_timeout`) or idle between requests (`keepalive_timeout`).
+    private enum Wait { case none, header, idle }
+    private var wait = Wait.none
+    private var waitDeadline = NIODeadline.distantFuture
+    private var timer: Scheduled<Void>?
+    private var timerAt = NIODeadline.distantFuture
     private var peer = ""
     private var peerIP = ""
     private var peerAddress: IPAddress?
 
-    /// One request in progress.
-    struct Exchange {
-        var id: Int
-        var head: RequestHead
-        var arrival: Instant
+    /// One request in progress (a class: it is updated in place from several callbacks).
+    final class Exchange {
+        let id: Int
+        let head: RequestHead
+        let arrival: Instant
         var attempts = 0
         var backend: Int?
         var start: Instant?
@@ -53,6 +58,12 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         var responseChunked = false
         var responseKeepAlive = true
         var status = 0
+
+        init(id: Int, head: RequestHead, arrival: Instant) {
+            self.id = id
+            self.head = head
+            self.arrival = arrival
+        }
     }
 
     init(state: ProxyState) {
@@ -82,10 +93,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     func channelInactive(context: ChannelHandlerContext) {
         state.openClientConnections -= 1
         state.clientHandlers[ObjectIdentifier(self)] = nil
-        headerTimer?.cancel()
-        idleTimer?.cancel()
+        stopWaiting()
+        timer?.cancel()
         closing = true
-        if var exchange, let b = exchange.backend, exchange.dispatched {
+        if let exchange, let b = exchange.backend, exchange.dispatched {
             // The client went away mid-exchange: the upstream connection cannot be reused.
             exchange.upstream?.close()
             state.balancer.requestFinished(on: BackendID(b))
@@ -101,11 +112,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         guard !closing else { return }
-        if idleTimer != nil {
-            idleTimer?.cancel()
-            idleTimer = nil
-            armHeaderTimer()
-        }
+        if wait == .idle { armHeaderTimer() }
         if inbound == nil || inbound!.readableBytes == 0 {
             inbound = bytes
         } else {
@@ -137,8 +144,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     }
 
     private func begin(_ head: RequestHead) {
-        headerTimer?.cancel()
-        headerTimer = nil
+        stopWaiting()
         let id = state.nextRequestID
         state.nextRequestID += 1
         exchange = Exchange(id: id, head: head, arrival: state.now)
@@ -185,7 +191,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     }
 
     private func requestRejected(_ error: HTTPMessageError) {
-        if var exchange, exchange.dispatched {
+        if let exchange, exchange.dispatched {
             // A framing error inside a streamed body: abort the upstream request.
             exchange.upstream?.close()
             exchange.upstream = nil
@@ -212,11 +218,11 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     // MARK: Balancing and upstream
 
     private func dispatch(avoiding: BackendID?) {
-        guard var exchange else { return }
+        guard let exchange else { return }
         exchange.dispatched = true
         exchange.attempts += 1
         var request = RequestContext(clientAddress: peerAddress, path: exchange.head.path)
-        request.headers = exchange.head.fields.map { ($0.name, $0.value) }
+        if state.needsRequestHeaders { request.headers = exchange.head.fields.map { ($0.name, $0.value) } }
         let decision = state.balancer.pick(request, avoiding: avoiding, using: &state.rng)
         guard let id = decision.backend else {
             self.exchange = exchange
@@ -247,7 +253,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     }
 
     private func send(on connection: UpstreamConnection) {
-        guard var exchange else { return }
+        guard let exchange else { return }
         var head = context.channel.allocator.buffer(capacity: 512)
         HeadWriter.writeRequest(exchange.head, clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto, into: &head)
         connection.start(head, requestIsHead: exchange.head.method == "HEAD", owner: self)
@@ -269,7 +275,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     /// does (a connect failure always; after the request was sent, idempotent methods only,
     /// and only while the body is still whole), else answer 502 or 504.
     private func attemptFailed(_ outcome: RequestOutcome, reason: String) {
-        guard var exchange, let b = exchange.backend else { return }
+        guard let exchange, let b = exchange.backend else { return }
         state.balancer.requestFinished(on: BackendID(b))
         state.observe(outcome, on: b)
         exchange.upstream = nil
@@ -307,7 +313,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     }
 
     func upstreamHead(_ head: ResponseHead) {
-        guard var exchange else { return }
+        guard let exchange else { return }
         exchange.responseStarted = true
         exchange.status = head.status
         let framing = HeadWriter.clientFraming(head, clientMinorVersion: exchange.head.minorVersion)
@@ -397,16 +403,14 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         let response = HeadWriter.errorResponse(
             status: status, reason: HeadWriter.reasonPhrase(status), detail: reason, close: true, allocator: context.channel.allocator)
         closing = true
-        headerTimer?.cancel()
-        idleTimer?.cancel()
+        stopWaiting()
         context.writeAndFlush(wrapOutboundOut(response)).assumeIsolated().whenComplete { [context] _ in context?.close(promise: nil) }
     }
 
     private func closeNow() {
         guard !closing else { return }
         closing = true
-        headerTimer?.cancel()
-        idleTimer?.cancel()
+        stopWaiting()
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { [context] _ in context?.close(promise: nil) }
     }
 
@@ -429,22 +433,39 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         _ = try? context.channel.syncOptions?.setOption(.autoRead, value: on)
     }
 
-    private func armHeaderTimer() {
-        headerTimer?.cancel()
-        let timeout = state.configuration.client.headerTimeout
-        headerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [weak self] in
-            guard let self, self.exchange == nil, !self.closing else { return }
-            // nginx answers a slow head with 408 and closes (client_header_timeout).
-            self.respondAndClose(408, "request head not received within \(formatSeconds(timeout.nanoseconds))s")
+    private func armHeaderTimer() { startWaiting(.header, state.configuration.client.headerTimeout) }
+
+    private func armIdleTimer() { startWaiting(.idle, state.configuration.client.keepaliveTimeout) }
+
+    private func stopWaiting() { wait = .none }
+
+    private func startWaiting(_ kind: Wait, _ timeout: Duration) {
+        wait = kind
+        waitDeadline = .now() + .nanoseconds(timeout.nanoseconds)
+        if timer == nil || waitDeadline < timerAt {
+            timer?.cancel()
+            schedule(at: waitDeadline)
         }
     }
 
-    private func armIdleTimer() {
-        idleTimer?.cancel()
-        let timeout = state.configuration.client.keepaliveTimeout
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [weak self] in
-            guard let self, self.exchange == nil else { return }
-            self.closeNow()
+    private func schedule(at deadline: NIODeadline) {
+        timerAt = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in self?.timerFired() }
+    }
+
+    private func timerFired() {
+        timer = nil
+        guard wait != .none, !closing else { return }
+        if NIODeadline.now() < waitDeadline {
+            schedule(at: waitDeadline)
+            return
+        }
+        if wait == .header {
+            // nginx answers a slow head with 408 and closes (client_header_timeout).
+            let timeout = state.configuration.client.headerTimeout
+            respondAndClose(408, "request head not received within \(formatSeconds(timeout.nanoseconds))s")
+        } else {
+            closeNow()
         }
     }
 

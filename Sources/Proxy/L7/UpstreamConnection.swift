@@ -27,6 +27,7 @@ final class UpstreamConnection: ChannelInboundHandler {
     private var parser = HTTPResponseParser()
     private var inbound: ByteBuffer?
     private var readTimer: Scheduled<Void>?
+    private var readDeadline: NIODeadline?
     private var keepAlive = false
     private var responseStarted = false
     private var closed = false
@@ -80,8 +81,7 @@ final class UpstreamConnection: ChannelInboundHandler {
     /// Back in the idle pool: an upstream closing it now is not an error.
     func becameIdle() {
         owner = nil
-        readTimer?.cancel()
-        readTimer = nil
+        disarmReadTimer()
     }
 
     func close() {
@@ -92,15 +92,32 @@ final class UpstreamConnection: ChannelInboundHandler {
         channel.close(promise: nil)
     }
 
+    /// Moves the read deadline. Timers are lazy: one scheduled task per connection, which on
+    /// firing checks the current deadline and re-arms itself if it moved. Scheduling and
+    /// cancelling a NIO task for every read cost more than the rest of a small request.
     private func armReadTimer() {
-        readTimer?.cancel()
-        let read = state.configuration.balancer.timeouts.read
-        readTimer = channel.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(read.nanoseconds)) { [weak self] in
-            guard let self, let owner = self.owner else { return }
-            self.owner = nil
-            self.close()
-            owner.upstreamFailed(.timeout, reason: "upstream timed out (no data for \(formatSeconds(read.nanoseconds))s)")
+        readDeadline = .now() + .nanoseconds(state.configuration.balancer.timeouts.read.nanoseconds)
+        if readTimer == nil { scheduleReadCheck(at: readDeadline!) }
+    }
+
+    private func disarmReadTimer() { readDeadline = nil }
+
+    private func scheduleReadCheck(at deadline: NIODeadline) {
+        readTimer = channel.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in self?.readCheck() }
+    }
+
+    private func readCheck() {
+        readTimer = nil
+        guard let deadline = readDeadline, owner != nil else { return }
+        if NIODeadline.now() < deadline {
+            scheduleReadCheck(at: deadline)
+            return
         }
+        guard let owner else { return }
+        self.owner = nil
+        close()
+        let read = state.configuration.balancer.timeouts.read
+        owner.upstreamFailed(.timeout, reason: "upstream timed out (no data for \(formatSeconds(read.nanoseconds))s)")
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -143,8 +160,7 @@ final class UpstreamConnection: ChannelInboundHandler {
     }
 
     private func finish(_ owner: any UpstreamOwner) {
-        readTimer?.cancel()
-        readTimer = nil
+        disarmReadTimer()
         self.owner = nil
         let reusable = keepAlive && (inbound?.readableBytes ?? 0) == 0
         inbound = nil
