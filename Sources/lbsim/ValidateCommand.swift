@@ -1,11 +1,13 @@
 import ArgumentParser
 import Balancing
+import Proxy
 import Simulation
 import Yams
 
 /// `lbsim validate FILE…`: checks scenario files (those with `duration` or `clients`) as
-/// `lbsim run` would load them, and other files' `balancer:` and `backends:` sections (proxy
-/// configs), printing each problem with file, line and key path.
+/// `lbsim run` would load them, proxy files (those with `listen`) as `lbsim proxy` would, and
+/// other files' `balancer:` and `backends:` sections, printing each problem with file, line
+/// and key path.
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
@@ -25,6 +27,9 @@ struct ValidateCommand: ParsableCommand {
                     let scenario = try decoder.decode(Scenario.self, from: root)
                     let model = try SimulationModel(scenario: scenario, file: file)
                     print("\(file): ok (scenario \(model.name), \(model.balancer.algorithm.rawValue), \(model.backends.count) backends, \(model.clients.count) client groups)")
+                } else if case .mapping(let mapping) = root, mapping["listen"] != nil {
+                    let proxy = try decoder.decode(ProxyConfiguration.self, from: root)
+                    print("\(file): ok (proxy \(proxy.mode.rawValue) on \(proxy.listen.text), \(proxy.balancer.algorithm.rawValue), \(proxy.backends.count) backends)")
                 } else {
                     let document = try decoder.decode(BalancerDocument.self, from: root)
                     print("\(file): ok (\(document.balancer.algorithm.rawValue), \(document.expandedBackends.count) backends)")

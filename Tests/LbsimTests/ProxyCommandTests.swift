@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+
+/// `lbsim proxy` as a user runs it: it serves, and SIGTERM drains and exits 0.
+@Suite struct ProxyCommandTests {
+    @Test func servesThenStopsCleanlyOnSIGTERM() throws {
+        let dir = try temporaryDirectory()
+        // The proxy's only backend is the proxy's own admin listener: /stats answers 200.
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let config = dir.appendingPathComponent("proxy.yaml")
+        try """
+            listen: 127.0.0.1:\(port)
+            admin: 127.0.0.1:\(port + 1)
+            backends: [ { name: self, address: "127.0.0.1:\(port + 1)" } ]
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = LbsimBinary.url
+        process.arguments = ["proxy", "--config", config.path, "--access-log", dir.appendingPathComponent("requests.csv").path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        var status = 0
+        for _ in 0..<100 where status != 200 {
+            Thread.sleep(forTimeInterval: 0.1)
+            status = httpStatus(port: port, path: "/stats")
+        }
+        #expect(status == 200, "a request through the proxy reaches the backend")
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(stdout.contains("lbsim proxy: stopped"))
+        let log = try String(contentsOf: dir.appendingPathComponent("requests.csv"), encoding: .utf8)
+        #expect(log.hasPrefix("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome\n"))
+        #expect(log.contains(",self,"))
+    }
+
+    @Test func badProxyFilesExit2WithLocatedMessages() throws {
+        let dir = try temporaryDirectory()
+        let file = dir.appendingPathComponent("bad.yaml")
+        try "listen: 127.0.0.1:0\nbalancer: { algoritm: p2c }\nbackends: [ { name: a, address: 127.0.0.1:1 } ]\n".write(to: file, atomically: true, encoding: .utf8)
+        let run = try LbsimBinary.run(["proxy", "--config", file.path])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("bad.yaml:2:13: balancer: unknown key 'algoritm'; did you mean 'algorithm'?"))
+        let validated = try LbsimBinary.run(["validate", "Scenarios/proxy-l7.yaml"])
+        #expect(validated.status == 0)
+        #expect(validated.stdout.contains("ok (proxy l7"))
+    }
+
+    /// One GET over a plain socket; the status, or 0.
+    func httpStatus(port: Int, path: String) -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return 0 }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        guard n > 12 else { return 0 }
+        return Int(String(decoding: buffer[9..<12], as: UTF8.self)) ?? 0
+    }
+}
