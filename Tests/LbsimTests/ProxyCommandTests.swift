@@ -6,7 +6,8 @@ import Testing
     @Test func servesThenStopsCleanlyOnSIGTERM() throws {
         let dir = try temporaryDirectory()
         // The proxy's only backend is the proxy's own admin listener: /stats answers 200.
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        // Below Linux's ephemeral range (32768+), where other tests' OS-assigned ports live.
+        let port = 20_000 + 2 * Int.random(in: 0..<6_000)
         let config = dir.appendingPathComponent("proxy.yaml")
         try """
             listen: 127.0.0.1:\(port)
@@ -18,12 +19,17 @@ import Testing
         process.arguments = ["proxy", "--config", config.path, "--access-log", dir.appendingPathComponent("requests.csv").path]
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = Pipe()
+        let err = Pipe()
+        process.standardError = err
         try process.run()
         var status = 0
         for _ in 0..<100 where status != 200 {
             Thread.sleep(forTimeInterval: 0.1)
             status = httpStatus(port: port, path: "/stats")
+        }
+        if status != 200, !process.isRunning {
+            Issue.record("lbsim proxy exited: \(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+            return
         }
         #expect(status == 200, "a request through the proxy reaches the backend")
         process.terminate()  // SIGTERM

@@ -1,0 +1,172 @@
+import ArgumentParser
+import Balancing
+import Simulation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `lbsim compare SCENARIO --algorithms a,b --seeds N`: every algorithm × seed, with 95%
+/// intervals, so a ranking is more than one seed's anecdote.
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Run a scenario under several algorithms and seeds; write compare.csv (means, 95% intervals) and runs.csv."
+    )
+
+    @Argument(help: "Scenario file (YAML).")
+    var scenario: String
+
+    @Option(name: .long, help: "Algorithms, comma-separated (default: the scenario's).")
+    var algorithms: String?
+
+    @Option(name: .long, help: "Seeds per algorithm: the scenario's seed, seed+1, … (default 10).")
+    var seeds: Int = 10
+
+    @Option(name: .long, help: "Runs at once (default: the number of cores). Results do not depend on it.")
+    var jobs: Int?
+
+    @Option(name: .long, help: "Output directory (default: Results/<scenario name>/).")
+    var out: String?
+
+    @Option(name: .customLong("set"), help: "Override a key in every run, e.g. --set duration=60s (repeatable).")
+    var overrides: [String] = []
+
+    @Option(name: .customLong("rank-by"), help: "summary.csv column to rank by (default latency_p99_ms).")
+    var rankBy = "latency_p99_ms"
+
+    func validate() throws {
+        guard seeds >= 1 && seeds <= 10_000 else { throw ValidationError("--seeds must be within 1…10000") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        guard SummaryMetric.all.contains(where: { $0.name == rankBy }) else {
+            throw ValidationError("--rank-by must be a summary.csv metric: \(SummaryMetric.all.map(\.name).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let loader = try ScenarioLoader(file: scenario, overrides: overrides)
+        let base = try loader.model()
+        let names = algorithms.map { $0.split(separator: ",").map { String($0).trimmingSpaces } } ?? [base.balancer.algorithm.rawValue]
+        guard !names.isEmpty, Set(names).count == names.count else { throw InputError("--algorithms must list distinct algorithms") }
+        var models: [SimulationModel] = []
+        for name in names {
+            for k in 0..<seeds {
+                models.append(try loader.model(overrides: ["balancer.algorithm=\(name)"], seed: base.seed &+ UInt64(k)))
+            }
+        }
+        let directory = out ?? "Results/\(base.name)"
+        let firstSeed = base.seed
+        let results = Experiment.run(models, jobs: jobs ?? defaultJobs(), label: "compare") { i, model in
+            // The first seed of each algorithm also keeps its time series, for the notebooks.
+            model.seed == firstSeed ? try? StreamingFile(path: "\(directory)/.timeseries-\(i).csv") : nil
+        }
+        let summaries = results.map(\.summaryRow)
+        try writeFile(([RunResult.summaryHeader] + summaries).joined(separator: "\n") + "\n", to: "\(directory)/runs.csv")
+        let groups = names.enumerated().map { (a, name) in (labels: [name], summaries: Array(summaries[(a * seeds)..<((a + 1) * seeds)])) }
+        let compare = Experiment.compareRows(scenario: base.name, groups: groups)
+        try writeFile((["scenario,algorithm,metric,mean,ci95_low,ci95_high,stddev,seeds"] + compare).joined(separator: "\n") + "\n", to: "\(directory)/compare.csv")
+        try writeSidecars(results, names: names, directory: directory)
+        try writeFile(commandRecord(loader: loader), to: "\(directory)/command.txt")
+        printRanking(groups: groups, scenario: base.name, directory: directory)
+    }
+
+    /// What `lbsim check` re-runs: this command line and the scenario's hash.
+    func commandRecord(loader: ScenarioLoader) -> String {
+        var words = ["lbsim", "compare", scenario]
+        if let algorithms { words += ["--algorithms", algorithms] }
+        words += ["--seeds", "\(seeds)"]
+        for override in overrides { words += ["--set", override] }
+        return "command: " + words.map(shellQuoted).joined(separator: " ") + "\nscenario: \(scenario)\nscenario_hash: \(loader.hash)\nlbsim_version: \(LBSimVersion.current)\n"
+    }
+
+    /// Files for the notebooks: latency quantiles per algorithm (mean over seeds), and the
+    /// first seed's per-backend rows, time series and health transitions.
+    func writeSidecars(_ results: [RunResult], names: [String], directory: String) throws {
+        let quantiles: [Double] = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 97.5, 99, 99.5, 99.9, 99.99]
+        var cdf = ["algorithm,percentile,latency_ms"]
+        var backends = ["algorithm,seed," + RunResult.backendsHeader]
+        var health = ["algorithm,seed," + HealthEvent.csvHeader]
+        var timeseries = ["algorithm,seed,time_s,backend,in_flight,queued,requests,errors,eligible"]
+        for (a, name) in names.enumerated() {
+            let runs = results[(a * seeds)..<((a + 1) * seeds)]
+            for q in quantiles {
+                let mean = runs.map { $0.latencyPercentileMilliseconds(q) }.reduce(0, +) / Double(runs.count)
+                cdf.append("\(name),\(q),\(decimal(mean, 3))")
+            }
+            let first = runs.first!
+            backends += first.backendRows.map { "\(name),\(first.model.seed),\($0)" }
+            health += first.healthEvents.map { "\(name),\(first.model.seed),\($0.csvRow)" }
+            let path = "\(directory)/.timeseries-\(a * seeds).csv"
+            if let text = try? readTextFile(path) {
+                timeseries += text.split(separator: "\n").dropFirst().map { "\(name),\(first.model.seed),\($0)" }
+                unlink(path)
+            }
+        }
+        try writeFile(cdf.joined(separator: "\n") + "\n", to: "\(directory)/cdf.csv")
+        try writeFile(backends.joined(separator: "\n") + "\n", to: "\(directory)/backends.csv")
+        try writeFile(health.joined(separator: "\n") + "\n", to: "\(directory)/health.csv")
+        try writeFile(timeseries.joined(separator: "\n") + "\n", to: "\(directory)/timeseries.csv")
+    }
+
+    func printRanking(groups: [(labels: [String], summaries: [String])], scenario: String, directory: String) {
+        let higher = SummaryMetric.higherIsBetter(rankBy)
+        let ranked = groups.map { group in (name: group.labels[0], rank: MeanInterval(Experiment.values(rankBy, in: group.summaries)), group: group) }
+            .sorted { higher ? $0.rank.mean > $1.rank.mean : $0.rank.mean < $1.rank.mean }
+        print("\(scenario): \(groups.count) algorithm(s) × \(seeds) seed(s), ranked by \(rankBy) (\(higher ? "higher" : "lower") is better), 95% intervals")
+        print("")
+        print("#".padded(4) + "algorithm".padded(24) + "p99 ms [95% CI]".padded(30) + "mean ms [95% CI]".padded(30) + "throughput/s".padded(14) + "failed")
+        for (i, entry) in ranked.enumerated() {
+            func cell(_ metric: String) -> String {
+                let m = MeanInterval(Experiment.values(metric, in: entry.group.summaries))
+                return "\(decimal(m.mean, 2)) [\(decimal(m.low, 2)), \(decimal(m.high, 2))]"
+            }
+            let throughput = MeanInterval(Experiment.values("throughput_rps", in: entry.group.summaries))
+            let failed = MeanInterval(Experiment.values("failed", in: entry.group.summaries))
+            print("\(i + 1)".padded(4) + entry.name.padded(24) + cell("latency_p99_ms").padded(30) + cell("latency_mean_ms").padded(30)
+                + decimal(throughput.mean, 1).padded(14) + decimal(failed.mean, 1))
+        }
+        print("\nwrote \(directory)/compare.csv, runs.csv, cdf.csv, backends.csv, health.csv, timeseries.csv, command.txt")
+    }
+}
+
+/// A word for a POSIX shell: quoted only when it needs to be.
+func shellQuoted(_ word: String) -> String {
+    let plain = word.unicodeScalars.allSatisfy { c in
+        (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || "-_./=,:%@+".unicodeScalars.contains(c)
+    }
+    return plain && !word.isEmpty ? word : "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+}
+
+/// Splits a command line written by `shellQuoted` back into words.
+func shellWords(_ line: String) -> [String] {
+    var words: [String] = []
+    var word = ""
+    var inWord = false
+    var quoted = false
+    var chars = Array(line)
+    var i = 0
+    while i < chars.count {
+        let c = chars[i]
+        if quoted {
+            if c == "'" { quoted = false } else { word.append(c) }
+        } else if c == "'" {
+            quoted = true
+            inWord = true
+        } else if c == "\\", i + 1 < chars.count {
+            word.append(chars[i + 1])
+            inWord = true
+            i += 1
+        } else if c == " " {
+            if inWord { words.append(word) }
+            word = ""
+            inWord = false
+        } else {
+            word.append(c)
+            inWord = true
+        }
+        i += 1
+    }
+    if inWord { words.append(word) }
+    chars.removeAll()
+    return words
+}
