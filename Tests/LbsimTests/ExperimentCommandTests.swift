@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+/// compare, sweep, merge and check as CI and users run them.
+@Suite struct ExperimentCommandTests {
+    @Test func compareIsIndependentOfJobsAndWritesTheContract() throws {
+        let dir = try temporaryDirectory()
+        let args = ["compare", "Scenarios/homogeneous-baseline.yaml", "--algorithms", "round_robin,least_conn", "--seeds", "3", "--set", "duration=20s", "--set", "warmup=2s"]
+        let one = try LbsimBinary.run(args + ["--jobs", "1", "--out", dir.appendingPathComponent("j1").path])
+        let two = try LbsimBinary.run(args + ["--jobs", "2", "--out", dir.appendingPathComponent("j2").path])
+        #expect(one.status == 0 && two.status == 0)
+        for file in ["compare.csv", "runs.csv", "cdf.csv", "backends.csv", "timeseries.csv", "health.csv"] {
+            let a = try Data(contentsOf: dir.appendingPathComponent("j1/\(file)"))
+            let b = try Data(contentsOf: dir.appendingPathComponent("j2/\(file)"))
+            #expect(a == b, "\(file) is the same with 1 or 2 jobs")
+        }
+        let compare = try String(contentsOf: dir.appendingPathComponent("j1/compare.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(compare[0] == "scenario,algorithm,metric,mean,ci95_low,ci95_high,stddev,seeds")
+        #expect(compare.contains { $0.hasPrefix("homogeneous-baseline,least_conn,latency_p99_ms,") && $0.hasSuffix(",3") })
+        let runs = try String(contentsOf: dir.appendingPathComponent("j1/runs.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(runs.count == 7, "a header and 2 algorithms x 3 seeds")
+        #expect(runs[1].hasPrefix("homogeneous-baseline,round_robin,42,"))
+        #expect(runs[3].hasPrefix("homogeneous-baseline,round_robin,44,"))
+        // least_conn beats round robin at 70% load: the ranking says so.
+        let ranking = one.stdout.split(separator: "\n").filter { $0.hasPrefix("1 ") || $0.hasPrefix("2 ") }
+        #expect(ranking.first?.contains("least_conn") == true)
+    }
+
+    @Test func shardedSweepMergesByteIdentical() throws {
+        let dir = try temporaryDirectory()
+        let grid = ["--grid", "balancer.algorithm=p2c,least_conn,round_robin", "--grid", "balancer.retries=0,1", "--seeds", "2",
+                    "--set", "duration=10s", "--set", "warmup=1s"]
+        let whole = try LbsimBinary.run(["sweep", "Scenarios/homogeneous-baseline.yaml"] + grid + ["--out", dir.appendingPathComponent("all").path])
+        #expect(whole.status == 0)
+        var shards: [String] = []
+        for k in 1...4 {
+            let path = dir.appendingPathComponent("shard\(k)").path
+            shards.append(path)
+            let run = try LbsimBinary.run(["sweep", "Scenarios/homogeneous-baseline.yaml"] + grid + ["--shard", "\(k)/4", "--out", path])
+            #expect(run.status == 0)
+        }
+        let merged = try LbsimBinary.run(["merge"] + shards.reversed() + ["--out", dir.appendingPathComponent("merged").path])
+        #expect(merged.status == 0)
+        for file in ["runs.csv", "compare.csv"] {
+            let a = try Data(contentsOf: dir.appendingPathComponent("all/\(file)"))
+            let b = try Data(contentsOf: dir.appendingPathComponent("merged/\(file)"))
+            #expect(a == b, "merged \(file) is byte-identical to the unsharded one")
+        }
+        let runs = try String(contentsOf: dir.appendingPathComponent("all/runs.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(runs[0].hasPrefix("balancer.algorithm,balancer.retries,scenario,algorithm,seed,"))
+        #expect(runs.count == 1 + 3 * 2 * 2)
+        let missing = try LbsimBinary.run(["merge", shards[0], shards[1], "--out", dir.appendingPathComponent("bad").path])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("missing"))
+    }
+
+    @Test func checkPassesOnTheBaselineAndCatchesAWorsenedPolicy() throws {
+        let dir = try temporaryDirectory()
+        let baseline = dir.appendingPathComponent("baseline").path
+        let made = try LbsimBinary.run(["compare", "Scenarios/homogeneous-baseline.yaml", "--algorithms", "p2c", "--seeds", "4",
+                                        "--set", "duration=30s", "--set", "warmup=2s", "--out", baseline])
+        #expect(made.status == 0)
+        let same = try LbsimBinary.run(["check", baseline])
+        #expect(same.status == 0)
+        #expect(same.stdout.contains("ok, 6 metric(s)"))
+        // p2c with one choice is random: a deliberately worse policy, as a bad change would be.
+        let worse = try LbsimBinary.run(["check", baseline, "--set", "balancer.choice_count=1"])
+        #expect(worse.status == 1)
+        #expect(worse.stdout.contains("REGRESSION p2c latency_p99_ms: "))
+        #expect(worse.stdout.contains("baseline 95% CI ["))
+        #expect(worse.stdout.contains("Welch p = "))
+    }
+}
