@@ -103,9 +103,10 @@ struct CompareCommand: ParsableCommand {
             }
         }
         try writeFile(cdf.joined(separator: "\n") + "\n", to: "\(directory)/cdf.csv")
-        try writeFile(backends.joined(separator: "\n") + "\n", to: "\(directory)/backends.csv")
-        try writeFile(health.joined(separator: "\n") + "\n", to: "\(directory)/health.csv")
-        try writeFile(timeseries.joined(separator: "\n") + "\n", to: "\(directory)/timeseries.csv")
+        // Named apart from `lbsim run`'s files, which go to the same default directory.
+        try writeFile(backends.joined(separator: "\n") + "\n", to: "\(directory)/first-seed-backends.csv")
+        try writeFile(health.joined(separator: "\n") + "\n", to: "\(directory)/first-seed-health.csv")
+        try writeFile(timeseries.joined(separator: "\n") + "\n", to: "\(directory)/first-seed-timeseries.csv")
     }
 
     func printRanking(groups: [(labels: [String], summaries: [String])], scenario: String, directory: String) {
@@ -125,7 +126,7 @@ struct CompareCommand: ParsableCommand {
             print("\(i + 1)".padded(4) + entry.name.padded(24) + cell("latency_p99_ms").padded(30) + cell("latency_mean_ms").padded(30)
                 + decimal(throughput.mean, 1).padded(14) + decimal(failed.mean, 1))
         }
-        print("\nwrote \(directory)/compare.csv, runs.csv, cdf.csv, backends.csv, health.csv, timeseries.csv, command.txt")
+        print("\nwrote \(directory)/compare.csv, runs.csv, cdf.csv, first-seed-backends.csv, first-seed-health.csv, first-seed-timeseries.csv, command.txt")
     }
 }
 

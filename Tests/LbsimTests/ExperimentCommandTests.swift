@@ -9,7 +9,7 @@ import Testing
         let one = try LbsimBinary.run(args + ["--jobs", "1", "--out", dir.appendingPathComponent("j1").path])
         let two = try LbsimBinary.run(args + ["--jobs", "2", "--out", dir.appendingPathComponent("j2").path])
         #expect(one.status == 0 && two.status == 0)
-        for file in ["compare.csv", "runs.csv", "cdf.csv", "backends.csv", "timeseries.csv", "health.csv"] {
+        for file in ["compare.csv", "runs.csv", "cdf.csv", "first-seed-backends.csv", "first-seed-timeseries.csv", "first-seed-health.csv"] {
             let a = try Data(contentsOf: dir.appendingPathComponent("j1/\(file)"))
             let b = try Data(contentsOf: dir.appendingPathComponent("j2/\(file)"))
             #expect(a == b, "\(file) is the same with 1 or 2 jobs")
