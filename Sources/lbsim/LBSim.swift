@@ -14,7 +14,7 @@ struct LBSim: ParsableCommand {
         commandName: "lbsim",
         abstract: "Simulate load balancers before production does, and run the same balancing core for real.",
         version: LBSimVersion.current,
-        subcommands: [RunCommand.self, CompareCommand.self, SweepCommand.self, MergeCommand.self, CheckCommand.self, ProxyCommand.self, DemoCommand.self, ValidateCommand.self, BenchCommand.self]
+        subcommands: [RunCommand.self, CompareCommand.self, SweepCommand.self, MergeCommand.self, CheckCommand.self, TuneCommand.self, TraceCommand.self, ProxyCommand.self, DemoCommand.self, ValidateCommand.self, BenchCommand.self]
     )
 
     /// Exit codes follow the house rule: 2 for bad input (arguments, files), 1 for a failed
@@ -27,6 +27,9 @@ struct LBSim: ParsableCommand {
             printError("lbsim: \(error)")
             Glibc.exit(2)
         } catch let error as UnsupportedScenarioError {
+            printError("lbsim: \(error.description)")
+            Glibc.exit(2)
+        } catch let error as TraceError {
             printError("lbsim: \(error.description)")
             Glibc.exit(2)
         } catch let error as InputError {

@@ -49,6 +49,7 @@ extension Engine {
     /// A probe is a request to the backend: it waits behind traffic for a worker, so an
     /// overloaded backend can fail its checks. Once a worker takes it, it costs no time.
     mutating func sendProbe(_ b: Int, id: Int32, now: Instant) {
+        totals.probes += 1
         switch states[b].condition {
         case .normal: break
         case .crashed:

@@ -36,7 +36,10 @@ extension Engine {
 
     mutating func connect(_ c: Int, request f: Int, avoiding: BackendID?, now: Instant) {
         flights[f].attempts += 1
-        if flights[f].attempts > 1 && flights[f].counted { totals.retried += 1 }
+        if flights[f].attempts > 1 && flights[f].counted {
+            totals.retried += 1
+            if duringOutage(flights[f].arrival) { totals.retriedDuringOutages += 1 }
+        }
         let decision = balancer.pick(context(for: f), avoiding: avoiding, using: &balancerStream)
         noteAffinity(decision, flight: f)
         guard let id = decision.backend else {

@@ -171,6 +171,9 @@ struct Engine {
     var maxFails: [MaxFails]
     var healthEvents: [HealthEvent] = []
     var originalWeights: [Int]
+    /// Windows in which some backend is crashed, hung or partitioned (nanoseconds), for the
+    /// failures and retries `lbsim tune` attributes to outages.
+    let outageWindows: [(start: Int64, end: Int64)]
 
     init(model: SimulationModel, requestsFile: StreamingFile?, timeseriesFile: StreamingFile?) {
         self.model = model
@@ -210,6 +213,13 @@ struct Engine {
         rttNanos = model.backends.map(\.rtt.nanoseconds)
         connectCostNanos = model.backends.map(\.connectCost.nanoseconds)
         originalWeights = model.backends.map(\.backend.weight)
+        let end = (Instant.zero + model.duration).nanoseconds
+        outageWindows = model.failures.compactMap { failure -> (start: Int64, end: Int64)? in
+            switch failure.kind {
+            case .crash, .hang, .partition, .flap: return (failure.start.nanoseconds, failure.length.map { (failure.start + $0).nanoseconds } ?? end)
+            default: return nil
+            }
+        }
         let health = model.balancer.healthCheck
         active = health.active.map { config in model.backends.map { _ in ActiveHealthCheck(configuration: config.machine) } } ?? []
         healthStreams = health.active == nil ? [] : model.backends.map { master.child("health/\($0.backend.name)") }
@@ -441,7 +451,10 @@ struct Engine {
     mutating func dispatch(_ f: Int, avoiding: BackendID?, now: Instant) {
         flights[f].attempts += 1
         let attempt = flights[f].attempts
-        if attempt > 1 && flights[f].counted { totals.retried += 1 }
+        if attempt > 1 && flights[f].counted {
+            totals.retried += 1
+            if duringOutage(flights[f].arrival) { totals.retriedDuringOutages += 1 }
+        }
         let context = context(for: f)  // before borrowing `balancer`: see `run()`'s arrival case
         let decision = balancer.pick(context, avoiding: avoiding, using: &balancerStream)
         noteAffinity(decision, flight: f)
@@ -628,6 +641,7 @@ struct Engine {
                 self.latency.record(UInt64(max(0, latencyNanos / 1000)))
             } else {
                 totals.failed += 1
+                if duringOutage(flight.arrival) { totals.failedDuringOutages += 1 }
             }
         }
         let continuing = flight.connection >= 0 && outcome == .ok && connections[Int(flight.connection)].remaining > 0
@@ -656,6 +670,10 @@ struct Engine {
     /// Frees a flight's slot once the client has its answer and no backend still holds it.
     mutating func release(_ f: Int) {
         if flights[f].answered && flights[f].jobsAtBackends == 0 { freeFlights.append(Int32(f)) }
+    }
+
+    func duringOutage(_ time: Instant) -> Bool {
+        outageWindows.contains { time.nanoseconds >= $0.start && time.nanoseconds < $0.end }
     }
 
     mutating func accumulate(_ b: Int, until now: Instant) {

@@ -18,6 +18,12 @@ public struct RunResult: Sendable {
         public var latencySum = 0.0
         /// Requests whose affinity cookie named a backend that could not take them.
         public var brokenSessions = 0
+        /// Active health probes sent.
+        public var probes = 0
+        /// Failed and retried requests that arrived while a backend was crashed, hung or
+        /// partitioned (the outages `lbsim tune` replays).
+        public var failedDuringOutages = 0
+        public var retriedDuringOutages = 0
     }
 
     public struct BackendRow: Sendable, Equatable {

@@ -1,0 +1,175 @@
+import ArgumentParser
+import Balancing
+import Simulation
+
+/// `lbsim tune SCENARIO --trace FILE --grid inter=… --grid fall=… --grid rise=…`: replays an
+/// outage against every active health-check setting under the scenario's traffic, and answers
+/// "would other settings have caught it sooner without flapping the rest of the time?".
+struct TuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tune",
+        abstract: "Replay a failure trace against a grid of inter/fall/rise; write tune.csv, print the Pareto front and a recommendation."
+    )
+
+    @Argument(help: "Scenario file: the traffic and the backends the trace names.")
+    var scenario: String
+
+    @Option(name: .long, help: "Trace CSV (time_s,backend,state or time_s,backend,ok,latency_ms).")
+    var trace: String
+
+    @Option(name: .long, help: "inter=1s,2s,5s | fall=1..5 | rise=1,2,3 (repeatable; a missing key keeps the scenario's value).")
+    var grid: [String] = []
+
+    @Option(name: .long, help: "Seeds per setting (default 1).")
+    var seeds = 1
+
+    @Option(name: .long, help: "Output directory (default: Results/<scenario name>-tune/).")
+    var out: String?
+
+    @Option(name: .long, help: "Runs at once (default: the number of cores).")
+    var jobs: Int?
+
+    @Option(name: .customLong("set"), help: "Override a scenario key in every run (repeatable).")
+    var overrides: [String] = []
+
+    @Option(name: .customLong("max-false-downs"), help: "Objective: at most this many false downs (mean over seeds).")
+    var maxFalseDowns: Double?
+
+    @Option(name: .customLong("max-flaps"), help: "Objective: at most this many flaps.")
+    var maxFlaps: Double?
+
+    @Option(name: .long, help: "Objective: the tune.csv column to minimize (e.g. failed, detect_mean_s).")
+    var minimize: String?
+
+    static let columns = ["detect_mean_s", "detect_max_s", "restore_mean_s", "false_downs", "flaps", "failed", "retried", "probes"]
+
+    func validate() throws {
+        guard seeds >= 1 && seeds <= 1000 else { throw ValidationError("--seeds must be within 1…1000") }
+        if let minimize, !Self.columns.contains(minimize) {
+            throw ValidationError("--minimize must be one of \(Self.columns.joined(separator: ", "))")
+        }
+    }
+
+    struct Setting {
+        var inter: String
+        var fall: String
+        var rise: String
+        var values: [Double] = []
+    }
+
+    func run() throws {
+        let replayed = try loadTrace(trace)
+        let loader = try ScenarioLoader(file: scenario, overrides: overrides)
+        let base = try loader.model()
+        guard let active = base.balancer.healthCheck.active else {
+            throw InputError("\(scenario): tune needs balancer.health_check.active in the scenario (its path, timeout and counting are kept)")
+        }
+        var axes: [String: [String]] = [
+            "inter": [formatSeconds(active.machine.interval.nanoseconds) + "s"], "fall": ["\(active.machine.fall)"], "rise": ["\(active.machine.rise)"],
+        ]
+        for text in grid {
+            guard let eq = text.firstIndex(of: "=") else { throw InputError("--grid takes inter=…, fall=… or rise=…, got '\(text)'") }
+            let key = String(text[..<eq])
+            guard axes[key] != nil else { throw InputError("--grid key must be inter, fall or rise, got '\(key)'") }
+            let values = try SweepPlan.values(String(text[text.index(after: eq)...]))
+            guard !values.isEmpty else { throw InputError("--grid \(key) has no values") }
+            for value in values {
+                if key == "inter" {
+                    do { _ = try parseDuration(value) } catch { throw InputError("--grid inter: \(error.description)") }
+                } else {
+                    guard let n = Int(value), n >= 1 else { throw InputError("--grid \(key): '\(value)' is not a whole number ≥ 1") }
+                }
+            }
+            axes[key] = values
+        }
+        var settings: [Setting] = []
+        for inter in axes["inter"]! { for fall in axes["fall"]! { for rise in axes["rise"]! { settings.append(Setting(inter: inter, fall: fall, rise: rise)) } } }
+        let configuredTimeout = active.machine.timeout
+        var models: [SimulationModel] = []
+        for setting in settings {
+            let interval = try! parseDuration(setting.inter)
+            // HAProxy: `timeout check` defaults to inter and may not exceed it here either.
+            let timeout = min(configuredTimeout ?? interval, interval)
+            let keys = [
+                "balancer.health_check.active.interval=\(setting.inter)", "balancer.health_check.active.fall=\(setting.fall)",
+                "balancer.health_check.active.rise=\(setting.rise)", "balancer.health_check.active.timeout=\(formatSeconds(timeout.nanoseconds))s",
+            ]
+            for k in 0..<seeds {
+                var model = try loader.model(overrides: keys, seed: base.seed &+ UInt64(k))
+                try model.replay(replayed)
+                models.append(model)
+            }
+        }
+        let results = Experiment.run(models, jobs: jobs ?? defaultJobs(), label: "tune")
+        for (s, setting) in settings.enumerated() {
+            let interval = try! parseDuration(setting.inter)
+            let metrics = results[(s * seeds)..<((s + 1) * seeds)].map { TuneMetrics(result: $0, trace: replayed, grace: interval) }
+            let detections = metrics.flatMap(\.detections)
+            let restores = metrics.flatMap(\.restores)
+            func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
+            settings[s].values = [
+                mean(detections), detections.max() ?? 0, mean(restores), mean(metrics.map { Double($0.falseDowns) }),
+                mean(metrics.map { Double($0.flaps) }), mean(metrics.map { Double($0.failed) }), mean(metrics.map { Double($0.retried) }),
+                mean(metrics.map { Double($0.probes) }),
+            ]
+        }
+        let directory = out ?? "Results/\(base.name)-tune"
+        let rows = settings.map { s in
+            ([csvField(s.inter), s.fall, s.rise] + s.values.enumerated().map { i, v in decimal(v, i < 3 ? 3 : 2) }).joined(separator: ",")
+        }
+        try writeFile((["inter,fall,rise," + Self.columns.joined(separator: ",")] + rows).joined(separator: "\n") + "\n", to: "\(directory)/tune.csv")
+        let outages = replayed.outages(until: base.duration)
+        print("\(base.name): \(settings.count) setting(s) × \(seeds) seed(s) against \(trace) (\(outages.count) outage(s), \(replayed.backends.count) backend(s))")
+        printPareto(settings)
+        try recommend(settings, timeout: configuredTimeout, counting: active.machine.counting)
+        print("\nwrote \(directory)/tune.csv")
+    }
+
+    func row(_ s: Setting) -> String {
+        "inter \(s.inter)".padded(12) + "fall \(s.fall)".padded(8) + "rise \(s.rise)".padded(8)
+            + "detect \(decimal(s.values[0], 2))s (max \(decimal(s.values[1], 2))s)".padded(28) + "restore \(decimal(s.values[2], 2))s".padded(18)
+            + "false downs \(decimal(s.values[3], 1))".padded(18) + "flaps \(decimal(s.values[4], 1))".padded(12) + "failed \(decimal(s.values[5], 1))".padded(16)
+            + "probes \(decimal(s.values[7], 0))"
+    }
+
+    /// Settings no other setting beats on detection time, false downs plus flaps, and failed
+    /// requests at once.
+    func printPareto(_ settings: [Setting]) {
+        func key(_ s: Setting) -> [Double] { [s.values[0], s.values[3] + s.values[4], s.values[5]] }
+        let front = settings.filter { a in
+            !settings.contains { b in
+                let ka = key(a), kb = key(b)
+                return zip(kb, ka).allSatisfy { $0 <= $1 } && zip(kb, ka).contains { $0 < $1 }
+            }
+        }.sorted { $0.values[0] < $1.values[0] }
+        print("\nPareto-optimal (detection time, false downs + flaps, failed requests):")
+        for s in front { print("  " + row(s)) }
+    }
+
+    func recommend(_ settings: [Setting], timeout: Duration?, counting: ActiveHealthCheck.Counting) throws {
+        guard maxFalseDowns != nil || maxFlaps != nil || minimize != nil else { return }
+        let target = Self.columns.firstIndex(of: minimize ?? "detect_mean_s")!
+        let allowed = settings.filter { s in
+            (maxFalseDowns.map { s.values[3] <= $0 } ?? true) && (maxFlaps.map { s.values[4] <= $0 } ?? true)
+        }
+        guard let best = allowed.min(by: { a, b in
+            a.values[target] != b.values[target] ? a.values[target] < b.values[target]
+                : a.values[7] != b.values[7] ? a.values[7] < b.values[7] : a.values[0] < b.values[0]
+        }) else {
+            print("\nNo setting meets the objective (--max-false-downs / --max-flaps); loosen it or widen the grid.")
+            throw ExitCode(1)
+        }
+        let interval = try! parseDuration(best.inter)
+        let checkTimeout = min(timeout ?? interval, interval)
+        print("\nRecommendation (minimize \(Self.columns[target])" + (maxFalseDowns.map { ", false downs ≤ \(decimal($0, 1))" } ?? "")
+            + (maxFlaps.map { ", flaps ≤ \(decimal($0, 1))" } ?? "") + "):")
+        print("  " + row(best))
+        print("  HAProxy:  server NAME ADDR check inter \(best.inter) fall \(best.fall) rise \(best.rise)"
+            + (checkTimeout != interval ? "   (and: timeout check \(formatSeconds(checkTimeout.nanoseconds))s)" : ""))
+        print("  Envoy:    health_checks: [{ interval: \(formatSeconds(interval.nanoseconds))s, timeout: \(formatSeconds(checkTimeout.nanoseconds))s, unhealthy_threshold: \(best.fall), healthy_threshold: \(best.rise) }]")
+        if counting == .haproxy {
+            print("            (Envoy counts consecutive results; HAProxy's health counter differs on mixed results:")
+            print("             set counting: consecutive in the scenario to tune exactly what Envoy runs)")
+        }
+    }
+}
