@@ -46,6 +46,7 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         let loader = try ScenarioLoader(file: scenario, overrides: overrides)
         let base = try loader.model()
+        for warning in base.warnings { printError("warning: \(warning)") }
         let names = algorithms.map { $0.split(separator: ",").map { String($0).trimmingSpaces } } ?? [base.balancer.algorithm.rawValue]
         guard !names.isEmpty, Set(names).count == names.count else { throw InputError("--algorithms must list distinct algorithms") }
         var models: [SimulationModel] = []

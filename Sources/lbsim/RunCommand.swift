@@ -38,6 +38,7 @@ struct RunCommand: ParsableCommand {
         }
         var model = try SimulationModel(scenario: try decoder.decode(Scenario.self, from: root), file: scenario)
         if let seed { model.seed = seed }
+        for warning in model.warnings { printError("warning: \(warning)") }
         let directory = out ?? "Results/\(model.name)"
 
         let requestsFile = noRequestsCSV ? nil : try openStreaming("\(directory)/requests.csv")

@@ -48,6 +48,7 @@ struct SweepCommand: ParsableCommand {
         }
         let loader = try ScenarioLoader(file: scenario, overrides: overrides)
         let base = try loader.model()
+        for warning in base.warnings { printError("warning: \(warning)") }
         let indices = (0..<plan.count).filter { slice?.contains($0) ?? true }
         var models: [SimulationModel] = []
         for i in indices {

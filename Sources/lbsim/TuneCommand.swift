@@ -61,6 +61,7 @@ struct TuneCommand: ParsableCommand {
         let replayed = try loadTrace(trace)
         let loader = try ScenarioLoader(file: scenario, overrides: overrides)
         let base = try loader.model()
+        for warning in base.warnings { printError("warning: \(warning)") }
         guard let active = base.balancer.healthCheck.active else {
             throw InputError("\(scenario): tune needs balancer.health_check.active in the scenario (its path, timeout and counting are kept)")
         }

@@ -71,3 +71,39 @@ import Testing
         #expect(worse.stdout.contains("Welch p = "))
     }
 }
+
+/// tune and trace import as users run them.
+@Suite struct TuneCommandTests {
+    @Test func tuneWritesTheContractAndRecommendsAsHAProxyAndEnvoy() throws {
+        let dir = try temporaryDirectory()
+        let run = try LbsimBinary.run([
+            "tune", "Scenarios/tune-outage.yaml", "--trace", "Scenarios/traces/clean-outage.csv", "--grid", "inter=1s,2s", "--grid", "fall=1..3",
+            "--grid", "rise=2", "--set", "backends[0].health_apart=true", "--max-false-downs", "0", "--minimize", "detect_mean_s", "--out", dir.path,
+        ])
+        #expect(run.status == 0)
+        let rows = try String(contentsOf: dir.appendingPathComponent("tune.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(rows[0] == "inter,fall,rise,detect_mean_s,detect_max_s,restore_mean_s,false_downs,flaps,failed,retried,probes")
+        #expect(rows.count == 7)
+        #expect(rows.contains { $0.hasPrefix("2s,3,2,4.500,4.500,2.500,0.00,0.00,") })
+        #expect(run.stdout.contains("Pareto-optimal"))
+        // inter 1s and 2s both catch it in 0.5 s with fall 1; the tie goes to fewer probes.
+        #expect(run.stdout.contains("HAProxy:  server NAME ADDR check inter 2s fall 1 rise 2   (and: timeout check 1s)"))
+        #expect(run.stdout.contains("Envoy:    health_checks: [{ interval: 2s, timeout: 1s, unhealthy_threshold: 1, healthy_threshold: 2 }]"))
+    }
+
+    @Test func traceImportAndBadTraces() throws {
+        let imported = try LbsimBinary.run(["trace", "import", "--format", "haproxy", "Scenarios/traces/haproxy.log", "--shift", "30s"])
+        #expect(imported.status == 0)
+        #expect(imported.stdout == "time_s,backend,state\n91,app-2,down\n98,app-3,down\n122,app-2,up\n130,app-3,up\n")
+        #expect(imported.stderr.contains("haproxy.log:4: no syslog or ISO 8601 timestamp"))
+        let unknown = try LbsimBinary.run(["tune", "Scenarios/tune-outage.yaml", "--trace", "Scenarios/traces/haproxy.log"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("not a trace"))
+        let dir = try temporaryDirectory()
+        let wrongName = dir.appendingPathComponent("t.csv")
+        try "time_s,backend,state\n10,app-9,down\n".write(to: wrongName, atomically: true, encoding: .utf8)
+        let missing = try LbsimBinary.run(["tune", "Scenarios/tune-outage.yaml", "--trace", wrongName.path])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("backend 'app-9', which the scenario does not have; did you mean 'app-1'?"))
+    }
+}

@@ -58,6 +58,8 @@ public struct Simulator {
         var awaiting = false
         /// L4: the connection carrying this request (-1 in L7).
         var connection: Int32 = -1
+        /// Traffic replay: the request's index in its group's log (-1: not replayed).
+        var replayIndex: Int32 = -1
     }
 
     struct Job {
@@ -154,6 +156,9 @@ struct Engine {
     /// group, so a heap round trip per request would be wasted work. Its sequence number comes
     /// from the queue, so events keep the order they would have in the heap. Time `.max`: none.
     var nextArrival: [(nanoseconds: Int64, sequence: UInt64)]
+    /// Traffic replay, per group: the log (nil: generated arrivals) and the next request in it.
+    let replays: [RequestReplay?]
+    var replayNext: [Int]
     var flights: [Simulator.Flight] = []
     var freeFlights: [Int32] = []
     var nextRequestID = 0
@@ -204,6 +209,8 @@ struct Engine {
         groupClientCount = model.clients.map { $0.clientCount ?? -1 }
         groupHasNAT = model.clients.map { $0.nat != nil }
         nextArrival = Array(repeating: (.max, .max), count: model.clients.count)
+        replays = model.clients.map(\.replay)
+        replayNext = Array(repeating: 0, count: model.clients.count)
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
         balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
         states = model.backends.map { _ in Simulator.BackendState(latency: makeLatencyHistogram()) }
@@ -270,7 +277,11 @@ struct Engine {
         for group in model.clients.indices {
             switch model.clients[group].load {
             case .open:
-                nextArrival[group] = (gap(group, from: .zero), queue.takeSequence())
+                if let replay = replays[group] {
+                    nextArrival[group] = (replay.times[0], queue.takeSequence())
+                } else {
+                    nextArrival[group] = (gap(group, from: .zero), queue.takeSequence())
+                }
             case .closed(let users, _):
                 // Users start spread over one think time, not all at once.
                 for user in 0..<users { queue.post(.userSend(group: Int32(group), user: Int32(user)), at: .zero + thinkTime(group)) }
@@ -313,6 +324,13 @@ struct Engine {
                 totals.events += 1
                 guard now < end else {
                     nextArrival[g] = (.max, .max)
+                    continue
+                }
+                if let replay = replays[g] {
+                    let k = replayNext[g]
+                    replayNext[g] = k + 1
+                    nextArrival[g] = k + 1 < replay.times.count ? (replay.times[k + 1], queue.takeSequence()) : (.max, .max)
+                    arrive(client: Int32(g), id: replay.clients[k], now: now, replayIndex: Int32(k))
                     continue
                 }
                 nextArrival[g] = (now.nanoseconds &+ gap(g, from: now), queue.takeSequence())
@@ -387,8 +405,9 @@ struct Engine {
         }
     }
 
-    mutating func newFlight(client: Int32, id clientID: Int32, now: Instant) -> Int {
+    mutating func newFlight(client: Int32, id clientID: Int32, now: Instant, replayIndex: Int32 = -1) -> Int {
         var flight = Simulator.Flight()
+        flight.replayIndex = replayIndex
         flight.id = nextRequestID
         nextRequestID += 1
         flight.client = client
@@ -414,8 +433,8 @@ struct Engine {
         return flights.count - 1
     }
 
-    mutating func arrive(client: Int32, id: Int32, now: Instant) {
-        let f = newFlight(client: client, id: id, now: now)
+    mutating func arrive(client: Int32, id: Int32, now: Instant, replayIndex: Int32 = -1) {
+        let f = newFlight(client: client, id: id, now: now, replayIndex: replayIndex)
         if flights[f].counted { totals.requests += 1 }
         if model.layer == .l4 {
             openConnection(firstRequest: f, now: now)
@@ -433,6 +452,8 @@ struct Engine {
         if flight.requestClass >= 0 {
             context.path = model.clients[g].classes[Int(flight.requestClass)].path
             context.headers = model.clients[g].classes[Int(flight.requestClass)].headers
+        } else if flight.replayIndex >= 0, let replay = replays[g] {
+            context.path = replay.paths[Int(flight.replayIndex)]
         }
         let jar = jars[Int(flight.client)]
         if Int(flight.clientID) < jar.count, let cookie = jar[Int(flight.clientID)] {
@@ -444,7 +465,8 @@ struct Engine {
     /// The address of client `id` of group `g`, without copying the group.
     @inline(__always)  // called from mutating code: out of line, `self` (1.2 kB) is copied per call
     func clientAddress(group g: Int, client id: Int) -> IPAddress {
-        ClientGroupModel.address(ofClient: id, group: g, publicAddress: groupHasNAT[g] ? natIndex[g][id] : nil)
+        if let replay = replays[g] { return replay.addresses[id] }
+        return ClientGroupModel.address(ofClient: id, group: g, publicAddress: groupHasNAT[g] ? natIndex[g][id] : nil)
     }
 
     /// Sends flight `f` to a backend (or answers 503 when there is none).
@@ -554,7 +576,10 @@ struct Engine {
         let flight = flights[Int(job.flight)]
         if flight.attempts == job.attempt { flights[Int(job.flight)].start = now }
         let classTime = flight.requestClass >= 0 ? model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime : nil
-        let seconds = (classTime ?? model.backends[b].serviceTime).sample(using: serviceStreams[b]) / model.backends[b].speed * states[b].slowFactor
+        var logged = Double.nan
+        if flight.replayIndex >= 0, let replay = replays[Int(flight.client)] { logged = replay.serviceTimes[Int(flight.replayIndex)] }
+        let drawn = logged.isFinite ? logged : (classTime ?? model.backends[b].serviceTime).sample(using: serviceStreams[b])
+        let seconds = drawn / model.backends[b].speed * states[b].slowFactor
         queue.post(
             .serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt, epoch: epoch),
             at: Instant(nanoseconds: now.nanoseconds &+ nanosInt(seconds) &+ rttNanos[b]))

@@ -87,6 +87,8 @@ public struct ClientGroupModel: Sendable {
     public var classes: [RequestClass]
     /// Open loop: when non-empty, replaces the constant rate (ramps, spikes, a daily curve).
     public var schedule: [RatePoint]
+    /// Traffic replay: arrivals, clients, paths and service times from an access log.
+    public var replay: RequestReplay?
 
     public init(name: String, load: Load, nat: NAT? = nil, classes: [RequestClass] = [], schedule: [RatePoint] = []) {
         self.name = name
@@ -127,7 +129,7 @@ public struct ClientGroupModel: Sendable {
     public var clientCount: Int? {
         switch load {
         case .closed(let users, _): return users
-        case .open: return nat?.clients
+        case .open: return replay.map { $0.addresses.count } ?? nat?.clients
         }
     }
 

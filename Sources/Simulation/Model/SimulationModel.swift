@@ -42,6 +42,8 @@ public struct SimulationModel: Sendable {
     public var balancer: BalancerConfiguration
     public var backends: [BackendModel]
     public var clients: [ClientGroupModel]
+    /// What loading noticed but did not refuse (trace lines skipped), for the CLI to print.
+    public var warnings: [String] = []
     public var failures: [FailureModel]
     /// Time between two timeseries.csv samples.
     public var timeseriesInterval: Duration = .seconds(1)

@@ -135,6 +135,8 @@ public struct ScenarioClient: Decodable, Sendable {
     public var classes: [ClientGroupModel.RequestClass] = []
     public var schedule: [ClientGroupModel.RatePoint] = []
     public var connection: ClientGroupModel.Connection?
+    /// Traffic replay: the access log (relative to the scenario file), its format, the speed.
+    public var replaySource: (path: String, format: RequestReplay.Format, speed: Double)?
 
     struct ConnectionEntry: Decodable {
         var connection: ClientGroupModel.Connection
@@ -152,6 +154,10 @@ public struct ScenarioClient: Decodable, Sendable {
         var process: ClientGroupModel.Process = .poisson
         var rate: Double
         var schedule: [ClientGroupModel.RatePoint] = []
+        /// Traffic replay: an access log, its format and a speed factor.
+        var trace: String?
+        var format: RequestReplay.Format?
+        var speed = 1.0
 
         struct Point: Decodable {
             var point: ClientGroupModel.RatePoint
@@ -168,10 +174,21 @@ public struct ScenarioClient: Decodable, Sendable {
             }
         }
 
-        enum CodingKeys: String, StrictCodingKey { case process, rate, schedule }
+        enum CodingKeys: String, StrictCodingKey { case process, rate, schedule, trace, format, speed }
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
+            if let trace = try c.decodeIfPresent(String.self, forKey: .trace) {
+                try c.require(!c.contains(.rate) && !c.contains(.schedule) && !c.contains(.process), .trace,
+                    "a replayed arrival (trace) takes format and speed, not rate, schedule or process")
+                self.trace = trace
+                format = try c.decode(RequestReplay.Format.self, forKey: .format)
+                speed = try c.decodeIfPresent(Double.self, forKey: .speed) ?? speed
+                try c.require(speed > 0 && speed.isFinite, .speed, "speed must be positive")
+                rate = 1
+                return
+            }
+            try c.require(!c.contains(.format) && !c.contains(.speed), .format, "format and speed go with trace (traffic replay)")
             process = try c.decodeIfPresent(ClientGroupModel.Process.self, forKey: .process) ?? process
             if c.contains(.schedule) {
                 try c.require(!c.contains(.rate), .rate, "give arrival either rate or schedule, not both")
@@ -251,6 +268,7 @@ public struct ScenarioClient: Decodable, Sendable {
             let arrival = try c.decode(Arrival.self, forKey: .arrival)
             load = .open(rate: arrival.rate, process: arrival.process)
             schedule = arrival.schedule
+            if let trace = arrival.trace, let format = arrival.format { replaySource = (trace, format, arrival.speed) }
         case (false, true):
             let closed = try c.decode(Closed.self, forKey: .closed)
             load = .closed(users: closed.users, thinkTime: closed.thinkTime)

@@ -42,15 +42,33 @@ extension SimulationModel {
             let backend = failure.backend.flatMap { names.firstIndex(of: $0) } ?? -1
             return FailureModel(backend: backend, kind: kind, start: failure.at, length: failure.length)
         }
+        var clients: [ClientGroupModel] = []
+        var warnings: [String] = []
+        for client in scenario.clients {
+            var group = ClientGroupModel(name: client.name, load: client.load, nat: client.nat, classes: client.classes, schedule: client.schedule)
+            if let connection = client.connection { group.connection = connection }
+            if let source = client.replaySource {
+                let slash = file.lastIndex(of: "/")
+                let path = source.path.hasPrefix("/") || slash == nil ? source.path : String(file[...slash!]) + source.path
+                guard let text = readWholeFile(path) else {
+                    throw UnsupportedScenarioError(description: "\(file): clients '\(client.name)': cannot read the trace \(path)")
+                }
+                let replay = RequestReplay.parse(text, format: source.format, speed: source.speed)
+                if !replay.problems.isEmpty {
+                    warnings.append("\(path): \(replay.problems.count) of \(replay.lines) line(s) not \(source.format.rawValue), skipped: "
+                        + replay.problems.prefix(3).map(\.description).joined(separator: "; ") + (replay.problems.count > 3 ? "; …" : ""))
+                }
+                guard !replay.times.isEmpty else {
+                    throw UnsupportedScenarioError(description: "\(file): clients '\(client.name)': no request in \(path) parses as \(source.format.rawValue)")
+                }
+                group.replay = replay
+            }
+            clients.append(group)
+        }
         self.init(
             name: scenario.name, seed: scenario.seed, duration: scenario.duration, warmup: scenario.warmup,
-            balancer: scenario.balancer, backends: backends,
-            clients: scenario.clients.map { client in
-                var group = ClientGroupModel(name: client.name, load: client.load, nat: client.nat, classes: client.classes, schedule: client.schedule)
-                if let connection = client.connection { group.connection = connection }
-                return group
-            },
-            failures: failures)
+            balancer: scenario.balancer, backends: backends, clients: clients, failures: failures)
+        self.warnings = warnings
         timeseriesInterval = scenario.timeseriesInterval
         layer = scenario.mode == .l4 ? .l4 : .l7
     }
