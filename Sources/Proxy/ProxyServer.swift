@@ -22,7 +22,7 @@ public final class ProxyServer: @unchecked Sendable {
     /// Binds and starts serving. `eventsPath` receives health.csv rows, `accessLogPath`
     /// requests.csv rows (both appended; the header is written to a new file).
     public static func start(
-        configuration: ProxyConfiguration, eventsPath: String? = nil, accessLogPath: String? = nil,
+        configuration: ProxyConfiguration, eventsPath: String? = nil, accessLogPath: String? = nil, probesPath: String? = nil,
         logger: Logger = Logger(label: "lbsim.proxy")
     ) throws -> ProxyServer {
         var addresses: [SocketAddress] = []
@@ -35,7 +35,9 @@ public final class ProxyServer: @unchecked Sendable {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
-            return try ProxyServer(configuration: configuration, addresses: addresses, group: group, eventsPath: eventsPath, accessLogPath: accessLogPath, logger: logger)
+            return try ProxyServer(
+                configuration: configuration, addresses: addresses, group: group, eventsPath: eventsPath, accessLogPath: accessLogPath,
+                probesPath: probesPath, logger: logger)
         } catch {
             try? group.syncShutdownGracefully()
             throw error
@@ -44,7 +46,7 @@ public final class ProxyServer: @unchecked Sendable {
 
     private init(
         configuration: ProxyConfiguration, addresses: [SocketAddress], group: MultiThreadedEventLoopGroup, eventsPath: String?,
-        accessLogPath: String?, logger: Logger
+        accessLogPath: String?, probesPath: String?, logger: Logger
     ) throws {
         self.group = group
         let loop = group.next()
@@ -53,6 +55,7 @@ public final class ProxyServer: @unchecked Sendable {
             let state = ProxyState(configuration: configuration, loop: loop, logger: logger, addresses: addresses)
             if let eventsPath { state.events = try CSVLog(path: eventsPath, header: HealthEvent.csvHeader) }
             if let accessLogPath { state.accessLog = try CSVLog(path: accessLogPath, header: AccessRecord.header) }
+            if let probesPath { state.probeLog = try CSVLog(path: probesPath, header: "time_s,backend,ok,latency_ms") }
             return state
         }.wait()
         self.state = state
@@ -99,6 +102,7 @@ public final class ProxyServer: @unchecked Sendable {
             // Flush the access log once a second: rows are buffered, not lost on a clean stop.
             _ = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                 state.accessLog?.flush()
+                state.probeLog?.flush()
             }
         }.wait()
         logger.info("listening on \(listenAddress) (\(configuration.mode.rawValue)), \(configuration.backends.count) backends")
@@ -129,6 +133,7 @@ public final class ProxyServer: @unchecked Sendable {
                     adminListener?.close(promise: nil)
                     state.accessLog?.flush()
                     state.events?.flush()
+                    state.probeLog?.flush()
                     done.succeed()
                     return
                 }

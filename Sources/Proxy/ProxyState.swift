@@ -32,6 +32,9 @@ final class ProxyState: @unchecked Sendable {
     var idle: [[UpstreamConnection]]
     let startUptime: UInt64
     var events: CSVLog?
+    /// `--probes`: every active probe's outcome, `time_s,backend,ok,latency_ms` (the probe CSV
+    /// `lbsim tune` reads).
+    var probeLog: CSVLog?
     var accessLog: CSVLog?
     var nextRequestID = 0
     var openClientConnections = 0
@@ -124,8 +127,14 @@ final class ProxyState: @unchecked Sendable {
                     carryOut(active[b].probeDue(now: now), backend: b, prober: prober)
                 }
             case .sendProbe(let id, let deadline):
+                let sent = now
                 prober.probe(backend: b, id: id, deadline: deadline) { [self] result in
                     let now = self.now
+                    if let probeLog {
+                        let ok: Bool
+                        if case .success = result { ok = true } else { ok = false }
+                        probeLog.write("\(formatSeconds(sent.nanoseconds)),\(csvField(names[b])),\(ok),\(ok ? formatSeconds((now.nanoseconds - sent.nanoseconds) * 1000) : "")")
+                    }
                     let actions: [ActiveHealthCheck.Action]
                     switch result {
                     case .success: actions = active[b].probeSucceeded(id: id, now: now, using: &rng)

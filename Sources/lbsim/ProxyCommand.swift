@@ -24,6 +24,9 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .customLong("access-log"), help: "Append one requests.csv row per request (L7) or connection (L4).")
     var accessLog: String?
 
+    @Option(name: .long, help: "Append every active probe's outcome (time_s,backend,ok,latency_ms: a trace for lbsim tune).")
+    var probes: String?
+
     @Option(name: .customLong("set"), help: "Override a key of the file, e.g. --set balancer.algorithm=least_conn (repeatable).")
     var overrides: [String] = []
 
@@ -46,7 +49,7 @@ struct ProxyCommand: ParsableCommand {
         }
         let server: ProxyServer
         do {
-            server = try ProxyServer.start(configuration: configuration, eventsPath: events, accessLogPath: accessLog)
+            server = try ProxyServer.start(configuration: configuration, eventsPath: events, accessLogPath: accessLog, probesPath: probes)
         } catch let error as ProxyStartError {
             throw InputError(error.description)
         }

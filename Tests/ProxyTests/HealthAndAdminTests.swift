@@ -20,7 +20,7 @@ import Glibc
             backends:
               - { name: a, address: "{a}" }
               - { name: b, address: "{b}" }
-            """, events: true)
+            """, events: true, probes: true)
         defer { h.stop() }
         #expect(eventually { h["b"].received.contains { $0.uri == "/health" } }, "probes are GET /health")
         try h["b"].stop()
@@ -35,6 +35,12 @@ import Glibc
         var seen = Set<String>()
         for _ in 0..<4 { seen.insert(try fetch(port: h.port)?.text ?? "?") }
         #expect(seen == ["a", "b"])
+        // --probes: the probe CSV lbsim tune reads, with b's failed probes while it was stopped.
+        h.stop()
+        let probes = h.read("probes.csv").split(separator: "\n")
+        #expect(probes.first == "time_s,backend,ok,latency_ms")
+        #expect(probes.contains { $0.contains(",b,false,") })
+        #expect(probes.contains { $0.contains(",a,true,") })
     }
 
     @Test func failingHealthEndpointAndBodyExpectation() throws {

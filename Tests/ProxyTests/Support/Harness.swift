@@ -19,7 +19,7 @@ final class Harness {
     let directory: String
     var stopped = false
 
-    init(backends names: [String], yaml: String, events: Bool = false, accessLog: Bool = false) throws {
+    init(backends names: [String], yaml: String, events: Bool = false, accessLog: Bool = false, probes: Bool = false) throws {
         var template = "/tmp/lbsim-proxy-test-XXXXXX".utf8CString
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         for name in names { backends[name] = try TestBackend(name: name, group: group) }
@@ -32,7 +32,7 @@ final class Harness {
         logger.logLevel = .critical
         proxy = try ProxyServer.start(
             configuration: configuration, eventsPath: events ? directory + "/health.csv" : nil,
-            accessLogPath: accessLog ? directory + "/requests.csv" : nil, logger: logger)
+            accessLogPath: accessLog ? directory + "/requests.csv" : nil, probesPath: probes ? directory + "/probes.csv" : nil, logger: logger)
     }
 
     subscript(name: String) -> TestBackend { backends[name]! }
