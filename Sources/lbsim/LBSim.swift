@@ -76,16 +76,8 @@ struct StandardError: TextOutputStream {
 
 /// Reads a whole text file, or throws an input error naming it.
 func readTextFile(_ path: String) throws -> String {
-    guard let file = fopen(path, "r") else {
+    guard let text = readWholeFile(path) else {
         throw InputError("cannot read \(path): \(String(cString: strerror(errno)))")
     }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = fread(&buffer, 1, buffer.count, file)
-        if n <= 0 { break }
-        bytes.append(contentsOf: buffer[0..<n])
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    return text
 }

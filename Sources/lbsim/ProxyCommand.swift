@@ -31,17 +31,8 @@ struct ProxyCommand: ParsableCommand {
     var overrides: [String] = []
 
     func run() throws {
-        let decoder = ConfigDecoder(file: config)
-        var root = try decoder.parse(try readTextFile(config))
-        for text in overrides {
-            do {
-                let (path, value) = try ConfigOverrides.parse(text)
-                root = try ConfigOverrides.apply(path, value: value, to: root)
-            } catch {
-                throw InputError(error.description)
-            }
-        }
-        let configuration = try decoder.decode(ProxyConfiguration.self, from: root)
+        let file = try ScenarioLoader(file: config, overrides: overrides)
+        let configuration = try file.decoder.decode(ProxyConfiguration.self, from: file.root)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info

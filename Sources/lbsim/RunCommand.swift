@@ -26,18 +26,7 @@ struct RunCommand: ParsableCommand {
     var noRequestsCSV = false
 
     func run() throws {
-        let decoder = ConfigDecoder(file: scenario)
-        var root = try decoder.parse(try readTextFile(scenario))
-        for text in overrides {
-            do {
-                let (path, value) = try ConfigOverrides.parse(text)
-                root = try ConfigOverrides.apply(path, value: value, to: root)
-            } catch {
-                throw InputError(error.description)
-            }
-        }
-        var model = try SimulationModel(scenario: try decoder.decode(Scenario.self, from: root), file: scenario)
-        if let seed { model.seed = seed }
+        var model = try ScenarioLoader(file: scenario, overrides: overrides).model(seed: seed)
         for warning in model.warnings { printError("warning: \(warning)") }
         let directory = out ?? "Results/\(model.name)"
 

@@ -2,8 +2,9 @@ import Balancing
 import Simulation
 import Yams
 
-/// A scenario file read once, from which the model of any run (with its own overrides and
-/// seed) is made: `compare`, `sweep` and `check` build many runs from one file.
+/// A scenario (or proxy) file read once with its `--set` overrides applied, from which the
+/// model of any run (with its own overrides and seed) is made: `compare`, `sweep`, `tune` and
+/// `check` build many runs from one file; `run` and `proxy` one.
 struct ScenarioLoader {
     let file: String
     let text: String

@@ -179,8 +179,8 @@ public struct RequestReplay: Sendable {
 import Glibc
 #endif
 
-/// A whole file as text, or nil when it cannot be read.
-func readWholeFile(_ path: String) -> String? {
+/// A whole file as text, or nil when it cannot be read (`errno` says why).
+public func readWholeFile(_ path: String) -> String? {
     guard let file = fopen(path, "r") else { return nil }
     defer { fclose(file) }
     var bytes: [UInt8] = []

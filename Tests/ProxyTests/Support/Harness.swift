@@ -1,4 +1,5 @@
 import Balancing
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -47,16 +48,7 @@ final class Harness {
     deinit { stop() }
 
     func read(_ file: String) -> String {
-        guard let handle = fopen(directory + "/" + file, "r") else { return "" }
-        defer { fclose(handle) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, handle)
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        (try? String(contentsOfFile: directory + "/" + file, encoding: .utf8)) ?? ""
     }
 
     /// An admin request; returns status and body.
