@@ -38,10 +38,12 @@ struct ScenarioLoader {
         return model
     }
 
-    /// A stable fingerprint of the file's bytes, recorded next to baselines (FNV-1a 64 + mix).
+    /// A stable fingerprint of what the file says, recorded next to baselines: FNV-1a 64 over
+    /// the file's YAML re-serialized, so comments and layout do not count, values do.
     var hash: String {
         var h = StableHash()
-        h.combine(text)
+        let canonical = (try? decoder.parse(text)).flatMap { try? Yams.serialize(node: $0) } ?? text
+        h.combine(canonical)
         let hex = String(h.value, radix: 16)
         return "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex
     }
