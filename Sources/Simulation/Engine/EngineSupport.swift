@@ -30,7 +30,8 @@ func formatMilliseconds(_ nanoseconds: Int64) -> String {
 }
 
 /// A first-in first-out queue in a ring buffer that doubles when full: O(1) per operation,
-/// no shifting, no allocation once grown to the run's high-water mark.
+/// no shifting, no allocation once grown to the run's high-water mark. The capacity is a power
+/// of two, so wrapping is a mask, not a division (this queue is on every request's path).
 struct FIFO<Element> {
     private var storage: [Element?] = []
     private var head = 0
@@ -40,7 +41,7 @@ struct FIFO<Element> {
 
     mutating func append(_ element: Element) {
         if count == storage.count { grow() }
-        storage[(head + count) % storage.count] = element
+        storage[(head &+ count) & (storage.count &- 1)] = element
         count += 1
     }
 
@@ -48,14 +49,14 @@ struct FIFO<Element> {
         guard count > 0 else { return nil }
         let element = storage[head]
         storage[head] = nil
-        head = (head + 1) % storage.count
+        head = (head &+ 1) & (storage.count &- 1)
         count -= 1
         return element
     }
 
     private mutating func grow() {
         var bigger = [Element?](repeating: nil, count: max(16, storage.count * 2))
-        for i in 0..<count { bigger[i] = storage[(head + i) % storage.count] }
+        for i in 0..<count { bigger[i] = storage[(head + i) & (storage.count - 1)] }
         storage = bigger
         head = 0
     }
