@@ -1,22 +1,67 @@
 import NIOCore
 
 /// A header field as received: the name keeps its case (it is forwarded as is), comparisons
-/// are case-insensitive. The fields the proxy acts on are recognised once, when parsed, so the
-/// per-request paths compare a small enum instead of lowercasing strings.
-public struct HTTPField: Sendable, Equatable {
-    public var name: String
-    public var value: String
+/// are case-insensitive. A parsed field points into its message's head bytes (no String is
+/// made unless `name` or `value` is read), and the fields the proxy acts on are recognised once,
+/// when parsed, so the per-request paths compare a small enum and copy bytes.
+public struct HTTPField: Sendable {
+    /// The head's bytes (shared by every field of one message) and where this field lies.
+    let storage: ByteBuffer
+    let nameStart: Int32
+    let nameLength: Int32
+    let valueStart: Int32
+    let valueLength: Int32
     let kind: FieldKind
 
     public init(_ name: String, _ value: String) {
-        self.name = name
-        self.value = value
-        kind = FieldKind(name)
+        var storage = ByteBuffer()
+        storage.writeString(name)
+        storage.writeString(value)
+        self.init(storage: storage, name: 0..<name.utf8.count, value: name.utf8.count..<(name.utf8.count + value.utf8.count))
+    }
+
+    /// A field of `storage` (offsets from its reader index).
+    init(storage: ByteBuffer, name: Range<Int>, value: Range<Int>) {
+        self.storage = storage
+        nameStart = Int32(name.lowerBound)
+        nameLength = Int32(name.count)
+        valueStart = Int32(value.lowerBound)
+        valueLength = Int32(value.count)
+        kind = storage.withUnsafeReadableBytes { FieldKind(UnsafeRawBufferPointer(rebasing: $0[name])) }
+    }
+
+    public var name: String { storage.getString(at: storage.readerIndex + Int(nameStart), length: Int(nameLength)) ?? "" }
+    public var value: String { storage.getString(at: storage.readerIndex + Int(valueStart), length: Int(valueLength)) ?? "" }
+
+    @inline(__always)
+    func withName<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
+        storage.withUnsafeReadableBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(nameStart)..<Int(nameStart + nameLength)])) }
+    }
+
+    @inline(__always)
+    func withValue<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
+        storage.withUnsafeReadableBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(valueStart)..<Int(valueStart + valueLength)])) }
     }
 
     /// Whether the name is `lowercased` (given in lowercase), ignoring ASCII case.
-    @inline(__always)
-    func named(_ lowercased: String) -> Bool { equalsIgnoringASCIICase(name, lowercased) }
+    func named(_ lowercased: String) -> Bool { withName { equalsIgnoringASCIICase($0, lowercased) } }
+
+    /// Whether the value is `lowercased`, ignoring ASCII case.
+    func valueIs(_ lowercased: String) -> Bool { withValue { equalsIgnoringASCIICase($0, lowercased) } }
+
+    /// Writes `Name: value` and CRLF, copying the bytes.
+    func write(into buffer: inout ByteBuffer) {
+        withName { buffer.writeBytes($0) }
+        buffer.writeStaticString(": ")
+        withValue { buffer.writeBytes($0) }
+        buffer.writeStaticString("\r\n")
+    }
+}
+
+extension HTTPField: Equatable {
+    public static func == (a: HTTPField, b: HTTPField) -> Bool {
+        a.withName { an in b.withName { bn in an.elementsEqual(bn) } } && a.withValue { av in b.withValue { bv in av.elementsEqual(bv) } }
+    }
 }
 
 /// The fields the proxy reads or rewrites.
@@ -24,9 +69,9 @@ enum FieldKind: UInt8, Sendable {
     case contentLength, transferEncoding, host, connection, expect, keepAlive, proxyConnection, te, trailer, upgrade
     case xForwardedFor, xForwardedProto, other
 
-    init(_ name: String) {
+    init(_ name: UnsafeRawBufferPointer) {
         func is_(_ lower: String) -> Bool { equalsIgnoringASCIICase(name, lower) }
-        switch name.utf8.count {
+        switch name.count {
         case 2: self = is_("te") ? .te : .other
         case 4: self = is_("host") ? .host : .other
         case 6: self = is_("expect") ? .expect : .other
@@ -44,6 +89,22 @@ enum FieldKind: UInt8, Sendable {
     var isHopByHop: Bool {
         switch self {
         case .connection, .keepAlive, .proxyConnection, .te, .trailer, .upgrade, .transferEncoding, .contentLength: return true
+        default: return false
+        }
+    }
+}
+
+/// ASCII case-insensitive equality of bytes with a lowercase constant.
+@inline(__always)
+func equalsIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, _ lowercased: String) -> Bool {
+    var a = bytes.makeIterator()
+    var b = lowercased.utf8.makeIterator()
+    while true {
+        switch (a.next(), b.next()) {
+        case (nil, nil): return true
+        case (let x?, let y?):
+            let folded = x >= 65 && x <= 90 ? x | 0x20 : x
+            if folded != y { return false }
         default: return false
         }
     }
@@ -116,43 +177,71 @@ enum HeadScanner {
         return nil
     }
 
-    /// Splits a complete head into its start line and fields.
-    static func split(_ bytes: UnsafeRawBufferPointer, fieldLimit: Int) throws(HTTPMessageError) -> (startLine: String, fields: [HTTPField]) {
-        var lines: [Range<Int>] = []
-        var lineStart = 0
-        for i in 0..<bytes.count where bytes[i] == 10 {
-            let end = i > lineStart && bytes[i - 1] == 13 ? i - 1 : i
-            lines.append(lineStart..<end)
-            lineStart = i + 1
-        }
-        guard let first = lines.first, !first.isEmpty else { throw HTTPMessageError(400, "empty start line") }
-        let startLine = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[first]), as: UTF8.self)
-        var fields: [HTTPField] = []
-        for line in lines.dropFirst() where !line.isEmpty {
-            let first = bytes[line.lowerBound]
-            if first == 32 || first == 9 { throw HTTPMessageError(400, "obs-fold: a header line starts with whitespace") }
-            var colon = line.lowerBound
-            while colon < line.upperBound && bytes[colon] != 58 {
-                let c = bytes[colon]
-                if c == 32 || c == 9 { throw HTTPMessageError(400, "whitespace between a header name and its colon") }
-                guard isTokenByte(c) else { throw HTTPMessageError(400, "invalid character in a header name") }
-                colon += 1
+    /// Splits a complete head (`head`'s readable bytes) into its start line and fields; the
+    /// fields point into `head`.
+    static func split(_ head: ByteBuffer, fieldLimit: Int) throws(HTTPMessageError) -> (startLine: String, fields: [HTTPField]) {
+        let found: (startLine: Range<Int>, fields: [(name: Range<Int>, value: Range<Int>)]) = try head.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
+            var startLine: Range<Int>?
+            var fields: [(name: Range<Int>, value: Range<Int>)] = []
+            var lineStart = 0
+            for i in 0..<bytes.count where bytes[i] == 10 {
+                let line = lineStart..<(i > lineStart && bytes[i - 1] == 13 ? i - 1 : i)
+                lineStart = i + 1
+                guard startLine != nil else {
+                    guard !line.isEmpty else { throw HTTPMessageError(400, "empty start line") }
+                    startLine = line
+                    continue
+                }
+                if line.isEmpty { continue }
+                let first = bytes[line.lowerBound]
+                if first == 32 || first == 9 { throw HTTPMessageError(400, "obs-fold: a header line starts with whitespace") }
+                var colon = line.lowerBound
+                while colon < line.upperBound && bytes[colon] != 58 {
+                    let c = bytes[colon]
+                    if c == 32 || c == 9 { throw HTTPMessageError(400, "whitespace between a header name and its colon") }
+                    guard isTokenByte(c) else { throw HTTPMessageError(400, "invalid character in a header name") }
+                    colon += 1
+                }
+                guard colon < line.upperBound, colon > line.lowerBound else { throw HTTPMessageError(400, "a header line without a name and colon") }
+                var valueStart = colon + 1
+                var valueEnd = line.upperBound
+                while valueStart < valueEnd && (bytes[valueStart] == 32 || bytes[valueStart] == 9) { valueStart += 1 }
+                while valueEnd > valueStart && (bytes[valueEnd - 1] == 32 || bytes[valueEnd - 1] == 9) { valueEnd -= 1 }
+                for k in valueStart..<valueEnd {
+                    let c = bytes[k]
+                    if (c < 32 && c != 9) || c == 127 { throw HTTPMessageError(400, "control character in a header value") }
+                }
+                fields.append((line.lowerBound..<colon, valueStart..<valueEnd))
+                if fields.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
             }
-            guard colon < line.upperBound, colon > line.lowerBound else { throw HTTPMessageError(400, "a header line without a name and colon") }
-            var valueStart = colon + 1
-            var valueEnd = line.upperBound
-            while valueStart < valueEnd && (bytes[valueStart] == 32 || bytes[valueStart] == 9) { valueStart += 1 }
-            while valueEnd > valueStart && (bytes[valueEnd - 1] == 32 || bytes[valueEnd - 1] == 9) { valueEnd -= 1 }
-            for k in valueStart..<valueEnd {
-                let c = bytes[k]
-                if (c < 32 && c != 9) || c == 127 { throw HTTPMessageError(400, "control character in a header value") }
-            }
-            fields.append(HTTPField(
-                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[line.lowerBound..<colon]), as: UTF8.self),
-                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)))
-            if fields.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
+            guard let startLine else { throw HTTPMessageError(400, "empty start line") }
+            return (startLine, fields)
         }
-        return (startLine, fields)
+        let startLine = head.getString(at: head.readerIndex + found.startLine.lowerBound, length: found.startLine.count) ?? ""
+        return (startLine, found.fields.map { HTTPField(storage: head, name: $0.name, value: $0.value) })
+    }
+
+    /// A Content-Length value from its bytes: digits only (no sign, no spaces, no list), within Int.
+    static func parseLength(_ field: HTTPField) -> Int? {
+        field.withValue { bytes in
+            guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+            var n = 0
+            for c in bytes {
+                guard c >= 48 && c <= 57 else { return nil }
+                n = n * 10 + Int(c - 48)
+            }
+            return n
+        }
+    }
+
+    /// What a Connection field says: close, keep-alive, or other tokens (nil: look closer).
+    static func connectionKeepAlive(_ field: HTTPField) -> Bool? {
+        if field.valueIs("keep-alive") { return true }
+        if field.valueIs("close") { return false }
+        let tokens = Self.tokens(field.value)
+        if tokens.contains("close") { return false }
+        if tokens.contains("keep-alive") { return true }
+        return nil
     }
 
     /// RFC 9110 §5.6.2 tchar.

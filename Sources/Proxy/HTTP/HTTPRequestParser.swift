@@ -116,10 +116,9 @@ public struct HTTPRequestParser {
             return nil
         }
         if end - start > maxHeadBytes { throw HTTPMessageError(431, "request head larger than \(maxHeadBytes) bytes") }
-        let split = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
-            try HeadScanner.split(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), fieldLimit: maxFields)
-        }
-        buffer.moveReaderIndex(forwardBy: end)
+        buffer.moveReaderIndex(forwardBy: start)
+        let head = buffer.readSlice(length: end - start)!
+        let split = try HeadScanner.split(head, fieldLimit: maxFields)
         return try Self.validate(startLine: split.startLine, fields: split.fields)
     }
 
@@ -151,12 +150,12 @@ public struct HTTPRequestParser {
             case .contentLength:
                 if sawLength { throw HTTPMessageError(400, "duplicate Content-Length") }
                 sawLength = true
-                guard let n = HeadScanner.parseLength(field.value) else { throw HTTPMessageError(400, "invalid Content-Length '\(field.value.prefix(40))'") }
+                guard let n = HeadScanner.parseLength(field) else { throw HTTPMessageError(400, "invalid Content-Length '\(field.value.prefix(40))'") }
                 length = n
             case .transferEncoding:
                 if sawCoding { throw HTTPMessageError(400, "duplicate Transfer-Encoding") }
                 sawCoding = true
-                guard equalsIgnoringASCIICase(field.value, "chunked") else {
+                guard field.valueIs("chunked") else {
                     throw HTTPMessageError(501, "transfer coding '\(field.value.prefix(40))' is not implemented (only chunked)")
                 }
                 guard minor == 1 else { throw HTTPMessageError(400, "Transfer-Encoding in an HTTP/1.0 request") }
@@ -165,10 +164,9 @@ public struct HTTPRequestParser {
                 if sawHost { throw HTTPMessageError(400, "duplicate Host") }
                 sawHost = true
             case .connection:
-                let tokens = HeadScanner.tokens(field.value)
-                if tokens.contains("close") { keepAlive = false } else if tokens.contains("keep-alive") { keepAlive = true }
+                if let alive = HeadScanner.connectionKeepAlive(field) { keepAlive = alive }
             case .expect:
-                if equalsIgnoringASCIICase(field.value, "100-continue") { expectsContinue = true }
+                if field.valueIs("100-continue") { expectsContinue = true }
             default:
                 break
             }

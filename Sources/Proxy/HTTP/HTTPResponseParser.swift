@@ -101,14 +101,13 @@ public struct HTTPResponseParser {
             return nil
         }
         let split: (startLine: String, fields: [HTTPField])
+        buffer.moveReaderIndex(forwardBy: start)
+        let head = buffer.readSlice(length: end - start)!
         do {
-            split = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
-                try HeadScanner.split(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), fieldLimit: 500)
-            }
+            split = try HeadScanner.split(head, fieldLimit: 500)
         } catch {
             throw HTTPMessageError(502, "invalid upstream response: \(error.reason)")
         }
-        buffer.moveReaderIndex(forwardBy: end)
         let line = split.startLine
         let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count >= 2, parts[0] == "HTTP/1.1" || parts[0] == "HTTP/1.0", parts[1].utf8.count == 3,
@@ -121,15 +120,14 @@ public struct HTTPResponseParser {
         for field in split.fields {
             switch field.kind {
             case .contentLength:
-                guard let n = HeadScanner.parseLength(field.value), length == nil || length == n else {
+                guard let n = HeadScanner.parseLength(field), length == nil || length == n else {
                     throw HTTPMessageError(502, "invalid or conflicting upstream Content-Length")
                 }
                 length = n
             case .transferEncoding:
                 coding = coding.map { $0 + "," + field.value } ?? field.value
             case .connection:
-                let tokens = HeadScanner.tokens(field.value)
-                if tokens.contains("close") { keepAlive = false } else if tokens.contains("keep-alive") { keepAlive = true }
+                if let alive = HeadScanner.connectionKeepAlive(field) { keepAlive = alive }
             default: break
             }
         }

@@ -8,7 +8,7 @@ enum HeadWriter {
     /// Fields named in Connection are hop-by-hop too (usually there are none).
     static func connectionNamed(_ fields: [HTTPField]) -> [String] {
         var named: [String] = []
-        for field in fields where field.kind == .connection {
+        for field in fields where field.kind == .connection && !field.valueIs("keep-alive") && !field.valueIs("close") {
             for token in HeadScanner.tokens(field.value) where token != "close" && token != "keep-alive" { named.append(String(token)) }
         }
         return named
@@ -16,7 +16,7 @@ enum HeadWriter {
 
     @inline(__always)
     static func isNamed(_ field: HTTPField, in named: [String]) -> Bool {
-        !named.isEmpty && named.contains { equalsIgnoringASCIICase(field.name, $0) }
+        !named.isEmpty && named.contains { field.named($0) }
     }
 
     /// The request as sent upstream over a kept-alive HTTP/1.1 connection.
@@ -38,7 +38,7 @@ enum HeadWriter {
                 continue
             }
             if kind == .xForwardedProto && forwardedProto != nil { continue }
-            writeField(field.name, field.value, into: &buffer)
+            field.write(into: &buffer)
         }
         writeField("X-Forwarded-For", forwardedFor.map { $0 + ", " + clientAddress } ?? clientAddress, into: &buffer)
         if let forwardedProto { writeField("X-Forwarded-Proto", forwardedProto, into: &buffer) }
@@ -64,7 +64,7 @@ enum HeadWriter {
         let named = connectionNamed(head.fields)
         for field in head.fields {
             if field.kind.isHopByHop || isNamed(field, in: named) { continue }
-            writeField(field.name, field.value, into: &buffer)
+            field.write(into: &buffer)
         }
         if let setCookie { writeField("Set-Cookie", setCookie, into: &buffer) }
         switch clientFraming(head, clientMinorVersion: clientMinorVersion) {
