@@ -94,9 +94,9 @@ enum FieldKind: UInt8, Sendable {
     }
 }
 
-/// ASCII case-insensitive equality of bytes with a lowercase constant.
+/// ASCII case-insensitive equality of bytes with a lowercase constant, without allocating.
 @inline(__always)
-func equalsIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, _ lowercased: String) -> Bool {
+func equalsIgnoringASCIICase(_ bytes: some Sequence<UInt8>, _ lowercased: String) -> Bool {
     var a = bytes.makeIterator()
     var b = lowercased.utf8.makeIterator()
     while true {
@@ -110,21 +110,9 @@ func equalsIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, _ lowercased: Stri
     }
 }
 
-/// ASCII case-insensitive equality with a lowercase constant, without allocating.
+/// The same for a String.
 @inline(__always)
-func equalsIgnoringASCIICase(_ text: String, _ lowercased: String) -> Bool {
-    var a = text.utf8.makeIterator()
-    var b = lowercased.utf8.makeIterator()
-    while true {
-        switch (a.next(), b.next()) {
-        case (nil, nil): return true
-        case (let x?, let y?):
-            let folded = x >= 65 && x <= 90 ? x | 0x20 : x
-            if folded != y { return false }
-        default: return false
-        }
-    }
-}
+func equalsIgnoringASCIICase(_ text: String, _ lowercased: String) -> Bool { equalsIgnoringASCIICase(text.utf8, lowercased) }
 
 /// How a message's body is delimited (RFC 9112 §6).
 public enum BodyFraming: Sendable, Equatable {
