@@ -22,12 +22,16 @@ public struct HTTPField: Sendable {
 
     /// A field of `storage` (offsets from its reader index).
     init(storage: ByteBuffer, name: Range<Int>, value: Range<Int>) {
+        self.init(storage: storage, name: name, value: value, kind: storage.withUnsafeReadableBytes { FieldKind(UnsafeRawBufferPointer(rebasing: $0[name])) })
+    }
+
+    init(storage: ByteBuffer, name: Range<Int>, value: Range<Int>, kind: FieldKind) {
         self.storage = storage
         nameStart = Int32(name.lowerBound)
         nameLength = Int32(name.count)
         valueStart = Int32(value.lowerBound)
         valueLength = Int32(value.count)
-        kind = storage.withUnsafeReadableBytes { FieldKind(UnsafeRawBufferPointer(rebasing: $0[name])) }
+        self.kind = kind
     }
 
     public var name: String { storage.getString(at: storage.readerIndex + Int(nameStart), length: Int(nameLength)) ?? "" }
@@ -47,14 +51,14 @@ public struct HTTPField: Sendable {
     func named(_ lowercased: String) -> Bool { withName { equalsIgnoringASCIICase($0, lowercased) } }
 
     /// Whether the value is `lowercased`, ignoring ASCII case.
-    func valueIs(_ lowercased: String) -> Bool { withValue { equalsIgnoringASCIICase($0, lowercased) } }
+    func valueIs(_ lowercased: StaticString) -> Bool { withValue { sameIgnoringASCIICase($0, lowercased) } }
 
-    /// Writes `Name: value` and CRLF, copying the bytes.
-    func write(into buffer: inout ByteBuffer) {
-        withName { buffer.writeBytes($0) }
-        buffer.writeStaticString(": ")
-        withValue { buffer.writeBytes($0) }
-        buffer.writeStaticString("\r\n")
+    /// Appends `Name: value` and CRLF, copying the bytes.
+    func write(into out: inout HeadBytes) {
+        withName { out.bytes.append(contentsOf: $0) }
+        out.append(": ")
+        withValue { out.bytes.append(contentsOf: $0) }
+        out.append("\r\n")
     }
 }
 
@@ -70,7 +74,7 @@ enum FieldKind: UInt8, Sendable {
     case xForwardedFor, xForwardedProto, other
 
     init(_ name: UnsafeRawBufferPointer) {
-        func is_(_ lower: String) -> Bool { equalsIgnoringASCIICase(name, lower) }
+        func is_(_ lower: StaticString) -> Bool { sameIgnoringASCIICase(name, lower) }
         switch name.count {
         case 2: self = is_("te") ? .te : .other
         case 4: self = is_("host") ? .host : .other
@@ -110,9 +114,50 @@ func equalsIgnoringASCIICase(_ bytes: some Sequence<UInt8>, _ lowercased: String
     }
 }
 
+/// The same for bytes and a constant, by index (the hot path: field names and values).
+@inline(__always)
+func sameIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, _ lowercased: StaticString) -> Bool {
+    guard bytes.count == lowercased.utf8CodeUnitCount else { return false }
+    let l = lowercased.utf8Start
+    for i in 0..<bytes.count {
+        let x = bytes[i]
+        if (x >= 65 && x <= 90 ? x | 0x20 : x) != l[i] { return false }
+    }
+    return true
+}
+
 /// The same for a String.
 @inline(__always)
 func equalsIgnoringASCIICase(_ text: String, _ lowercased: String) -> Bool { equalsIgnoringASCIICase(text.utf8, lowercased) }
+
+/// A head being written: bytes appended to one array, then copied into a ByteBuffer once
+/// (ByteBuffer's own writes check capacity and exclusivity on every piece, which cost more
+/// than the rest of a small request).
+struct HeadBytes {
+    var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(512) }
+
+    @inline(__always)
+    mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    @inline(__always)
+    mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func append(_ n: Int) { append(String(n)) }
+
+    mutating func field(_ name: StaticString, _ value: String) {
+        append(name)
+        append(": ")
+        append(value)
+        append("\r\n")
+    }
+}
 
 /// How a message's body is delimited (RFC 9112 §6).
 public enum BodyFraming: Sendable, Equatable {
@@ -167,10 +212,11 @@ enum HeadScanner {
 
     /// Splits a complete head (`head`'s readable bytes) into its start line and fields; the
     /// fields point into `head`.
-    static func split(_ head: ByteBuffer, fieldLimit: Int) throws(HTTPMessageError) -> (startLine: String, fields: [HTTPField]) {
-        let found: (startLine: Range<Int>, fields: [(name: Range<Int>, value: Range<Int>)]) = try head.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
+    static func split(_ head: ByteBuffer, fieldLimit: Int) throws(HTTPMessageError) -> (startLine: ByteBuffer, fields: [HTTPField]) {
+        let found: (startLine: Range<Int>, fields: [HTTPField]) = try head.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
             var startLine: Range<Int>?
-            var fields: [(name: Range<Int>, value: Range<Int>)] = []
+            var fields: [HTTPField] = []
+            fields.reserveCapacity(16)
             var lineStart = 0
             for i in 0..<bytes.count where bytes[i] == 10 {
                 let line = lineStart..<(i > lineStart && bytes[i - 1] == 13 ? i - 1 : i)
@@ -199,14 +245,15 @@ enum HeadScanner {
                     let c = bytes[k]
                     if (c < 32 && c != 9) || c == 127 { throw HTTPMessageError(400, "control character in a header value") }
                 }
-                fields.append((line.lowerBound..<colon, valueStart..<valueEnd))
+                let name = line.lowerBound..<colon
+                fields.append(HTTPField(
+                    storage: head, name: name, value: valueStart..<valueEnd, kind: FieldKind(UnsafeRawBufferPointer(rebasing: bytes[name]))))
                 if fields.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
             }
             guard let startLine else { throw HTTPMessageError(400, "empty start line") }
             return (startLine, fields)
         }
-        let startLine = head.getString(at: head.readerIndex + found.startLine.lowerBound, length: found.startLine.count) ?? ""
-        return (startLine, found.fields.map { HTTPField(storage: head, name: $0.name, value: $0.value) })
+        return (head.getSlice(at: head.readerIndex + found.startLine.lowerBound, length: found.startLine.count)!, found.fields)
     }
 
     /// A Content-Length value from its bytes: digits only (no sign, no spaces, no list), within Int.

@@ -122,24 +122,34 @@ public struct HTTPRequestParser {
         return try Self.validate(startLine: split.startLine, fields: split.fields)
     }
 
-    static func validate(startLine: String, fields: [HTTPField]) throws(HTTPMessageError) -> RequestHead {
-        let parts = startLine.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, HeadScanner.isToken(parts[0]), !parts[1].isEmpty else {
-            throw HTTPMessageError(400, "malformed request line")
-        }
-        guard parts[1].utf8.allSatisfy({ $0 > 32 && $0 != 127 }) else { throw HTTPMessageError(400, "invalid character in the request target") }
-        let version = parts[2]
-        let minor: Int
-        switch version {
-        case "HTTP/1.1": minor = 1
-        case "HTTP/1.0": minor = 0
-        default:
-            let digits = version.dropFirst(5)
-            if version.hasPrefix("HTTP/"), digits.count == 3, digits.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 }) {
-                throw HTTPMessageError(505, "HTTP version \(digits) is not supported")
+    /// `METHOD SP target SP HTTP/1.x`, read on bytes (String splitting cost more than the rest
+    /// of the request's parsing).
+    static func requestLine(_ line: ByteBuffer) throws(HTTPMessageError) -> (method: String, target: String, minor: Int) {
+        try line.withUnsafeReadableBytes { b throws(HTTPMessageError) in
+            guard let sp1 = b.firstIndex(of: 32), sp1 > 0, b[0..<sp1].allSatisfy(HeadScanner.isTokenByte),
+                let sp2 = b[(sp1 + 1)...].firstIndex(of: 32), sp2 > sp1 + 1
+            else { throw HTTPMessageError(400, "malformed request line") }
+            guard b[(sp1 + 1)..<sp2].allSatisfy({ $0 > 32 && $0 != 127 }) else { throw HTTPMessageError(400, "invalid character in the request target") }
+            let version = UnsafeRawBufferPointer(rebasing: b[(sp2 + 1)...])
+            let minor: Int
+            if version.elementsEqual("HTTP/1.1".utf8) {
+                minor = 1
+            } else if version.elementsEqual("HTTP/1.0".utf8) {
+                minor = 0
+            } else {
+                let digits = version.dropFirst(5)
+                if version.starts(with: "HTTP/".utf8), digits.count == 3, digits.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 }) {
+                    throw HTTPMessageError(505, "HTTP version \(String(decoding: digits, as: UTF8.self)) is not supported")
+                }
+                throw HTTPMessageError(400, "malformed HTTP version")
             }
-            throw HTTPMessageError(400, "malformed HTTP version")
+            return (String(decoding: UnsafeRawBufferPointer(rebasing: b[0..<sp1]), as: UTF8.self),
+                    String(decoding: UnsafeRawBufferPointer(rebasing: b[(sp1 + 1)..<sp2]), as: UTF8.self), minor)
         }
+    }
+
+    static func validate(startLine: ByteBuffer, fields: [HTTPField]) throws(HTTPMessageError) -> RequestHead {
+        let (method, target, minor) = try requestLine(startLine)
         var length: Int?
         var chunked = false
         var sawLength = false, sawCoding = false, sawHost = false
@@ -175,7 +185,7 @@ public struct HTTPRequestParser {
         if minor == 1 && !sawHost { throw HTTPMessageError(400, "HTTP/1.1 request without Host") }
         let framing: BodyFraming = chunked ? .chunked : (length.map { $0 > 0 ? .length($0) : .none } ?? .none)
         return RequestHead(
-            method: String(parts[0]), target: String(parts[1]), minorVersion: minor, fields: fields, framing: framing,
+            method: method, target: target, minorVersion: minor, fields: fields, framing: framing,
             keepAlive: keepAlive, expectsContinue: expectsContinue)
     }
 }

@@ -100,7 +100,7 @@ public struct HTTPResponseParser {
             if buffer.readableBytes > maxHeadBytes { throw HTTPMessageError(502, "upstream response head too large") }
             return nil
         }
-        let split: (startLine: String, fields: [HTTPField])
+        let split: (startLine: ByteBuffer, fields: [HTTPField])
         buffer.moveReaderIndex(forwardBy: start)
         let head = buffer.readSlice(length: end - start)!
         do {
@@ -108,12 +108,19 @@ public struct HTTPResponseParser {
         } catch {
             throw HTTPMessageError(502, "invalid upstream response: \(error.reason)")
         }
-        let line = split.startLine
-        let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0] == "HTTP/1.1" || parts[0] == "HTTP/1.0", parts[1].utf8.count == 3,
-            let status = Int(parts[1]), (100...599).contains(status)
-        else { throw HTTPMessageError(502, "invalid upstream status line '\(line.prefix(60))'") }
-        let minor = parts[0] == "HTTP/1.1" ? 1 : 0
+        // `HTTP/1.x SP 3DIGIT [SP reason]`, read on bytes.
+        let parsed: (minor: Int, status: Int, reason: String)? = split.startLine.withUnsafeReadableBytes { b in
+            guard b.count >= 12, b.starts(with: "HTTP/1.".utf8), b[7] == 49 || b[7] == 48, b[8] == 32,
+                b[9...11].allSatisfy({ $0 >= 48 && $0 <= 57 }), b.count == 12 || b[12] == 32
+            else { return nil }
+            let status = Int(b[9] - 48) * 100 + Int(b[10] - 48) * 10 + Int(b[11] - 48)
+            guard (100...599).contains(status) else { return nil }
+            let reason = b.count > 13 ? String(decoding: UnsafeRawBufferPointer(rebasing: b[13...]), as: UTF8.self) : ""
+            return (b[7] == 49 ? 1 : 0, status, reason)
+        }
+        guard let (minor, status, reason) = parsed else {
+            throw HTTPMessageError(502, "invalid upstream status line '\(String(buffer: split.startLine).prefix(60))'")
+        }
         var keepAlive = minor == 1
         var length: Int?
         var coding: String?
@@ -144,7 +151,7 @@ public struct HTTPResponseParser {
         }
         if case .untilClose = framing { keepAlive = false }
         return ResponseHead(
-            status: status, reason: parts.count > 2 ? String(parts[2]) : "", minorVersion: minor, fields: split.fields,
+            status: status, reason: reason, minorVersion: minor, fields: split.fields,
             framing: framing, keepAlive: keepAlive)
     }
 }

@@ -23,10 +23,11 @@ enum HeadWriter {
     static func writeRequest(
         _ head: RequestHead, clientAddress: String, forwardedProto: String?, into buffer: inout ByteBuffer
     ) {
-        buffer.writeString(head.method)
-        buffer.writeStaticString(" ")
-        buffer.writeString(head.target)
-        buffer.writeStaticString(" HTTP/1.1\r\n")
+        var out = HeadBytes()
+        out.append(head.method)
+        out.append(" ")
+        out.append(head.target)
+        out.append(" HTTP/1.1\r\n")
         let named = connectionNamed(head.fields)
         var forwardedFor: String?
         for field in head.fields {
@@ -38,17 +39,18 @@ enum HeadWriter {
                 continue
             }
             if kind == .xForwardedProto && forwardedProto != nil { continue }
-            field.write(into: &buffer)
+            field.write(into: &out)
         }
-        writeField("X-Forwarded-For", forwardedFor.map { $0 + ", " + clientAddress } ?? clientAddress, into: &buffer)
-        if let forwardedProto { writeField("X-Forwarded-Proto", forwardedProto, into: &buffer) }
+        out.field("X-Forwarded-For", forwardedFor.map { $0 + ", " + clientAddress } ?? clientAddress)
+        if let forwardedProto { out.field("X-Forwarded-Proto", forwardedProto) }
         switch head.framing {
-        case .length(let n): writeField("Content-Length", String(n), into: &buffer)
-        case .chunked: buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
+        case .length(let n): out.field("Content-Length", String(n))
+        case .chunked: out.append("Transfer-Encoding: chunked\r\n")
         case .none, .untilClose:
-            if head.method == "POST" || head.method == "PUT" || head.method == "PATCH" { buffer.writeStaticString("Content-Length: 0\r\n") }
+            if head.method == "POST" || head.method == "PUT" || head.method == "PATCH" { out.append("Content-Length: 0\r\n") }
         }
-        buffer.writeStaticString("\r\n")
+        out.append("\r\n")
+        buffer.writeBytes(out.bytes)
     }
 
     /// The response as sent to the client. `chunked` says whether the body is re-framed as
@@ -56,33 +58,35 @@ enum HeadWriter {
     static func writeResponse(
         _ head: ResponseHead, keepAlive: Bool, clientMinorVersion: Int, setCookie: String?, into buffer: inout ByteBuffer
     ) {
-        buffer.writeStaticString(clientMinorVersion == 1 ? "HTTP/1.1 " : "HTTP/1.0 ")
-        buffer.writeString(String(head.status))
-        buffer.writeStaticString(" ")
-        buffer.writeString(head.reason)
-        buffer.writeStaticString("\r\n")
+        var out = HeadBytes()
+        out.append(clientMinorVersion == 1 ? "HTTP/1.1 " : "HTTP/1.0 ")
+        out.append(head.status)
+        out.append(" ")
+        out.append(head.reason)
+        out.append("\r\n")
         let named = connectionNamed(head.fields)
         for field in head.fields {
             if field.kind.isHopByHop || isNamed(field, in: named) { continue }
-            field.write(into: &buffer)
+            field.write(into: &out)
         }
-        if let setCookie { writeField("Set-Cookie", setCookie, into: &buffer) }
+        if let setCookie { out.field("Set-Cookie", setCookie) }
         switch clientFraming(head, clientMinorVersion: clientMinorVersion) {
-        case .length(let n): writeField("Content-Length", String(n), into: &buffer)
-        case .chunked: buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
+        case .length(let n): out.field("Content-Length", String(n))
+        case .chunked: out.append("Transfer-Encoding: chunked\r\n")
         case .none:
-            if head.status != 204 && head.status != 304 && head.status >= 200, case .none = head.framing, head.field("content-length") != nil {
+            if head.status != 204 && head.status != 304 && head.status >= 200, case .none = head.framing, let length = head.field("content-length") {
                 // A response to HEAD keeps the length the GET would have had.
-                writeField("Content-Length", head.field("content-length")!, into: &buffer)
+                out.field("Content-Length", length)
             }
         case .untilClose: break
         }
         if !keepAlive {
-            buffer.writeStaticString("Connection: close\r\n")
+            out.append("Connection: close\r\n")
         } else if clientMinorVersion == 0 {
-            buffer.writeStaticString("Connection: keep-alive\r\n")
+            out.append("Connection: keep-alive\r\n")
         }
-        buffer.writeStaticString("\r\n")
+        out.append("\r\n")
+        buffer.writeBytes(out.bytes)
     }
 
     /// How the proxy frames a response body for the client.
