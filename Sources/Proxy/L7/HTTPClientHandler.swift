@@ -254,13 +254,15 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     private func send(on connection: UpstreamConnection) {
         guard let exchange else { return }
-        var head = context.channel.allocator.buffer(capacity: 512)
-        HeadWriter.writeRequest(exchange.head, clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto, into: &head)
-        connection.start(head, requestIsHead: exchange.head.method == "HEAD", owner: self)
-        for part in exchange.pending { connection.write(framed(part), flush: false) }
+        // One buffer, one write: the head and the body read so far (at most the retain limit).
+        var out = context.channel.allocator.buffer(capacity: 512 + exchange.pendingBytes)
+        HeadWriter.writeRequest(exchange.head, clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto, into: &out)
+        for part in exchange.pending {
+            if exchange.head.framing == .chunked { HeadWriter.writeChunk(part, into: &out) } else { out.writeImmutableBuffer(part) }
+        }
         if !exchange.retained { exchange.pending.removeAll() }
-        if exchange.bodyComplete, exchange.head.framing == .chunked { connection.write(ByteBuffer(string: "0\r\n\r\n"), flush: false) }
-        connection.flush()
+        if exchange.bodyComplete, exchange.head.framing == .chunked { out.writeStaticString("0\r\n\r\n") }
+        connection.start(out, requestIsHead: exchange.head.method == "HEAD", owner: self)
         exchange.upstream = connection
         exchange.sent = true
         self.exchange = exchange
@@ -321,14 +323,33 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         if framing == .untilClose || !exchange.bodyComplete { closeAfterResponse = true }
         exchange.responseKeepAlive = !closeAfterResponse
         self.exchange = exchange
-        var out = context.channel.allocator.buffer(capacity: 512)
+        var out = context.channel.allocator.buffer(capacity: 1024)
         HeadWriter.writeResponse(
             head, keepAlive: !closeAfterResponse, clientMinorVersion: exchange.head.minorVersion, setCookie: exchange.setCookie, into: &out)
-        context.write(wrapOutboundOut(out), promise: nil)
+        // Held back: a small response goes out as head and body in one write at its end.
+        pendingOut = out
+    }
+
+    /// The response head (and small body pieces) not written yet: fewer pipeline operations
+    /// per response, which cost more in NIO than the bytes themselves.
+    private var pendingOut: ByteBuffer?
+    static let coalesceLimit = 16 * 1024
+
+    /// Writes what is held back (without flushing).
+    private func writePending() {
+        if let out = pendingOut {
+            pendingOut = nil
+            context.write(wrapOutboundOut(out), promise: nil)
+        }
     }
 
     func upstreamData(_ data: ByteBuffer) {
         guard let exchange else { return }
+        if pendingOut != nil, pendingOut!.readableBytes + data.readableBytes <= Self.coalesceLimit {
+            if exchange.responseChunked { HeadWriter.writeChunk(data, into: &pendingOut!) } else { pendingOut!.writeImmutableBuffer(data) }
+            return
+        }
+        writePending()
         if exchange.responseChunked {
             var out = context.channel.allocator.buffer(capacity: data.readableBytes + 16)
             HeadWriter.writeChunk(data, into: &out)
@@ -341,7 +362,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     func upstreamEnd() {
         guard let exchange, let b = exchange.backend else { return }
-        if exchange.responseChunked { context.write(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n")), promise: nil) }
+        if exchange.responseChunked {
+            if pendingOut != nil { pendingOut!.writeStaticString("0\r\n\r\n") } else { context.write(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n")), promise: nil) }
+        }
+        writePending()
         context.flush()
         state.balancer.requestFinished(on: BackendID(b))
         // Observed at the end, not at the head: a response cut off halfway is a reset, and
@@ -350,6 +374,13 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         self.exchange = nil
         finishRecord(exchange, status: exchange.status, outcome: "ok")
         requestDone()
+    }
+
+    func upstreamReadComplete() {
+        // A response that continues in later reads is not held back: streaming stays live.
+        guard pendingOut != nil else { return }
+        writePending()
+        context.flush()
     }
 
     func upstreamWritabilityChanged(_ writable: Bool) {
@@ -409,6 +440,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     private func closeNow() {
         guard !closing else { return }
+        writePending()
         closing = true
         stopWaiting()
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { [context] _ in context?.close(promise: nil) }

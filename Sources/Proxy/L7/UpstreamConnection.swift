@@ -10,6 +10,8 @@ protocol UpstreamOwner: AnyObject {
     /// The exchange on this connection failed before its response ended.
     func upstreamFailed(_ outcome: RequestOutcome, reason: String)
     func upstreamWritabilityChanged(_ writable: Bool)
+    /// Everything one read brought has been delivered (write out what was held back).
+    func upstreamReadComplete()
 }
 
 /// One HTTP/1.1 connection to a backend, kept alive across requests (nginx `keepalive`): it
@@ -59,7 +61,7 @@ final class UpstreamConnection: ChannelInboundHandler {
         self.owner = owner
         parser.expectResponse(toHead: requestIsHead)
         responseStarted = false
-        channel.write(bytes, promise: nil)
+        channel.writeAndFlush(bytes, promise: nil)
         armReadTimer()
     }
 
@@ -152,6 +154,7 @@ final class UpstreamConnection: ChannelInboundHandler {
                     return
                 }
             }
+            owner.upstreamReadComplete()
         } catch {
             self.owner = nil
             close()
