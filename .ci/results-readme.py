@@ -23,8 +23,8 @@ def question(scenario_path):
 def main():
     print("# Results: committed baselines\n")
     print("Each directory holds what `lbsim compare` wrote for one library scenario (`compare.csv`,")
-    print("`runs.csv`, and for the notebooks `cdf.csv` and the first seed's `first-seed-backends.csv`,
-`first-seed-timeseries.csv`, `first-seed-health.csv`) and")
+    print("`runs.csv`, and for the notebooks `cdf.csv` and the first seed's `first-seed-backends.csv`,")
+    print("`first-seed-timeseries.csv`, `first-seed-health.csv`) and")
     print("`command.txt`, the exact command and the scenario's hash that `lbsim check` re-runs in CI.")
     print("Regenerate everything, this table included, with `bash .ci/results` (the list is")
     print("`.ci/baselines`: quick variants, short runs and few seeds, so CI can re-run them).\n")
