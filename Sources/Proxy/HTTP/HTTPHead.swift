@@ -294,12 +294,6 @@ enum HeadScanner {
 
     static func isToken(_ text: Substring) -> Bool { !text.isEmpty && text.utf8.allSatisfy(isTokenByte) }
 
-    /// A Content-Length value: digits only (no sign, no spaces, no list), within Int.
-    static func parseLength(_ value: String) -> Int? {
-        guard !value.isEmpty, value.utf8.count <= 18, value.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
-        return Int(value)
-    }
-
     /// The comma-separated tokens of a field such as Connection, lowercased.
     static func tokens(_ value: String) -> [Substring] {
         if equalsIgnoringASCIICase(value, "keep-alive") { return ["keep-alive"] }

@@ -67,12 +67,6 @@ public struct HTTPRequestParser {
         self.maxFields = maxFields
     }
 
-    /// Whether the parser is between requests (nothing of the next one read yet).
-    public var isIdle: Bool {
-        if case .head = state { return true }
-        return false
-    }
-
     /// The next event from `buffer` (consuming what it used), or nil when more bytes are needed.
     public mutating func next(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> Event? {
         switch state {

@@ -97,19 +97,11 @@ enum HeadWriter {
         }
     }
 
-    static func writeField(_ name: String, _ value: String, into buffer: inout ByteBuffer) {
-        buffer.writeString(name)
-        buffer.writeStaticString(": ")
-        buffer.writeString(value)
-        buffer.writeStaticString("\r\n")
-    }
-
     /// A short error response the proxy makes itself (nginx's error pages, in plain text).
-    static func errorResponse(status: Int, reason: String, detail: String, close: Bool, extraFields: [HTTPField] = [], allocator: ByteBufferAllocator) -> ByteBuffer {
+    static func errorResponse(status: Int, reason: String, detail: String, close: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
         let body = "\(status) \(reason): \(detail)\n"
         var buffer = allocator.buffer(capacity: 160 + body.utf8.count)
         buffer.writeString("HTTP/1.1 \(status) \(reason)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n")
-        for field in extraFields { writeField(field.name, field.value, into: &buffer) }
         if close { buffer.writeStaticString("Connection: close\r\n") }
         buffer.writeStaticString("\r\n")
         buffer.writeString(body)

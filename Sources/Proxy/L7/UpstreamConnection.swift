@@ -70,7 +70,6 @@ final class UpstreamConnection: ChannelInboundHandler {
         if flush { channel.flush() }
     }
 
-    func flush() { channel.flush() }
 
     private var reading = true
 
