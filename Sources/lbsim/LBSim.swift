@@ -23,19 +23,12 @@ struct LBSim: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
-        } catch let error as ConfigurationError {
-            printError("lbsim: \(error)")
-            Glibc.exit(2)
-        } catch let error as UnsupportedScenarioError {
-            printError("lbsim: \(error.description)")
-            Glibc.exit(2)
-        } catch let error as TraceError {
-            printError("lbsim: \(error.description)")
-            Glibc.exit(2)
-        } catch let error as InputError {
-            printError("lbsim: \(error.description)")
-            Glibc.exit(2)
         } catch {
+            // Bad input of every kind (file, scenario, trace, argument value): one line, exit 2.
+            if error is ConfigurationError || error is UnsupportedScenarioError || error is TraceError || error is InputError {
+                printError("lbsim: \(error)")
+                Glibc.exit(2)
+            }
             let code = exitCode(for: error)
             if code == .validationFailure {
                 printError(fullMessage(for: error))
