@@ -150,7 +150,7 @@ struct Engine {
     let readTimeoutNanos: Int64
     let rttNanos: [Int64]
     let connectCostNanos: [Int64]
-    var states: [Simulator.BackendState]
+    let states: Slab<Simulator.BackendState>
     var queue = EventQueue<Event>()
     /// Each open-loop group's next arrival, beside the heap: there is always exactly one per
     /// group, so a heap round trip per request would be wasted work. Its sequence number comes
@@ -159,7 +159,7 @@ struct Engine {
     /// Traffic replay, per group: the log (nil: generated arrivals) and the next request in it.
     let replays: [RequestReplay?]
     var replayNext: [Int]
-    var flights: [Simulator.Flight] = []
+    let flights = Slab<Simulator.Flight>(capacity: 1024)
     var freeFlights: [Int32] = []
     var nextRequestID = 0
     let end: Instant
@@ -213,7 +213,7 @@ struct Engine {
         replayNext = Array(repeating: 0, count: model.clients.count)
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
         balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
-        states = model.backends.map { _ in Simulator.BackendState(latency: makeLatencyHistogram()) }
+        states = Slab(model.backends.map { _ in Simulator.BackendState(latency: makeLatencyHistogram()) })
         end = .zero + model.duration
         warmupEnd = .zero + model.warmup
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
