@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct EventQueueTests {
     @Test func ordersByTimeThenBySchedulingOrder() {
-        var q = EventQueue<String>()
+        let q = EventQueue<String>()
         q.schedule("c", at: .seconds(2))
         q.schedule("a1", at: .seconds(1))
         q.schedule("b", at: .seconds(1.5))
@@ -17,7 +17,7 @@ import Testing
     }
 
     @Test func cancelledTimersNeverFireAndStaleHandlesAreHarmless() {
-        var q = EventQueue<Int>()
+        let q = EventQueue<Int>()
         let timeout = q.schedule(1, at: .seconds(30))
         q.schedule(2, at: .seconds(1))
         #expect(q.count == 2)
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func peekSkipsCancelledAndNowAdvancesOnlyOnPop() {
-        var q = EventQueue<Int>()
+        let q = EventQueue<Int>()
         let early = q.schedule(1, at: .seconds(1))
         q.schedule(2, at: .seconds(4))
         q.cancel(early)
@@ -49,7 +49,7 @@ import Testing
     /// Against a sort by (time, insertion order) under random schedules and cancellations.
     @Test(arguments: 0..<10) func matchesAStableSortUnderChurn(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
-        var q = EventQueue<Int>()
+        let q = EventQueue<Int>()
         var expected: [(time: Int64, order: Int)] = []
         var handles: [(EventQueue<Int>.Handle, Int)] = []
         for order in 0..<3000 {
@@ -73,7 +73,7 @@ import Testing
     /// `post` (never cancelled) and `schedule` share one order, and an event held beside the
     /// heap with `takeSequence` merges into it exactly where the heap would have put it.
     @Test func postedAndSideLaneEventsKeepTheTotalOrder() {
-        var q = EventQueue<String>()
+        let q = EventQueue<String>()
         q.post("b1", at: .seconds(1))
         let lane = (time: Instant.seconds(1), sequence: q.takeSequence(), name: "lane")
         let cancelled = q.schedule("gone", at: .seconds(1))

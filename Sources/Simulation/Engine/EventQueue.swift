@@ -15,8 +15,11 @@ import Balancing
 /// lifts the heap's last key from there (Floyd's bottom-up variant): the last key is almost
 /// always a late one that belongs near the bottom, so this saves a comparison on every level.
 ///
+/// A class, because its storage is: the queue lives inside one engine and is never copied, and
+/// unshared storage spares every push and pop the uniqueness checks of Swift arrays.
+///
 /// - Complexity: O(log n) to schedule and to pop; O(1) to cancel.
-public struct EventQueue<Event: Sendable>: Sendable {
+public final class EventQueue<Event> {
     struct Key: Sendable {
         var time: Int64
         var sequence: UInt64
@@ -34,12 +37,12 @@ public struct EventQueue<Event: Sendable>: Sendable {
         let generation: UInt32
     }
 
-    private var keys: [Key] = []
+    private let keys = Slab<Key>(capacity: 256)
     /// The event in each slot (stale once its key has left the heap).
-    private var events: [Event] = []
-    private var generations: [UInt32] = []
-    private var cancelled: [Bool] = []
-    private var freeSlots: [Int32] = []
+    private let events = Slab<Event>(capacity: 256)
+    private let generations = Slab<UInt32>(capacity: 256)
+    private let cancelled = Slab<Bool>(capacity: 256)
+    private let freeSlots = Slab<Int32>(capacity: 256)
     private var cancelledCount = 0
     private var nextSequence: UInt64 = 0
     public private(set) var now: Instant = .zero
@@ -52,7 +55,7 @@ public struct EventQueue<Event: Sendable>: Sendable {
 
     /// Schedules `event` at `time`, which must not be in the past.
     @discardableResult
-    public mutating func schedule(_ event: Event, at time: Instant) -> Handle {
+    public func schedule(_ event: Event, at time: Instant) -> Handle {
         let slot = insert(event, at: time)
         return Handle(slot: slot, generation: generations[Int(slot)])
     }
@@ -60,18 +63,18 @@ public struct EventQueue<Event: Sendable>: Sendable {
     /// Schedules `event` at `time` without keeping a handle: the simulator's hot path, since
     /// its own events are never cancelled (read timeouts wait in a FIFO beside the heap).
     @inline(__always)
-    public mutating func post(_ event: Event, at time: Instant) {
+    public func post(_ event: Event, at time: Instant) {
         insert(event, at: time)
     }
 
     /// Schedules `event` after `delay` from the current time.
     @discardableResult
-    public mutating func schedule(_ event: Event, after delay: Duration) -> Handle {
+    public func schedule(_ event: Event, after delay: Duration) -> Handle {
         schedule(event, at: now + delay)
     }
 
     @discardableResult
-    private mutating func insert(_ event: Event, at time: Instant) -> Int32 {
+    private func insert(_ event: Event, at time: Instant) -> Int32 {
         precondition(time >= now, "cannot schedule into the past (\(time) < \(now))")
         let slot: Int32
         if let free = freeSlots.popLast() {
@@ -90,7 +93,7 @@ public struct EventQueue<Event: Sendable>: Sendable {
     }
 
     /// Cancels a scheduled event; cancelling one that already ran or was cancelled does nothing.
-    public mutating func cancel(_ handle: Handle) {
+    public func cancel(_ handle: Handle) {
         let i = Int(handle.slot)
         guard i < generations.count, generations[i] == handle.generation, !cancelled[i] else { return }
         cancelled[i] = true
@@ -99,14 +102,15 @@ public struct EventQueue<Event: Sendable>: Sendable {
 
     /// Moves `now` forward to `time` for an event delivered from outside the heap (the engine's
     /// timeout FIFO and arrival lanes), so that nothing is scheduled before it afterwards.
-    public mutating func advance(to time: Instant) {
+    public func advance(to time: Instant) {
         precondition(time >= now, "time cannot go back")
         now = time
     }
 
     /// Removes the next live event and advances `now` to its time.
-    public mutating func pop() -> (time: Instant, event: Event)? {
-        while let first = keys.first {
+    public func pop() -> (time: Instant, event: Event)? {
+        while !keys.isEmpty {
+            let first = keys[0]
             removeFirst()
             let slot = Int(first.slot)
             generations[slot] &+= 1
@@ -123,21 +127,23 @@ public struct EventQueue<Event: Sendable>: Sendable {
     }
 
     /// The time of the next live event without removing it.
-    public mutating func peekTime() -> Instant? {
+    public func peekTime() -> Instant? {
         peekKey()?.time
     }
 
     /// The time and sequence number of the next live event without removing it, so that a
     /// driver keeping some events beside the heap (see `takeSequence`) can merge them in order.
     @inline(__always)
-    public mutating func peekKey() -> (time: Instant, sequence: UInt64)? {
+    public func peekKey() -> (time: Instant, sequence: UInt64)? {
         if cancelledCount > 0 { dropCancelledFront() }
-        guard let first = keys.first else { return nil }
+        guard !keys.isEmpty else { return nil }
+        let first = keys[0]
         return (Instant(nanoseconds: first.time), first.sequence)
     }
 
-    private mutating func dropCancelledFront() {
-        while let first = keys.first, cancelled[Int(first.slot)] {
+    private func dropCancelledFront() {
+        while !keys.isEmpty, cancelled[Int(keys[0].slot)] {
+            let first = keys[0]
             removeFirst()
             let slot = Int(first.slot)
             generations[slot] &+= 1
@@ -150,17 +156,18 @@ public struct EventQueue<Event: Sendable>: Sendable {
     /// Hands out the sequence number the next `schedule` would have used, for an event the
     /// driver keeps beside the heap: ordering it by `(time, sequence)` against `peekKey()`
     /// keeps the same total order as if it had gone through the heap.
-    public mutating func takeSequence() -> UInt64 {
+    public func takeSequence() -> UInt64 {
         defer { nextSequence += 1 }
         return nextSequence
     }
 
-    private mutating func removeFirst() {
+    private func removeFirst() {
         let last = keys.removeLast()
         guard !keys.isEmpty else { return }
-        keys.withUnsafeMutableBufferPointer { k in
+        do {
+            let k = keys.pointer
             // Bottom-up: walk the hole to a leaf along the smallest children...
-            let n = k.count
+            let n = keys.count
             var hole = 0
             while true {
                 let first = 4 &* hole &+ 1
@@ -194,8 +201,9 @@ public struct EventQueue<Event: Sendable>: Sendable {
         }
     }
 
-    private mutating func siftUp(_ start: Int) {
-        keys.withUnsafeMutableBufferPointer { k in
+    private func siftUp(_ start: Int) {
+        do {
+            let k = keys.pointer
             let moving = k[start]
             var hole = start
             while hole > 0 {
