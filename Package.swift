@@ -36,7 +36,9 @@ let package = Package(
         .target(
             name: "Balancing",
             dependencies: [.product(name: "Yams", package: "Yams")],
-            swiftSettings: strictness
+            // Full cross-module optimisation: the drivers call the core's generic picks with
+            // their own generator types, and only this lets those calls be specialised.
+            swiftSettings: strictness + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
         ),
         // The simulator: virtual time, event queue, models, metrics, CSV; GSL random streams.
         .target(

@@ -26,7 +26,7 @@ struct RunCommand: ParsableCommand {
     var noRequestsCSV = false
 
     func run() throws {
-        var model = try ScenarioLoader(file: scenario, overrides: overrides).model(seed: seed)
+        let model = try ScenarioLoader(file: scenario, overrides: overrides).model(seed: seed)
         for warning in model.warnings { printError("warning: \(warning)") }
         let directory = out ?? "Results/\(model.name)"
 

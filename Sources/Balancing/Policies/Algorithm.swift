@@ -29,7 +29,11 @@ public struct PolicySpec: Sendable, Equatable {
 
     public init(_ algorithm: Algorithm) { self.algorithm = algorithm }
 
-    public func makePolicy(members: [BackendID], table: BackendTable) -> any BalancingPolicy {
+    public func makePolicy(members: [BackendID], table: BackendTable) -> AnyPolicy {
+        AnyPolicy(makeAlgorithm(members: members, table: table))
+    }
+
+    private func makeAlgorithm(members: [BackendID], table: BackendTable) -> any BalancingPolicy {
         switch algorithm {
         case .roundRobin:
             return RoundRobin(members: members, table: table)

@@ -12,8 +12,9 @@ public struct Balancer: Sendable {
     public private(set) var table: BackendTable
     public let spec: PolicySpec
     public let affinity: CookieAffinity?
-    private var primary: any BalancingPolicy
-    private var backup: any BalancingPolicy
+    private var primary: AnyPolicy
+    private var backup: AnyPolicy
+    private let hasBackups: Bool
     private var availablePrimaries = 0
     private let primaryTracksLoad: Bool
     private let backupTracksLoad: Bool
@@ -37,8 +38,9 @@ public struct Balancer: Sendable {
         primary = spec.makePolicy(members: ids.filter { !table[$0].isBackup }, table: table)
         backup = spec.makePolicy(members: ids.filter { table[$0].isBackup }, table: table)
         availablePrimaries = ids.filter { !table[$0].isBackup && table[$0].isAvailable }.count
-        primaryTracksLoad = type(of: primary).tracksLoad
-        backupTracksLoad = type(of: backup).tracksLoad
+        primaryTracksLoad = primary.tracksLoad
+        backupTracksLoad = backup.tracksLoad
+        hasBackups = !backup.members.isEmpty
     }
 
     public var backends: [Backend] { table.backends }
@@ -91,7 +93,7 @@ public struct Balancer: Sendable {
     ) -> Decision {
         let first = primary.pick(for: request, in: table, avoiding: avoiding, using: &generator)
         if case .backend = first { return Decision(result: first) }
-        guard !backup.members.isEmpty else { return Decision(result: first) }
+        guard hasBackups else { return Decision(result: first) }
         let second = backup.pick(for: request, in: table, avoiding: avoiding, using: &generator)
         if case .backend = second { return Decision(result: second, usedBackup: true) }
         // Report "all at capacity" if either tier had an eligible backend.
