@@ -29,35 +29,66 @@ func formatMilliseconds(_ nanoseconds: Int64) -> String {
     formatSeconds(nanoseconds * 1000)
 }
 
+/// Appends `value` in decimal, as `"\(value)"` would spell it.
+func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+    if value < 0 { bytes.append(UInt8(ascii: "-")) }
+    var magnitude = value.magnitude
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var count = 0
+    withUnsafeMutableBytes(of: &digits) { d in
+        repeat {
+            d[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+            count += 1
+        } while magnitude > 0
+        while count > 0 {
+            count -= 1
+            bytes.append(d[count])
+        }
+    }
+}
+
 /// A first-in first-out queue in a ring buffer that doubles when full: O(1) per operation,
 /// no shifting, no allocation once grown to the run's high-water mark. The capacity is a power
 /// of two, so wrapping is a mask, not a division (this queue is on every request's path).
-struct FIFO<Element> {
-    private var storage: [Element?] = []
+/// A class over raw memory for the same reason as `Slab`: the engine owns each queue alone, so
+/// the uniqueness checks of an array would be pure cost.
+final class FIFO<Element> {
+    private var storage: UnsafeMutablePointer<Element>
+    private var capacity = 16
     private var head = 0
     private(set) var count = 0
 
-    var first: Element? { count > 0 ? storage[head] : nil }
+    init() { storage = .allocate(capacity: capacity) }
 
-    mutating func append(_ element: Element) {
-        if count == storage.count { grow() }
-        storage[(head &+ count) & (storage.count &- 1)] = element
-        count += 1
+    deinit {
+        for i in 0..<count { (storage + ((head &+ i) & (capacity &- 1))).deinitialize(count: 1) }
+        storage.deallocate()
     }
 
-    mutating func popFirst() -> Element? {
+    var first: Element? { count > 0 ? storage[head] : nil }
+
+    func append(_ element: Element) {
+        if count == capacity { grow() }
+        (storage + ((head &+ count) & (capacity &- 1))).initialize(to: element)
+        count &+= 1
+    }
+
+    func popFirst() -> Element? {
         guard count > 0 else { return nil }
-        let element = storage[head]
-        storage[head] = nil
-        head = (head &+ 1) & (storage.count &- 1)
-        count -= 1
+        let element = (storage + head).move()
+        head = (head &+ 1) & (capacity &- 1)
+        count &-= 1
         return element
     }
 
-    private mutating func grow() {
-        var bigger = [Element?](repeating: nil, count: max(16, storage.count * 2))
-        for i in 0..<count { bigger[i] = storage[(head + i) & (storage.count - 1)] }
+    private func grow() {
+        let bigger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+        for i in 0..<count { (bigger + i).moveInitialize(from: storage + ((head &+ i) & (capacity &- 1)), count: 1) }
+        storage.deallocate()
         storage = bigger
+        capacity *= 2
         head = 0
     }
 }

@@ -77,9 +77,9 @@ extension Engine {
 
     /// Passive checking sees how an attempt on backend `b` ended.
     mutating func observe(_ outcome: RequestOutcome, on b: Int, now: Instant) {
-        if var detector = outlier {
-            let actions = detector.requestFinished(on: BackendID(b), outcome: outcome, now: now)
-            outlier = detector
+        if outlier != nil {
+            // In place: a copy of the detector would duplicate its arrays on every request.
+            let actions = outlier!.requestFinished(on: BackendID(b), outcome: outcome, now: now)
             carryOut(actions, now: now)
         }
         if !maxFails.isEmpty { carryOut(maxFails[b].requestFinished(outcome: outcome, now: now), backend: b, now: now) }

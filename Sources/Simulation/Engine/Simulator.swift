@@ -395,14 +395,25 @@ struct Engine {
     /// backend, requests sent and attempts failed since the previous row, and eligibility.
     mutating func writeSample(now: Instant) {
         guard let timeseriesFile else { return }
-        let time = formatSeconds(now.nanoseconds)
+        // Built as bytes: a hundred backends a second of interpolated strings cost more than the
+        // requests between two samples.
+        var row: [UInt8] = []
+        row.reserveCapacity(64 * states.count)
+        let time = Array(formatSeconds(now.nanoseconds).utf8)
         for b in states.indices {
             let backend = balancer[BackendID(b)]
-            timeseriesFile.write(
-                "\(time),\(backend.name),\(backend.inFlight),\(states[b].queue.count),\(states[b].windowRequests),\(states[b].windowErrors),\(backend.isEligible ? 1 : 0)\n")
+            row.append(contentsOf: time)
+            row.append(UInt8(ascii: ","))
+            row.append(contentsOf: backend.name.utf8)
+            for value in [backend.inFlight, states[b].queue.count, states[b].windowRequests, states[b].windowErrors, backend.isEligible ? 1 : 0] {
+                row.append(UInt8(ascii: ","))
+                appendDecimal(value, to: &row)
+            }
+            row.append(UInt8(ascii: "\n"))
             states[b].windowRequests = 0
             states[b].windowErrors = 0
         }
+        timeseriesFile.write(bytes: row)
     }
 
     mutating func newFlight(client: Int32, id clientID: Int32, now: Instant, replayIndex: Int32 = -1) -> Int {
@@ -455,8 +466,7 @@ struct Engine {
         } else if flight.replayIndex >= 0, let replay = replays[g] {
             context.path = replay.paths[Int(flight.replayIndex)]
         }
-        let jar = jars[Int(flight.client)]
-        if Int(flight.clientID) < jar.count, let cookie = jar[Int(flight.clientID)] {
+        if Int(flight.clientID) < jars[g].count, let cookie = jars[g][Int(flight.clientID)] {
             context.headers.append(("Cookie", cookie))
         }
         return context
@@ -575,10 +585,18 @@ struct Engine {
         }
         let flight = flights[Int(job.flight)]
         if flight.attempts == job.attempt { flights[Int(job.flight)].start = now }
-        let classTime = flight.requestClass >= 0 ? model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime : nil
+        // Each distribution is sampled where it lies: copying one out (`a ?? b`) would retain a
+        // mixture's components on every request.
         var logged = Double.nan
         if flight.replayIndex >= 0, let replay = replays[Int(flight.client)] { logged = replay.serviceTimes[Int(flight.replayIndex)] }
-        let drawn = logged.isFinite ? logged : (classTime ?? model.backends[b].serviceTime).sample(using: serviceStreams[b])
+        let drawn: Double
+        if logged.isFinite {
+            drawn = logged
+        } else if flight.requestClass >= 0, model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime != nil {
+            drawn = model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime!.sample(using: serviceStreams[b])
+        } else {
+            drawn = model.backends[b].serviceTime.sample(using: serviceStreams[b])
+        }
         let seconds = drawn / model.backends[b].speed * states[b].slowFactor
         queue.post(
             .serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt, epoch: epoch),

@@ -35,6 +35,11 @@ public final class StreamingFile {
         text.withUTF8 { _ = fwrite($0.baseAddress, 1, $0.count, handle) }
     }
 
+    public func write(bytes: [UInt8]) {
+        guard let handle else { return }
+        bytes.withUnsafeBufferPointer { _ = fwrite($0.baseAddress, 1, $0.count, handle) }
+    }
+
     /// Flushes, closes and renames into place.
     public func finish() throws {
         guard let handle else { return }
