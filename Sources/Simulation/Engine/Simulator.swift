@@ -165,7 +165,6 @@ struct Engine {
     let end: Instant
     let warmupEnd: Instant
     var totals = RunResult.Totals()
-    var latency = makeLatencyHistogram()
     /// requests.csv rows waiting for every earlier arrival to be written (arrival order).
     var pendingRows: [Int: String] = [:]
     var nextRowToWrite = 0
@@ -680,8 +679,9 @@ struct Engine {
         if flight.counted {
             if outcome == .ok {
                 totals.completed += 1
+                // Recorded in the backend's histogram by `serviceDone` (the only successful
+                // answer); the run's histogram is their sum, made once in `result()`.
                 totals.latencySum += Double(latencyNanos) / 1e9
-                self.latency.record(UInt64(max(0, latencyNanos / 1000)))
             } else {
                 totals.failed += 1
                 if duringOutage(flight.arrival) { totals.failedDuringOutages += 1 }
