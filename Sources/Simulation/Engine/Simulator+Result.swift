@@ -4,6 +4,7 @@ import Histogram
 /// The run's figures, gathered once the event loop is done.
 extension Engine {
     func result() -> RunResult {
+        let histograms = states.indices.map { states[$0].latency.complete }
         let measured = max((totals.endTime - warmupEnd).secondsValue, 1e-9)
         let backends = model.backends.indices.map { b in
             RunResult.BackendRow(
@@ -12,14 +13,14 @@ extension Engine {
                 busyFraction: states[b].busyIntegral / (measured * Double(model.backends[b].concurrency)),
                 meanQueue: states[b].queueIntegral / measured,
                 latencyMeanMilliseconds: states[b].completed > 0 ? Double(states[b].latencySumNanos) / Double(states[b].completed) / 1e6 : 0,
-                latencyP99Milliseconds: Double(states[b].latency.valueAtPercentile(99)) / 1000,
+                latencyP99Milliseconds: Double(histograms[b].valueAtPercentile(99)) / 1000,
                 timeDownSeconds: states[b].timeDown)
         }
         // Every successful answer was recorded once, in its backend's histogram: the sum is the
         // run's histogram, exactly (same bucket layout), for one addition per backend per run
         // instead of a second record per request.
         var latency = makeLatencyHistogram()
-        for b in states.indices { latency.add(states[b].latency) }
+        for histogram in histograms { latency.add(histogram) }
         return RunResult(model: model, totals: totals, latency: latency, backends: backends, healthEvents: healthEvents)
     }
 }

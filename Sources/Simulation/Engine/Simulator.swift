@@ -76,7 +76,7 @@ public struct Simulator {
         var requests = 0
         var completed = 0
         var failed = 0
-        var latency: Histogram<UInt64>
+        var latency: BatchedHistogram
         /// Exact sum of this backend's successful latencies, in nanoseconds.
         var latencySumNanos: Int64 = 0
         var downSince: Instant?
@@ -212,7 +212,7 @@ struct Engine {
         replayNext = Array(repeating: 0, count: model.clients.count)
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
         balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
-        states = Slab(model.backends.map { _ in Simulator.BackendState(latency: makeLatencyHistogram()) })
+        states = Slab(model.backends.map { _ in Simulator.BackendState(latency: BatchedHistogram(makeLatencyHistogram())) })
         end = .zero + model.duration
         warmupEnd = .zero + model.warmup
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
