@@ -129,11 +129,17 @@ extension Engine {
     }
 
     /// Keeps the client's affinity cookie and counts broken sessions.
-    mutating func noteAffinity(_ decision: RoutedBalancer.Decision, flight f: Int) {
+    /// Counts a broken session and keeps the cookie the balancer set. Inlined, and reading the
+    /// decision in place: passed out of line, the decision (with its optional string) was
+    /// copied through its value witness on every request.
+    @inline(__always)
+    mutating func noteAffinity(_ decision: borrowing RoutedBalancer.Decision, flight f: Int) {
         if case .broken = decision.inner.affinity, flights[f].counted { totals.brokenSessions += 1 }
-        if let setCookie = decision.inner.setCookie {
-            let (g, c) = (Int(flights[f].client), Int(flights[f].clientID))
-            if c < jars[g].count { jars[g][c] = String(setCookie.prefix { $0 != ";" }) }
-        }
+        if decision.inner.setCookie != nil { keepCookie(decision.inner.setCookie!, flight: f) }
+    }
+
+    mutating func keepCookie(_ setCookie: String, flight f: Int) {
+        let (g, c) = (Int(flights[f].client), Int(flights[f].clientID))
+        if c < jars[g].count { jars[g][c] = String(setCookie.prefix { $0 != ";" }) }
     }
 }

@@ -27,6 +27,10 @@ public final class RandomStream: RandomNumberGenerator {
     }
 
     private let rng: UnsafeMutablePointer<gsl_rng>
+    /// The generator's own `get` and state, read once: what `gsl_rng_get` looks up on every
+    /// call before jumping to the same function.
+    private let getWord: @convention(c) (UnsafeMutableRawPointer?) -> UInt
+    private let state: UnsafeMutableRawPointer?
     public let seed: UInt64
     public let algorithm: Algorithm
 
@@ -34,6 +38,8 @@ public final class RandomStream: RandomNumberGenerator {
         RandomStream.disableGSLAbort
         guard let rng = gsl_rng_alloc(algorithm.gslType) else { fatalError("gsl_rng_alloc failed: out of memory") }
         self.rng = rng
+        getWord = rng.pointee.type.pointee.get
+        state = rng.pointee.state
         self.seed = seed
         self.algorithm = algorithm
         gsl_rng_set(rng, UInt(truncatingIfNeeded: seed))
@@ -65,8 +71,10 @@ public final class RandomStream: RandomNumberGenerator {
 
     /// 64 random bits from two raw 32-bit draws (every offered algorithm yields full 32-bit
     /// words, checked at initialisation).
+    @inline(__always)
     public func next() -> UInt64 {
-        UInt64(gsl_rng_get(rng)) << 32 | UInt64(gsl_rng_get(rng))
+        let high = UInt64(getWord(state))
+        return high << 32 | UInt64(getWord(state))
     }
 
     var pointer: UnsafeMutablePointer<gsl_rng> { rng }
