@@ -1,4 +1,5 @@
 import Balancing
+import CGSL
 import Histogram
 
 /// How one request ended, as `requests.csv` spells it.
@@ -123,6 +124,8 @@ struct Engine {
     let choiceStreams: [RandomStream]
     let thinkStreams: [RandomStream]
     let serviceStreams: [RandomStream]
+    /// Their generators, valid while `serviceStreams` holds the streams.
+    let serviceGenerators: [UnsafeMutablePointer<gsl_rng>]
     /// Per group: each client's public address index (NAT), cookie jar, next anonymous id,
     /// and the cumulative weights of its request classes.
     let natIndex: [[Int32]]
@@ -213,6 +216,7 @@ struct Engine {
         replays = model.clients.map(\.replay)
         replayNext = Array(repeating: 0, count: model.clients.count)
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
+        serviceGenerators = serviceStreams.map(\.pointer)
         balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
         states = Slab(model.backends.map { _ in Simulator.BackendState(latency: BatchedHistogram(makeLatencyHistogram())) })
         end = .zero + model.duration
@@ -603,9 +607,9 @@ struct Engine {
         if logged.isFinite {
             drawn = logged
         } else if flight.requestClass >= 0, model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime != nil {
-            drawn = model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime!.sample(using: serviceStreams[b])
+            drawn = model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime!.sample(from: serviceGenerators[b])
         } else {
-            drawn = model.backends[b].serviceTime.sample(using: serviceStreams[b])
+            drawn = model.backends[b].serviceTime.sample(from: serviceGenerators[b])
         }
         let seconds = drawn / model.backends[b].speed * states[b].slowFactor
         let done = now.nanoseconds &+ nanosInt(seconds) &+ rttNanos[b]

@@ -94,7 +94,12 @@ public enum Distribution: Sendable, Equatable {
 
     /// One draw from `stream`.
     public func sample(using stream: RandomStream) -> Double {
-        let r = stream.pointer
+        sample(from: stream.pointer)
+    }
+
+    /// One draw from a stream's generator, for a caller that keeps the pointer (the engine's
+    /// service-time draws: fetching the stream object from an array retains it every time).
+    func sample(from r: UnsafeMutablePointer<gsl_rng>) -> Double {
         switch self {
         case .constant(let value): return value
         case .exponential(let mean): return gsl_ran_exponential(r, mean)
@@ -107,10 +112,10 @@ public enum Distribution: Sendable, Equatable {
             let total = components.reduce(0) { $0 + $1.weight }
             var u = gsl_rng_uniform(r) * total
             for component in components.dropLast() {
-                if u < component.weight { return component.distribution.sample(using: stream) }
+                if u < component.weight { return component.distribution.sample(from: r) }
                 u -= component.weight
             }
-            return components[components.count - 1].distribution.sample(using: stream)
+            return components[components.count - 1].distribution.sample(from: r)
         }
     }
 
