@@ -175,10 +175,11 @@ public final class EventQueue<Event> {
             while true {
                 let first = 4 &* hole &+ 1
                 if first &+ 3 < n {
-                    var best = first
-                    if k[first &+ 1].precedes(k[best]) { best = first &+ 1 }
-                    if k[first &+ 2].precedes(k[best]) { best = first &+ 2 }
-                    if k[first &+ 3].precedes(k[best]) { best = first &+ 3 }
+                    // A tournament (two pairs, then their winners) rather than a running
+                    // minimum: the first two comparisons do not wait for each other.
+                    let left = k[first &+ 1].precedes(k[first]) ? first &+ 1 : first
+                    let right = k[first &+ 3].precedes(k[first &+ 2]) ? first &+ 3 : first &+ 2
+                    let best = k[right].precedes(k[left]) ? right : left
                     k[hole] = k[best]
                     hole = best
                 } else {
