@@ -29,6 +29,9 @@ public struct PolicySpec: Sendable, Equatable {
 
     public init(_ algorithm: Algorithm) { self.algorithm = algorithm }
 
+    /// Whether the policy looks at the request at all (only the hashing ones do).
+    public var readsRequest: Bool { algorithm == .ipHash || algorithm == .consistentHash }
+
     public func makePolicy(members: [BackendID], table: BackendTable) -> AnyPolicy {
         AnyPolicy(makeAlgorithm(members: members, table: table))
     }

@@ -10,6 +10,10 @@ public struct RoutedBalancer: Sendable {
     private let poolOf: [Int]
     private let localOf: [BackendID]
     private let globalOf: [[Int]]
+    /// Whether a pick reads its `RequestContext` at all: routing rules, cookie affinity or a
+    /// hashing policy. When not, a driver may pass a blank context instead of building one per
+    /// request (the simulator does).
+    public let readsRequest: Bool
 
     /// The outcome of one pick, with the backend as a global index.
     public struct Decision: Sendable, Equatable {
@@ -41,6 +45,7 @@ public struct RoutedBalancer: Sendable {
         self.poolOf = poolOf
         self.localOf = localOf
         self.globalOf = globalOf
+        readsRequest = !router.rules.isEmpty || affinity != nil || names.contains { spec($0).readsRequest }
     }
 
     public var count: Int { poolOf.count }

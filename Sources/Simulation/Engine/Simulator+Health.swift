@@ -75,8 +75,15 @@ extension Engine {
         }
     }
 
-    /// Passive checking sees how an attempt on backend `b` ended.
+    /// Passive checking sees how an attempt on backend `b` ended (inlined: without passive
+    /// checking, which is most runs, this is one test per request).
+    @inline(__always)
     mutating func observe(_ outcome: RequestOutcome, on b: Int, now: Instant) {
+        guard outlier != nil || !maxFails.isEmpty else { return }
+        passivelyObserve(outcome, on: b, now: now)
+    }
+
+    mutating func passivelyObserve(_ outcome: RequestOutcome, on b: Int, now: Instant) {
         if outlier != nil {
             // In place: a copy of the detector would duplicate its arrays on every request.
             let actions = outlier!.requestFinished(on: BackendID(b), outcome: outcome, now: now)

@@ -141,6 +141,8 @@ struct Engine {
     let groupClientCount: [Int]
     let groupHasNAT: [Bool]
     var balancer: RoutedBalancer
+    /// The context passed when the balancer reads none (`RoutedBalancer.readsRequest`).
+    let blankContext = RequestContext()
     /// The blue/green switch in force, to roll back when its window ends.
     var activeSwitch: PoolSet.PoolSwitch?
     /// Read timeouts all have the same length, so their deadlines come in order: they wait in a
@@ -218,7 +220,7 @@ struct Engine {
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
         serviceGenerators = serviceStreams.map(\.pointer)
         balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
-        states = Slab(model.backends.map { _ in Simulator.BackendState(latency: BatchedHistogram(makeLatencyHistogram())) })
+        states = Slab(model.backends.map { _ in Simulator.BackendState(latency: BatchedHistogram()) })
         end = .zero + model.duration
         warmupEnd = .zero + model.warmup
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
@@ -493,7 +495,8 @@ struct Engine {
             totals.retried += 1
             if duringOutage(flights[f].arrival) { totals.retriedDuringOutages += 1 }
         }
-        let context = context(for: f)  // before borrowing `balancer`: see `run()`'s arrival case
+        // Built before borrowing `balancer`, and only when some rule or policy reads it.
+        let context = balancer.readsRequest ? context(for: f) : blankContext
         let decision = balancer.pick(context, avoiding: avoiding, using: &balancerStream)
         noteAffinity(decision, flight: f)
         guard let id = decision.backend else {
