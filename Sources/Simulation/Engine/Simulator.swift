@@ -167,7 +167,7 @@ struct Engine {
     let replays: [RequestReplay?]
     var replayNext: [Int]
     let flights = Slab<Simulator.Flight>(capacity: 1024)
-    var freeFlights: [Int32] = []
+    let freeFlights = Slab<Int32>(capacity: 1024)
     var nextRequestID = 0
     let end: Instant
     let warmupEnd: Instant
