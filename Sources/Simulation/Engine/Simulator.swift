@@ -97,11 +97,20 @@ public struct Simulator {
 
     /// Runs `model` and returns its metrics; `requestsFile` receives `requests.csv` rows and
     /// `timeseriesFile` `timeseries.csv` rows (one per backend every `model.timeseriesInterval`).
-    public static func run(_ model: SimulationModel, requestsFile: StreamingFile? = nil, timeseriesFile: StreamingFile? = nil) -> RunResult {
+    ///
+    /// `phase` is told when the engine is built and when its event loop is done, so that a
+    /// caller can time the loop apart from set-up and summary (the engine reads no clock).
+    public static func run(
+        _ model: SimulationModel, requestsFile: StreamingFile? = nil, timeseriesFile: StreamingFile? = nil, phase: ((Phase) -> Void)? = nil
+    ) -> RunResult {
         var engine = Engine(model: model, requestsFile: requestsFile, timeseriesFile: timeseriesFile)
+        phase?(.built)
         engine.run()
+        phase?(.eventLoopDone)
         return engine.result()
     }
+
+    public enum Phase: Sendable { case built, eventLoopDone }
 
     /// A health probe's id in a `Job` (flight -1), and whether the backend answered it.
     static let probeFlight: Int32 = -1
