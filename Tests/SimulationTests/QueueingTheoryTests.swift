@@ -155,6 +155,32 @@ import Glibc
         let failing = Simulator.run(noRetry)
         #expect(failing.totals.failed == failing.backends[0].requests)
     }
+
+    /// The timeout covers time queued at the backend, and an answer due exactly at the deadline
+    /// wins (events before timeouts at equal times). Without failures in the run, the engine
+    /// skips arming timeouts that cannot fire; these are the cases where it must not skip.
+    @Test func readTimeoutCountsQueueingAndAnAnswerAtTheDeadlineWins() {
+        var balancer = BalancerConfiguration()
+        balancer.algorithm = .roundRobin
+        balancer.retries = 0
+        balancer.timeouts.read = .milliseconds(500)
+        // One worker, 300 ms per request, a request every 200 ms: the queue grows by one request
+        // per 600 ms, so waits pass 200 ms (300 + 200 = 500: the deadline) and then time out.
+        let queued = SimulationModel(
+            name: "queued", seed: 1, duration: .seconds(10), balancer: balancer,
+            backends: [BackendModel(backend: Backend(name: "one"), concurrency: 1, serviceTime: .constant(0.3))],
+            clients: [ClientGroupModel(name: "c", rate: 5, process: .constant)])
+        let result = Simulator.run(queued)
+        #expect(result.totals.failed > 0)
+        #expect(result.totals.completed > 0)
+        #expect(result.latencyMaxMilliseconds < 501)  // 500 ms at the histogram's 0.1%
+        // Exactly at the deadline: 500 ms of service with a 500 ms timeout is an answer.
+        var exact = queued
+        exact.backends = [BackendModel(backend: Backend(name: "one"), concurrency: 100, serviceTime: .constant(0.5))]
+        let atDeadline = Simulator.run(exact)
+        #expect(atDeadline.totals.failed == 0)
+        #expect(abs(atDeadline.latencyMaxMilliseconds - 500) < 1)
+    }
 }
 
 @Suite struct BehaviourTests {
