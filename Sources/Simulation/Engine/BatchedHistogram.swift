@@ -7,23 +7,15 @@ import Histogram
 /// (a fifth of a run's wall time went to that one increment). Values wait in a small buffer
 /// instead and go into the histogram a few thousand at a time, when its counters are warm.
 /// The histogram ends up with exactly the same counts: only the order of increments changes.
-///
-/// The histogram starts small and grows with the values recorded (HdrHistogram's auto-resize),
-/// rather than zeroing room for an hour of latency up front for every backend (18 MB of page
-/// faults for a hundred backends). It records exactly what `makeLatencyHistogram()`'s would:
-/// that one's counters end at 2³² − 1 µs, so larger values are dropped here as they were there.
 struct BatchedHistogram {
-    private var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+    private var histogram = makeLatencyHistogram()
     private var pending: [UInt64] = []
     private static let batch = 4096
-    /// The first value `makeLatencyHistogram()` cannot record (its last bucket ends below it).
-    static let untrackable: UInt64 = 1 << 32
 
     init() {}
 
     @inline(__always)
     mutating func record(_ value: UInt64) {
-        guard value < Self.untrackable else { return }
         if pending.count == Self.batch { flush() }
         pending.append(value)
     }
