@@ -10,8 +10,8 @@ extension Engine {
             RunResult.BackendRow(
                 name: model.backends[b].backend.name, pool: model.backends[b].pool, weight: model.backends[b].backend.weight,
                 requests: states[b].requests, completed: states[b].completed, failed: states[b].failed,
-                busyFraction: states[b].busyIntegral / (measured * Double(model.backends[b].concurrency)),
-                meanQueue: states[b].queueIntegral / measured,
+                busyFraction: states[b].busyIntegral / 1e9 / (measured * Double(model.backends[b].concurrency)),
+                meanQueue: states[b].queueIntegral / 1e9 / measured,
                 latencyMeanMilliseconds: states[b].completed > 0 ? Double(states[b].latencySumNanos) / Double(states[b].completed) / 1e6 : 0,
                 latencyP99Milliseconds: Double(histograms[b].valueAtPercentile(99)) / 1000,
                 timeDownSeconds: states[b].timeDown)

@@ -72,6 +72,7 @@ public struct Simulator {
         var busy = 0
         var queue = FIFO<Job>()
         var lastChange = Instant.zero
+        /// Busy workers and queued requests integrated over time, in nanoseconds.
         var busyIntegral = 0.0
         var queueIntegral = 0.0
         var requests = 0
@@ -746,12 +747,17 @@ struct Engine {
         outageWindows.contains { time.nanoseconds >= $0.start && time.nanoseconds < $0.end }
     }
 
+    /// Adds the time since the backend's last change to its busy and queue integrals (in
+    /// worker-nanoseconds: seconds would cost a division twice per request).
+    @inline(__always)
     mutating func accumulate(_ b: Int, until now: Instant) {
-        guard now.nanoseconds > states[b].lastChange.nanoseconds else { return }
-        let from = max(states[b].lastChange, warmupEnd)
-        let counted = now > warmupEnd ? Double(now.nanoseconds &- from.nanoseconds) / 1e9 : 0
-        states[b].busyIntegral += Double(states[b].busy) * counted
-        states[b].queueIntegral += Double(states[b].queue.count) * counted
-        states[b].lastChange = now
+        let state = states.pointer + b
+        guard now.nanoseconds > state.pointee.lastChange.nanoseconds else { return }
+        if now.nanoseconds > warmupEnd.nanoseconds {
+            let counted = Double(now.nanoseconds &- max(state.pointee.lastChange.nanoseconds, warmupEnd.nanoseconds))
+            state.pointee.busyIntegral += Double(state.pointee.busy) * counted
+            state.pointee.queueIntegral += Double(state.pointee.queue.count) * counted
+        }
+        state.pointee.lastChange = now
     }
 }
