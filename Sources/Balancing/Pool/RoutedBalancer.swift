@@ -56,7 +56,7 @@ public struct RoutedBalancer: Sendable {
     public mutating func pick(
         _ request: RequestContext, avoiding: BackendID? = nil, using generator: inout some RandomNumberGenerator
     ) -> Decision {
-        let p = router.pool(for: request).flatMap { pools.index(of: $0) } ?? pools.activeIndex
+        let p = router.rules.isEmpty ? pools.activeIndex : router.pool(for: request).flatMap { pools.index(of: $0) } ?? pools.activeIndex
         let avoid = avoiding.flatMap { poolOf[$0.index] == p ? localOf[$0.index] : nil }
         let inner = pools[index: p].pick(request, avoiding: avoid, using: &generator)
         return Decision(backend: inner.result.backend.map { BackendID(globalOf[p][$0.index]) }, pool: p, inner: inner)

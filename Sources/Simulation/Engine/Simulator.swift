@@ -140,7 +140,7 @@ struct Engine {
     /// and the cumulative weights of its request classes.
     let natIndex: [[Int32]]
     var jars: [[String?]]
-    var nextAnonymous: [Int]
+    let nextAnonymous: Slab<Int>
     let classTotals: [Double]
     /// Per group, flattened for the hot path (reading a `ClientGroupModel` out of the array
     /// copies it with all its arrays): constant rate (0 when scheduled or closed), Poisson or
@@ -152,7 +152,7 @@ struct Engine {
     let groupHasNAT: [Bool]
     var balancer: RoutedBalancer
     /// The context passed when the balancer reads none (`RoutedBalancer.readsRequest`).
-    let blankContext = RequestContext()
+    static let blankContext = RequestContext()
     /// The blue/green switch in force, to roll back when its window ends.
     var activeSwitch: PoolSet.PoolSwitch?
     /// Read timeouts all have the same length, so their deadlines come in order: they wait in a
@@ -172,7 +172,7 @@ struct Engine {
     /// Each open-loop group's next arrival, beside the heap: there is always exactly one per
     /// group, so a heap round trip per request would be wasted work. Its sequence number comes
     /// from the queue, so events keep the order they would have in the heap. Time `.max`: none.
-    var nextArrival: [(nanoseconds: Int64, sequence: UInt64)]
+    let nextArrival: Slab<(nanoseconds: Int64, sequence: UInt64)>
     /// Traffic replay, per group: the log (nil: generated arrivals) and the next request in it.
     let replays: [RequestReplay?]
     var replayNext: [Int]
@@ -208,7 +208,7 @@ struct Engine {
         thinkStreams = model.clients.map { master.child("client/\($0.name)/think") }
         natIndex = model.clients.map { $0.natAssignment() }
         jars = model.clients.map { Array(repeating: nil, count: model.balancer.affinity == nil ? 0 : ($0.clientCount ?? 0)) }
-        nextAnonymous = Array(repeating: 0, count: model.clients.count)
+        nextAnonymous = Slab(Array(repeating: 0, count: model.clients.count))
         classTotals = model.clients.map { $0.classes.reduce(0) { $0 + $1.weight } }
         groupRate = model.clients.map { group in
             if case .open(let rate, _) = group.load, group.schedule.isEmpty { return rate }
@@ -224,7 +224,7 @@ struct Engine {
         }
         groupClientCount = model.clients.map { $0.clientCount ?? -1 }
         groupHasNAT = model.clients.map { $0.nat != nil }
-        nextArrival = Array(repeating: (.max, .max), count: model.clients.count)
+        nextArrival = Slab(Array(repeating: (Int64.max, UInt64.max), count: model.clients.count))
         replays = model.clients.map(\.replay)
         replayNext = Array(repeating: 0, count: model.clients.count)
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
@@ -506,8 +506,13 @@ struct Engine {
             if duringOutage(flights[f].arrival) { totals.retriedDuringOutages += 1 }
         }
         // Built before borrowing `balancer`, and only when some rule or policy reads it.
-        let context = balancer.readsRequest ? context(for: f) : blankContext
-        let decision = balancer.pick(context, avoiding: avoiding, using: &balancerStream)
+        let decision: RoutedBalancer.Decision
+        if balancer.readsRequest {
+            let context = context(for: f)
+            decision = balancer.pick(context, avoiding: avoiding, using: &balancerStream)
+        } else {
+            decision = balancer.pick(Engine.blankContext, avoiding: avoiding, using: &balancerStream)
+        }
         noteAffinity(decision, flight: f)
         guard let id = decision.backend else {
             answer(f, status: 503, outcome: .rejected, now: now)
