@@ -24,17 +24,24 @@ public struct BackendTable: Sendable {
         hotWeight = backends.map { Int32(clamping: $0.weight) }
     }
 
-    /// Adds `delta` to a backend's in-flight count; returns its availability before and after.
-    /// This runs twice per request, so it touches each array once, through unsafe buffers.
+    /// Adds `delta` to a backend's in-flight count; returns whether that changed its
+    /// availability (only a connection limit makes it depend on the count), whether it is now
+    /// available, and whether it is a backup. This runs twice per request, so it touches each
+    /// array once, through unsafe buffers.
     @inline(__always)
-    mutating func adjustInFlight(_ i: Int, by delta: Int) -> (wasAvailable: Bool, isAvailable: Bool) {
-        let result = backends.withUnsafeMutableBufferPointer { b -> (Bool, Bool, Int) in
+    mutating func adjustInFlight(_ i: Int, by delta: Int) -> (availabilityChanged: Bool, isAvailable: Bool, isBackup: Bool) {
+        let result = backends.withUnsafeMutableBufferPointer { b -> (changed: Bool, available: Bool, backup: Bool, inFlight: Int) in
+            precondition(b[i].inFlight + delta >= 0, "requestFinished without a matching pick")
+            guard b[i].maxConnections > 0 else {
+                b[i].inFlight += delta
+                return (false, b[i].isAvailable, b[i].isBackup, b[i].inFlight)
+            }
             let wasAvailable = b[i].isAvailable
             b[i].inFlight += delta
-            return (wasAvailable, b[i].isAvailable, b[i].inFlight)
+            return (wasAvailable != b[i].isAvailable, b[i].isAvailable, b[i].isBackup, b[i].inFlight)
         }
-        hotInFlight.withUnsafeMutableBufferPointer { $0[i] = Int32(truncatingIfNeeded: result.2) }
-        return (result.0, result.1)
+        hotInFlight.withUnsafeMutableBufferPointer { $0[i] = Int32(truncatingIfNeeded: result.inFlight) }
+        return (result.changed, result.available, result.backup)
     }
 
     /// Copies one backend's hot fields into the compact arrays.

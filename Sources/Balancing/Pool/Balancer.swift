@@ -107,16 +107,14 @@ public struct Balancer: Sendable {
 
     /// A request (or L4 connection) picked earlier has finished, however it ended.
     public mutating func requestFinished(on id: BackendID) {
-        precondition(table.hotInFlight[id.index] > 0, "requestFinished without a matching pick")
-        adjustInFlight(id, by: -1)
+        adjustInFlight(id, by: -1)  // checks that a pick came first
     }
 
     /// The per-request path of `update`: only the in-flight count moves.
     @inline(__always)
     private mutating func adjustInFlight(_ id: BackendID, by delta: Int) {
-        let (wasAvailable, isAvailable) = table.adjustInFlight(id.index, by: delta)
-        let isBackup = table.backends[id.index].isBackup
-        if wasAvailable != isAvailable {
+        let (changed, isAvailable, isBackup) = table.adjustInFlight(id.index, by: delta)
+        if changed {
             if !isBackup { availablePrimaries += isAvailable ? 1 : -1 }
             if isBackup { backup.availabilityChanged(id, in: table) } else { primary.availabilityChanged(id, in: table) }
         }
