@@ -57,7 +57,7 @@ struct CheckCommand: ParsableCommand {
         let scratch = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         defer { removeTree(scratch) }
         words = Array(words.dropFirst(2)) + ["--out", scratch] + overrides.flatMap { ["--set", $0] } + (jobs.map { ["--jobs", "\($0)"] } ?? [])
-        var rerun = try CompareCommand.parse(words)
+        let rerun = try CompareCommand.parse(words)
         try rerun.run()
         let before = try Self.runsByAlgorithm(readTextFile("\(baseline)/runs.csv"))
         let after = try Self.runsByAlgorithm(readTextFile("\(scratch)/runs.csv"))

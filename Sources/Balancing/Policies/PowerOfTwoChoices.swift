@@ -60,10 +60,10 @@ public struct PowerOfTwoChoices: BalancingPolicy {
             n -= 1
         }
         guard n > 0 else { return .noBackend(noBackendReason(in: table, avoiding: avoiding)) }
-        if choiceCount == 2 && n >= 2 {
+        if choiceCount == 2 && n >= 2 && n <= Int(UInt32.max) {
             // Two distinct slots without touching the array: j is drawn from the n - 1 others.
-            let i = uniformIndex(n, using: &generator)
-            var j = uniformIndex(n - 1, using: &generator)
+            let (i, drawn) = uniformIndexPair(n, n - 1, using: &generator)
+            var j = drawn
             if j >= i { j += 1 }
             let a = dense[i]
             let b = dense[j]
