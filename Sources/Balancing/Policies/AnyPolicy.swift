@@ -49,30 +49,42 @@ public struct AnyPolicy: BalancingPolicy {
         }
     }
 
-    public var members: [BackendID] {
+    /// The algorithm in use, boxed: for the calls off the per-request path.
+    private var current: any BalancingPolicy {
         switch kind {
-        case .roundRobin: roundRobin!.members
-        case .weightedRoundRobin: weightedRoundRobin!.members
-        case .leastConn: leastConn!.members
-        case .ipHash: ipHash!.members
-        case .ring: ring!.members
-        case .maglev: maglev!.members
-        case .random: random!.members
-        case .p2c: p2c!.members
+        case .roundRobin: roundRobin!
+        case .weightedRoundRobin: weightedRoundRobin!
+        case .leastConn: leastConn!
+        case .ipHash: ipHash!
+        case .ring: ring!
+        case .maglev: maglev!
+        case .random: random!
+        case .p2c: p2c!
         }
     }
 
+    public var members: [BackendID] { current.members }
+
     /// Whether `loadChanged` does anything (see `BalancingPolicy.tracksLoad`).
-    public var tracksLoad: Bool {
+    public var tracksLoad: Bool { type(of: current).tracksLoad }
+
+    /// Runs `body` on the algorithm in use, moved out of its field and back (availability and
+    /// weight changes: rare, so a box per call is fine).
+    private mutating func withCurrent(_ body: (inout any BalancingPolicy) -> Void) {
+        func run<P: BalancingPolicy>(_ field: inout P?) {
+            var policy: any BalancingPolicy = field.take()!
+            body(&policy)
+            field = (policy as! P)
+        }
         switch kind {
-        case .roundRobin: RoundRobin.tracksLoad
-        case .weightedRoundRobin: SmoothWeightedRoundRobin.tracksLoad
-        case .leastConn: LeastConnections.tracksLoad
-        case .ipHash: IPHash.tracksLoad
-        case .ring: RingHash.tracksLoad
-        case .maglev: Maglev.tracksLoad
-        case .random: RandomChoice.tracksLoad
-        case .p2c: PowerOfTwoChoices.tracksLoad
+        case .roundRobin: run(&roundRobin)
+        case .weightedRoundRobin: run(&weightedRoundRobin)
+        case .leastConn: run(&leastConn)
+        case .ipHash: run(&ipHash)
+        case .ring: run(&ring)
+        case .maglev: run(&maglev)
+        case .random: run(&random)
+        case .p2c: run(&p2c)
         }
     }
 
@@ -91,42 +103,21 @@ public struct AnyPolicy: BalancingPolicy {
         }
     }
 
+    /// Per request start and finish for least_conn (the one algorithm that tracks load), so
+    /// that case calls in place.
     public mutating func loadChanged(_ id: BackendID, in table: BackendTable) {
-        switch kind {
-        case .roundRobin: roundRobin!.loadChanged(id, in: table)
-        case .weightedRoundRobin: weightedRoundRobin!.loadChanged(id, in: table)
-        case .leastConn: leastConn!.loadChanged(id, in: table)
-        case .ipHash: ipHash!.loadChanged(id, in: table)
-        case .ring: ring!.loadChanged(id, in: table)
-        case .maglev: maglev!.loadChanged(id, in: table)
-        case .random: random!.loadChanged(id, in: table)
-        case .p2c: p2c!.loadChanged(id, in: table)
+        if kind == .leastConn {
+            leastConn!.loadChanged(id, in: table)
+        } else {
+            withCurrent { $0.loadChanged(id, in: table) }
         }
     }
 
     public mutating func availabilityChanged(_ id: BackendID, in table: BackendTable) {
-        switch kind {
-        case .roundRobin: roundRobin!.availabilityChanged(id, in: table)
-        case .weightedRoundRobin: weightedRoundRobin!.availabilityChanged(id, in: table)
-        case .leastConn: leastConn!.availabilityChanged(id, in: table)
-        case .ipHash: ipHash!.availabilityChanged(id, in: table)
-        case .ring: ring!.availabilityChanged(id, in: table)
-        case .maglev: maglev!.availabilityChanged(id, in: table)
-        case .random: random!.availabilityChanged(id, in: table)
-        case .p2c: p2c!.availabilityChanged(id, in: table)
-        }
+        withCurrent { $0.availabilityChanged(id, in: table) }
     }
 
     public mutating func weightChanged(_ id: BackendID, in table: BackendTable) {
-        switch kind {
-        case .roundRobin: roundRobin!.weightChanged(id, in: table)
-        case .weightedRoundRobin: weightedRoundRobin!.weightChanged(id, in: table)
-        case .leastConn: leastConn!.weightChanged(id, in: table)
-        case .ipHash: ipHash!.weightChanged(id, in: table)
-        case .ring: ring!.weightChanged(id, in: table)
-        case .maglev: maglev!.weightChanged(id, in: table)
-        case .random: random!.weightChanged(id, in: table)
-        case .p2c: p2c!.weightChanged(id, in: table)
-        }
+        withCurrent { $0.weightChanged(id, in: table) }
     }
 }

@@ -195,16 +195,12 @@ public final class EventQueue<Event> {
                 }
             }
             // ...then lift the last key from that leaf to where it belongs.
-            while hole > 0 {
-                let parent = (hole &- 1) >> 2
-                guard last.precedes(k[parent]) else { break }
-                k[hole] = k[parent]
-                hole = parent
-            }
             k[hole] = last
+            siftUp(hole)
         }
     }
 
+    @inline(__always)
     private func siftUp(_ start: Int) {
         do {
             let k = keys.pointer
