@@ -38,26 +38,6 @@ func formatMilliseconds(_ nanoseconds: Int64) -> String {
     formatSeconds(nanoseconds * 1000)
 }
 
-/// Appends `value` in decimal, as `"\(value)"` would spell it.
-func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-    if value < 0 { bytes.append(UInt8(ascii: "-")) }
-    var magnitude = value.magnitude
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var count = 0
-    withUnsafeMutableBytes(of: &digits) { d in
-        repeat {
-            d[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-            magnitude /= 10
-            count += 1
-        } while magnitude > 0
-        while count > 0 {
-            count -= 1
-            bytes.append(d[count])
-        }
-    }
-}
-
 /// A first-in first-out queue in a ring buffer that doubles when full: O(1) per operation,
 /// no shifting, no allocation once grown to the run's high-water mark. The capacity is a power
 /// of two, so wrapping is a mask, not a division (this queue is on every request's path).

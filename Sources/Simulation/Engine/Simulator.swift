@@ -425,7 +425,7 @@ struct Engine {
             row.append(contentsOf: backend.name.utf8)
             for value in [backend.inFlight, states[b].queue.count, states[b].windowRequests, states[b].windowErrors, backend.isEligible ? 1 : 0] {
                 row.append(UInt8(ascii: ","))
-                appendDecimal(value, to: &row)
+                row.append(contentsOf: String(value).utf8)  // a small string: no allocation
             }
             row.append(UInt8(ascii: "\n"))
             states[b].windowRequests = 0
