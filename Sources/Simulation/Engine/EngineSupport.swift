@@ -28,8 +28,7 @@ func roundedToInt64(_ x: Double) -> Int64 {
 /// means "never" in any run.
 @inline(__always)
 func nanos(_ seconds: Double) -> Duration {
-    guard seconds < 1e9 else { return .seconds(1_000_000_000) }
-    return .nanoseconds(roundedToInt64(max(seconds, 0) * 1e9))
+    .nanoseconds(nanosInt(seconds))
 }
 
 /// Milliseconds with up to six decimals, no trailing zeros (identical on every platform).
