@@ -102,7 +102,7 @@ public enum Distribution: Sendable, Equatable {
     func sample(from r: UnsafeMutablePointer<gsl_rng>) -> Double {
         switch self {
         case .constant(let value): return value
-        case .exponential(let mean): return gsl_ran_exponential(r, mean)
+        case .exponential(let mean): return exponentialDraw(r, mean: mean)
         case .lognormal(let mu, let sigma): return gsl_ran_lognormal(r, mu, sigma)
         case .pareto(let shape, let scale): return gsl_ran_pareto(r, shape, scale)
         case .weibull(let shape, let scale): return gsl_ran_weibull(r, scale, shape)

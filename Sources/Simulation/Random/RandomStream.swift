@@ -1,5 +1,6 @@
 import Balancing
 import CGSL
+import Glibc
 
 /// A seeded GSL generator (`gsl_rng_mt19937` by default) that owns its C state.
 ///
@@ -64,7 +65,7 @@ public final class RandomStream: RandomNumberGenerator {
 
     /// An exponential draw with this mean (inter-arrival gaps: the hottest draw of a run).
     @inline(__always)
-    public func exponential(mean: Double) -> Double { gsl_ran_exponential(rng, mean) }
+    public func exponential(mean: Double) -> Double { exponentialDraw(rng, mean: mean) }
 
     /// A uniform double in [0, 1).
     public func uniform() -> Double { gsl_rng_uniform(rng) }
@@ -82,3 +83,14 @@ public final class RandomStream: RandomNumberGenerator {
 
 @available(*, unavailable, message: "a RandomStream belongs to one component on one thread")
 extension RandomStream: @unchecked Sendable {}
+
+/// `gsl_ran_exponential`'s inversion, `−mean · ln(1 − u)` with `u = gsl_rng_uniform(r)`, with
+/// `log(1 − u)` where GSL writes `log1p(−u)`. For a uniform on a grid of 2⁻³² (or any grid up to
+/// 2⁻⁵³) `1 − u` is exact, so both compute the logarithm of the same number; glibc's `log` takes
+/// half the time of its `log1p` and is correctly rounded more often. The two differ in the last
+/// bit of about 7% of draws, far below the nanosecond the engine rounds times to: every bundled
+/// scenario's CSV stayed byte-identical. Two draws per request made `log1p` a tenth of a run.
+@inline(__always)
+func exponentialDraw(_ r: UnsafeMutablePointer<gsl_rng>, mean: Double) -> Double {
+    -mean * log(1 - gsl_rng_uniform(r))
+}
