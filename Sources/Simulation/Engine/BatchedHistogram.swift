@@ -7,9 +7,12 @@ import Histogram
 /// (a fifth of a run's wall time went to that one increment). Values wait in a small buffer
 /// instead and go into the histogram a few thousand at a time, when its counters are warm.
 /// The histogram ends up with exactly the same counts: only the order of increments changes.
+///
+/// The buffer is a `Slab` (no uniqueness check per append), so copies share it: like the
+/// engine's other per-backend records, a `BatchedHistogram` lives in place and is not copied.
 struct BatchedHistogram {
     private var histogram = makeLatencyHistogram()
-    private var pending: [UInt64] = []
+    private let pending = Slab<UInt64>(capacity: BatchedHistogram.batch)
     private static let batch = 4096
 
     init() {}
@@ -21,8 +24,8 @@ struct BatchedHistogram {
     }
 
     private mutating func flush() {
-        for value in pending { histogram.record(value) }
-        pending.removeAll(keepingCapacity: true)
+        for i in pending.indices { histogram.record(pending[i]) }
+        pending.removeAll()
     }
 
     /// Everything recorded so far.

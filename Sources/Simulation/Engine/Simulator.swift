@@ -131,6 +131,9 @@ struct Engine {
     let timeseriesFile: StreamingFile?
     var balancerStream: RandomStream
     let arrivalStreams: [RandomStream]
+    /// Their generators, valid while `arrivalStreams` holds the streams: reading a stream out
+    /// of the array would retain and release it on every arrival.
+    let arrivalGenerators: [UnsafeMutablePointer<gsl_rng>]
     let choiceStreams: [RandomStream]
     let thinkStreams: [RandomStream]
     let serviceStreams: [RandomStream]
@@ -204,6 +207,7 @@ struct Engine {
         let master = RandomStream(seed: model.seed)
         balancerStream = master.child("balancer")
         arrivalStreams = model.clients.map { master.child("client/\($0.name)/arrivals") }
+        arrivalGenerators = arrivalStreams.map(\.pointer)
         choiceStreams = model.clients.map { master.child("client/\($0.name)/choice") }
         thinkStreams = model.clients.map { master.child("client/\($0.name)/think") }
         natIndex = model.clients.map { $0.natAssignment() }
@@ -262,7 +266,7 @@ struct Engine {
     func gap(_ client: Int, from now: Instant) -> Int64 {
         let constantRate = groupRate[client]
         if constantRate > 0 {
-            return nanosInt(groupPoisson[client] ? arrivalStreams[client].exponential(mean: 1 / constantRate) : 1 / constantRate)
+            return nanosInt(groupPoisson[client] ? exponentialDraw(arrivalGenerators[client], mean: 1 / constantRate) : 1 / constantRate)
         }
         guard case .open(_, let process) = model.clients[client].load else { return 0 }
         let group = model.clients[client]

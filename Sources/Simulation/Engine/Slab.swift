@@ -39,6 +39,12 @@ final class Slab<Element> {
 
     func popLast() -> Element? { count > 0 ? removeLast() : nil }
 
+    /// Empties the slab, keeping its storage.
+    func removeAll() {
+        base.deinitialize(count: count)
+        count = 0
+    }
+
     @inline(__always)
     func append(_ element: Element) {
         if count == capacity { grow() }

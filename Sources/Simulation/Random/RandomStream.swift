@@ -92,5 +92,12 @@ extension RandomStream: @unchecked Sendable {}
 /// scenario's CSV stayed byte-identical. Two draws per request made `log1p` a tenth of a run.
 @inline(__always)
 func exponentialDraw(_ r: UnsafeMutablePointer<gsl_rng>, mean: Double) -> Double {
-    -mean * log(1 - gsl_rng_uniform(r))
+    -mean * log(1 - uniformDraw(r))
+}
+
+/// `gsl_rng_uniform(r)` without its call: the generator type's own `get_double`, which is all
+/// that function does (the header's inline version is not imported into Swift).
+@inline(__always)
+func uniformDraw(_ r: UnsafeMutablePointer<gsl_rng>) -> Double {
+    r.pointee.type.pointee.get_double(r.pointee.state)
 }
