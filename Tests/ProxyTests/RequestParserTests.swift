@@ -69,12 +69,40 @@ import Testing
         ("HTTP/2.0 in text", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         ("garbage request line", "HELLO\r\n\r\n", 400),
         ("control character in a value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\u{1}b\r\n\r\n", 400),
+        ("DEL in a value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\u{7f}b\r\n\r\n", 400),
+        ("version in lowercase (HTTP-name is case-sensitive)", "GET / http/1.1\r\nHost: x\r\n\r\n", 400),
+        ("version with a third digit", "GET / HTTP/1.10\r\nHost: x\r\n\r\n", 400),
+        ("a separator in a field name", "GET / HTTP/1.1\r\nHost: x\r\nX(A): 1\r\n\r\n", 400),
+        ("a non-ASCII byte in a field name", "GET / HTTP/1.1\r\nHost: x\r\nX-\u{e9}: 1\r\n\r\n", 400),
     ])
     func refuses(_ name: String, _ text: String, _ expected: Int) {
         let (events, status) = parse(text)
         #expect(status == expected, "\(name)")
         // A refused request never completes: no end of body is handed on.
         #expect(!events.contains { if case .body(.end) = $0 { true } else { false } }, "\(name)")
+    }
+
+    /// The token test is a bit mask: it must say yes to exactly RFC 9110's tchar, byte by byte.
+    @Test func tokenBytesAreExactlyTchar() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for byte in 0...255 {
+            #expect(HeadScanner.isTokenByte(UInt8(byte)) == tchar.contains(UInt8(byte)), "byte \(byte)")
+        }
+    }
+
+    /// Fields found line by line must keep their exact bounds, wherever the line ends fall.
+    @Test func fieldsKeepTheirBoundsAcrossManyLines() throws {
+        let names = (1...40).map { "X-Field-\($0)" }
+        let text = "GET / HTTP/1.1\r\nHost: h\r\n" + names.enumerated().map { "\($1):\(String(repeating: " ", count: $0 % 3))v\($0)\r\n" }.joined() + "\r\n"
+        let (events, status) = parse(text)
+        #expect(status == nil)
+        guard case .head(let head) = events.first else { Issue.record("no head"); return }
+        #expect(head.fields.map(\.name) == ["Host"] + names)
+        #expect(head.fields.dropFirst().map(\.value) == names.indices.map { "v\($0)" })
+        #expect(head.minorVersion == 1)
+        let old = parse("GET / HTTP/1.0\r\n\r\n")
+        guard case .head(let head10) = old.events.first else { Issue.record("no HTTP/1.0 head"); return }
+        #expect(head10.minorVersion == 0)
     }
 
     @Test func headLargerThanTheLimitIs431EvenBeforeItEnds() {

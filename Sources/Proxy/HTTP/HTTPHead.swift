@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 
 /// A header field as received: the name keeps its case (it is forwarded as is), comparisons
@@ -55,9 +56,9 @@ public struct HTTPField: Sendable {
 
     /// Appends `Name: value` and CRLF, copying the bytes.
     func write(into out: inout HeadBytes) {
-        withName { out.bytes.append(contentsOf: $0) }
+        withName { out.append($0) }
         out.append(": ")
-        withValue { out.bytes.append(contentsOf: $0) }
+        withValue { out.append($0) }
         out.append("\r\n")
     }
 }
@@ -126,27 +127,57 @@ func sameIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, _ lowercased: Static
     return true
 }
 
+/// Byte-for-byte equality with a constant (case matters: the HTTP version, for one).
+@inline(__always)
+func sameBytes(_ bytes: UnsafeRawBufferPointer, _ constant: StaticString) -> Bool {
+    bytes.count == constant.utf8CodeUnitCount && memcmp(bytes.baseAddress!, constant.utf8Start, bytes.count) == 0
+}
+
 /// The same for a String.
 @inline(__always)
 func equalsIgnoringASCIICase(_ text: String, _ lowercased: String) -> Bool { equalsIgnoringASCIICase(text.utf8, lowercased) }
 
-/// A head being written: bytes appended to one array, then copied into a ByteBuffer once
-/// (ByteBuffer's own writes check capacity and exclusivity on every piece, which cost more
-/// than the rest of a small request).
-struct HeadBytes {
-    var bytes: [UInt8] = []
+/// A head being written: pieces copied into one scratch allocation, then into a ByteBuffer
+/// once. ByteBuffer's own writes check capacity and exclusivity on every piece, and an array's
+/// generic `append(contentsOf:)` cost a hundred instructions a piece; a head has twenty pieces.
+/// Noncopyable, so the scratch memory has exactly one owner and is freed with it.
+struct HeadBytes: ~Copyable {
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    private(set) var count = 0
 
-    init() { bytes.reserveCapacity(512) }
+    init(capacity: Int = 512) {
+        self.capacity = capacity
+        base = .allocate(byteCount: capacity, alignment: 1)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always)
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        if count + bytes.count > capacity { grow(to: count + bytes.count) }
+        (base + count).copyMemory(from: source, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    private mutating func grow(to needed: Int) {
+        let bigger = UnsafeMutableRawPointer.allocate(byteCount: max(needed, capacity * 2), alignment: 1)
+        bigger.copyMemory(from: base, byteCount: count)
+        base.deallocate()
+        base = bigger
+        capacity = max(needed, capacity * 2)
+    }
 
     @inline(__always)
     mutating func append(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     @inline(__always)
     mutating func append(_ text: String) {
         var text = text
-        text.withUTF8 { bytes.append(contentsOf: $0) }
+        text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
     mutating func append(_ n: Int) { append(String(n)) }
@@ -156,6 +187,11 @@ struct HeadBytes {
         append(": ")
         append(value)
         append("\r\n")
+    }
+
+    /// Copies the head into `buffer`.
+    func write(into buffer: inout ByteBuffer) {
+        buffer.writeBytes(UnsafeRawBufferPointer(start: base, count: count))
     }
 }
 
@@ -195,17 +231,15 @@ enum HeadScanner {
         var start = 0
         // RFC 9112 §2.2: a server should ignore at least one empty line before the request line.
         while start + 1 < bytes.count, bytes[start] == 13, bytes[start + 1] == 10 { start += 2 }
-        var i = start
+        guard let base = bytes.baseAddress else { return nil }
         var lineStart = start
-        while i < bytes.count {
-            if bytes[i] == 10 {
-                let hasCR = i > lineStart && bytes[i - 1] == 13
-                if !hasCR && requireCR { throw HTTPMessageError(400, "bare LF in the head (lines must end with CRLF)") }
-                let lineLength = i - lineStart - (hasCR ? 1 : 0)
-                if lineLength == 0 && lineStart > start { return (start, i + 1) }
-                lineStart = i + 1
-            }
-            i += 1
+        while lineStart < bytes.count, let lf = memchr(base + lineStart, 10, bytes.count - lineStart) {
+            let i = UnsafeRawPointer(lf) - UnsafeRawPointer(base)
+            let hasCR = i > lineStart && bytes[i - 1] == 13
+            if !hasCR && requireCR { throw HTTPMessageError(400, "bare LF in the head (lines must end with CRLF)") }
+            let lineLength = i - lineStart - (hasCR ? 1 : 0)
+            if lineLength == 0 && lineStart > start { return (start, i + 1) }
+            lineStart = i + 1
         }
         return nil
     }
@@ -218,7 +252,11 @@ enum HeadScanner {
             var fields: [HTTPField] = []
             fields.reserveCapacity(16)
             var lineStart = 0
-            for i in 0..<bytes.count where bytes[i] == 10 {
+            guard let base = bytes.baseAddress else { throw HTTPMessageError(400, "empty start line") }
+            // memchr finds each LF at vector speed; the byte loop it replaced was a third of the
+            // scanner's instructions.
+            while lineStart < bytes.count, let lf = memchr(base + lineStart, 10, bytes.count - lineStart) {
+                let i = UnsafeRawPointer(lf) - UnsafeRawPointer(base)
                 let line = lineStart..<(i > lineStart && bytes[i - 1] == 13 ? i - 1 : i)
                 lineStart = i + 1
                 guard startLine != nil else {
@@ -279,17 +317,13 @@ enum HeadScanner {
         return nil
     }
 
-    /// RFC 9110 §5.6.2 tchar.
+    /// RFC 9110 §5.6.2 tchar: `!#$%&'*+-.^_`|~`, digits and letters, as a 128-bit mask (bit c
+    /// set for each tchar c), so the test is a shift and an and instead of a chain of ranges.
     @inline(__always)
     static func isTokenByte(_ c: UInt8) -> Bool {
-        switch c {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default: return false
-        }
+        let low: UInt64 = 0x03ff_6cfa_0000_0000  // 0-63: ! # $ % & ' * + - . and 0-9
+        let high: UInt64 = 0x57ff_ffff_c7ff_fffe  // 64-127: A-Z ^ _ ` a-z | ~
+        return c < 128 && ((c < 64 ? low : high) >> UInt64(c & 63)) & 1 == 1
     }
 
     static func isToken(_ text: Substring) -> Bool { !text.isEmpty && text.utf8.allSatisfy(isTokenByte) }

@@ -126,10 +126,10 @@ public struct HTTPRequestParser {
             guard b[(sp1 + 1)..<sp2].allSatisfy({ $0 > 32 && $0 != 127 }) else { throw HTTPMessageError(400, "invalid character in the request target") }
             let version = UnsafeRawBufferPointer(rebasing: b[(sp2 + 1)...])
             let minor: Int
-            if version.elementsEqual("HTTP/1.1".utf8) {
-                minor = 1
-            } else if version.elementsEqual("HTTP/1.0".utf8) {
-                minor = 0
+            // Compared as bytes: the generic `elementsEqual` against a String's UTF-8 view cost
+            // more than the rest of the request line.
+            if version.count == 8 && sameBytes(UnsafeRawBufferPointer(rebasing: version[0..<7]), "HTTP/1."), version[7] == 49 || version[7] == 48 {
+                minor = version[7] == 49 ? 1 : 0
             } else {
                 let digits = version.dropFirst(5)
                 if version.starts(with: "HTTP/".utf8), digits.count == 3, digits.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 }) {

@@ -110,7 +110,7 @@ public struct HTTPResponseParser {
         }
         // `HTTP/1.x SP 3DIGIT [SP reason]`, read on bytes.
         let parsed: (minor: Int, status: Int, reason: String)? = split.startLine.withUnsafeReadableBytes { b in
-            guard b.count >= 12, b.starts(with: "HTTP/1.".utf8), b[7] == 49 || b[7] == 48, b[8] == 32,
+            guard b.count >= 12, sameBytes(UnsafeRawBufferPointer(rebasing: b[0..<7]), "HTTP/1."), b[7] == 49 || b[7] == 48, b[8] == 32,
                 b[9...11].allSatisfy({ $0 >= 48 && $0 <= 57 }), b.count == 12 || b[12] == 32
             else { return nil }
             let status = Int(b[9] - 48) * 100 + Int(b[10] - 48) * 10 + Int(b[11] - 48)

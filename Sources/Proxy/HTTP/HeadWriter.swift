@@ -50,7 +50,7 @@ enum HeadWriter {
             if head.method == "POST" || head.method == "PUT" || head.method == "PATCH" { out.append("Content-Length: 0\r\n") }
         }
         out.append("\r\n")
-        buffer.writeBytes(out.bytes)
+        out.write(into: &buffer)
     }
 
     /// The response as sent to the client. `chunked` says whether the body is re-framed as
@@ -86,7 +86,7 @@ enum HeadWriter {
             out.append("Connection: keep-alive\r\n")
         }
         out.append("\r\n")
-        buffer.writeBytes(out.bytes)
+        out.write(into: &buffer)
     }
 
     /// How the proxy frames a response body for the client.

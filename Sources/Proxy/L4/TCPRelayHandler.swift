@@ -62,7 +62,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
         ClientBootstrap(group: state.loop)
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
             .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connect(to: state.addresses[b])
             .assumeIsolated()
             .whenComplete { [self] result in

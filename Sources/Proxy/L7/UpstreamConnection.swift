@@ -45,7 +45,7 @@ final class UpstreamConnection: ChannelInboundHandler {
         let timeout = state.configuration.balancer.timeouts.connect
         return ClientBootstrap(group: state.loop)
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connect(to: state.addresses[b])
             .assumeIsolated()
             .flatMapThrowing { channel in
