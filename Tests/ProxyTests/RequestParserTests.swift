@@ -90,6 +90,23 @@ import Testing
         }
     }
 
+    /// The word-at-a-time control-character test agrees with the byte-by-byte rule, for every
+    /// byte value at every position of values of every length up to 20.
+    @Test func controlCharactersAreFoundAtEveryPosition() {
+        let reference = { (bytes: [UInt8]) in bytes.contains { ($0 < 32 && $0 != 9) || $0 == 127 } }
+        for length in 1...20 {
+            for position in 0..<length {
+                for byte in 0...255 {
+                    var value = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    value[position] = UInt8(byte)
+                    if length > 2 { value[(position + 1) % length] = 0x80 | UInt8(byte & 0x7f) }  // obs-text neighbours
+                    let found = value.withUnsafeBytes { HeadScanner.hasControlCharacter($0) }
+                    if found != reference(value) { Issue.record("length \(length), byte \(byte) at \(position)"); return }
+                }
+            }
+        }
+    }
+
     /// Fields found line by line must keep their exact bounds, wherever the line ends fall.
     @Test func fieldsKeepTheirBoundsAcrossManyLines() throws {
         let names = (1...40).map { "X-Field-\($0)" }

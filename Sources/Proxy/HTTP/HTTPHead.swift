@@ -1,33 +1,17 @@
 import Glibc
 import NIOCore
 
-/// A header field as received: the name keeps its case (it is forwarded as is), comparisons
-/// are case-insensitive. A parsed field points into its message's head bytes (no String is
-/// made unless `name` or `value` is read), and the fields the proxy acts on are recognised once,
-/// when parsed, so the per-request paths compare a small enum and copy bytes.
-public struct HTTPField: Sendable {
-    /// The head's bytes (shared by every field of one message) and where this field lies.
-    let storage: ByteBuffer
-    let nameStart: Int32
-    let nameLength: Int32
-    let valueStart: Int32
-    let valueLength: Int32
-    let kind: FieldKind
+/// Where one field lies in its head's bytes (offsets from the head's reader index), and which
+/// of the fields the proxy acts on it is. Plain values: the per-request loops walk these with
+/// the head's bytes in hand, without a reference count to bump per field.
+struct FieldSpan: Sendable, Equatable {
+    var nameStart: Int32
+    var nameLength: Int32
+    var valueStart: Int32
+    var valueLength: Int32
+    var kind: FieldKind
 
-    public init(_ name: String, _ value: String) {
-        var storage = ByteBuffer()
-        storage.writeString(name)
-        storage.writeString(value)
-        self.init(storage: storage, name: 0..<name.utf8.count, value: name.utf8.count..<(name.utf8.count + value.utf8.count))
-    }
-
-    /// A field of `storage` (offsets from its reader index).
-    init(storage: ByteBuffer, name: Range<Int>, value: Range<Int>) {
-        self.init(storage: storage, name: name, value: value, kind: storage.withUnsafeReadableBytes { FieldKind(UnsafeRawBufferPointer(rebasing: $0[name])) })
-    }
-
-    init(storage: ByteBuffer, name: Range<Int>, value: Range<Int>, kind: FieldKind) {
-        self.storage = storage
+    init(name: Range<Int>, value: Range<Int>, kind: FieldKind) {
         nameStart = Int32(name.lowerBound)
         nameLength = Int32(name.count)
         valueStart = Int32(value.lowerBound)
@@ -35,17 +19,97 @@ public struct HTTPField: Sendable {
         self.kind = kind
     }
 
-    public var name: String { storage.getString(at: storage.readerIndex + Int(nameStart), length: Int(nameLength)) ?? "" }
-    public var value: String { storage.getString(at: storage.readerIndex + Int(valueStart), length: Int(valueLength)) ?? "" }
+    @inline(__always)
+    func name(in head: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: head[Int(nameStart)..<Int(nameStart + nameLength)])
+    }
+
+    @inline(__always)
+    func value(in head: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: head[Int(valueStart)..<Int(valueStart + valueLength)])
+    }
+
+    /// Appends `Name: value` and CRLF from `head`.
+    @inline(__always)
+    func write(from head: UnsafeRawBufferPointer, into out: inout HeadBytes) {
+        out.append(name(in: head))
+        out.append(": ")
+        out.append(value(in: head))
+        out.append("\r\n")
+    }
+}
+
+/// A message's header fields, in order: the head's bytes, shared once, and each field's span.
+/// Reading an element makes an `HTTPField` (name and value on demand); the proxy's own loops
+/// use `spans` and `withBytes` instead, so a request costs no per-field copies.
+public struct HTTPFields: RandomAccessCollection, Sendable, Equatable {
+    let storage: ByteBuffer
+    let spans: [FieldSpan]
+
+    init(storage: ByteBuffer, spans: [FieldSpan]) {
+        self.storage = storage
+        self.spans = spans
+    }
+
+    public init(_ fields: [(name: String, value: String)] = []) {
+        var storage = ByteBuffer()
+        var spans: [FieldSpan] = []
+        for (name, value) in fields {
+            let nameStart = storage.writerIndex
+            storage.writeString(name)
+            let valueStart = storage.writerIndex
+            storage.writeString(value)
+            let span = storage.withUnsafeReadableBytes { FieldKind(UnsafeRawBufferPointer(rebasing: $0[nameStart..<valueStart])) }
+            spans.append(FieldSpan(name: nameStart..<valueStart, value: valueStart..<storage.writerIndex, kind: span))
+        }
+        self.init(storage: storage, spans: spans)
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { spans.count }
+    public subscript(i: Int) -> HTTPField { HTTPField(storage: storage, span: spans[i]) }
+
+    /// The head's bytes, for reading spans.
+    @inline(__always)
+    func withBytes<T, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> T) throws(E) -> T {
+        try storage.withUnsafeReadableBytes { (bytes) throws(E) -> T in try body(bytes) }
+    }
+
+    public static func == (a: HTTPFields, b: HTTPFields) -> Bool { a.elementsEqual(b) }
+}
+
+/// A header field as received: the name keeps its case (it is forwarded as is), comparisons
+/// are case-insensitive. A parsed field points into its message's head bytes (no String is
+/// made unless `name` or `value` is read), and the fields the proxy acts on are recognised once,
+/// when parsed, so the per-request paths compare a small enum and copy bytes.
+public struct HTTPField: Sendable {
+    /// The head's bytes (shared by every field of one message) and where this field lies.
+    let storage: ByteBuffer
+    let span: FieldSpan
+
+    public init(_ name: String, _ value: String) {
+        let fields = HTTPFields([(name, value)])
+        self.init(storage: fields.storage, span: fields.spans[0])
+    }
+
+    init(storage: ByteBuffer, span: FieldSpan) {
+        self.storage = storage
+        self.span = span
+    }
+
+    var kind: FieldKind { span.kind }
+
+    public var name: String { withName { String(decoding: $0, as: UTF8.self) } }
+    public var value: String { withValue { String(decoding: $0, as: UTF8.self) } }
 
     @inline(__always)
     func withName<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
-        storage.withUnsafeReadableBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(nameStart)..<Int(nameStart + nameLength)])) }
+        storage.withUnsafeReadableBytes { body(span.name(in: $0)) }
     }
 
     @inline(__always)
     func withValue<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
-        storage.withUnsafeReadableBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(valueStart)..<Int(valueStart + valueLength)])) }
+        storage.withUnsafeReadableBytes { body(span.value(in: $0)) }
     }
 
     /// Whether the name is `lowercased` (given in lowercase), ignoring ASCII case.
@@ -53,14 +117,6 @@ public struct HTTPField: Sendable {
 
     /// Whether the value is `lowercased`, ignoring ASCII case.
     func valueIs(_ lowercased: StaticString) -> Bool { withValue { sameIgnoringASCIICase($0, lowercased) } }
-
-    /// Appends `Name: value` and CRLF, copying the bytes.
-    func write(into out: inout HeadBytes) {
-        withName { out.append($0) }
-        out.append(": ")
-        withValue { out.append($0) }
-        out.append("\r\n")
-    }
 }
 
 extension HTTPField: Equatable {
@@ -246,10 +302,10 @@ enum HeadScanner {
 
     /// Splits a complete head (`head`'s readable bytes) into its start line and fields; the
     /// fields point into `head`.
-    static func split(_ head: ByteBuffer, fieldLimit: Int) throws(HTTPMessageError) -> (startLine: ByteBuffer, fields: [HTTPField]) {
-        let found: (startLine: Range<Int>, fields: [HTTPField]) = try head.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
+    static func split(_ head: ByteBuffer, fieldLimit: Int) throws(HTTPMessageError) -> (startLine: ByteBuffer, fields: HTTPFields) {
+        let found: (startLine: Range<Int>, fields: [FieldSpan]) = try head.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
             var startLine: Range<Int>?
-            var fields: [HTTPField] = []
+            var fields: [FieldSpan] = []
             fields.reserveCapacity(16)
             var lineStart = 0
             guard let base = bytes.baseAddress else { throw HTTPMessageError(400, "empty start line") }
@@ -279,39 +335,62 @@ enum HeadScanner {
                 var valueEnd = line.upperBound
                 while valueStart < valueEnd && (bytes[valueStart] == 32 || bytes[valueStart] == 9) { valueStart += 1 }
                 while valueEnd > valueStart && (bytes[valueEnd - 1] == 32 || bytes[valueEnd - 1] == 9) { valueEnd -= 1 }
-                for k in valueStart..<valueEnd {
-                    let c = bytes[k]
-                    if (c < 32 && c != 9) || c == 127 { throw HTTPMessageError(400, "control character in a header value") }
+                if hasControlCharacter(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])) {
+                    throw HTTPMessageError(400, "control character in a header value")
                 }
                 let name = line.lowerBound..<colon
-                fields.append(HTTPField(
-                    storage: head, name: name, value: valueStart..<valueEnd, kind: FieldKind(UnsafeRawBufferPointer(rebasing: bytes[name]))))
+                fields.append(FieldSpan(name: name, value: valueStart..<valueEnd, kind: FieldKind(UnsafeRawBufferPointer(rebasing: bytes[name]))))
                 if fields.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
             }
             guard let startLine else { throw HTTPMessageError(400, "empty start line") }
             return (startLine, fields)
         }
-        return (head.getSlice(at: head.readerIndex + found.startLine.lowerBound, length: found.startLine.count)!, found.fields)
+        return (head.getSlice(at: head.readerIndex + found.startLine.lowerBound, length: found.startLine.count)!, HTTPFields(storage: head, spans: found.fields))
     }
+
+    /// Whether `value` holds a control character other than HTAB (RFC 9110 §5.5: CTLs are not
+    /// field content). Eight bytes at a time: a word is looked at byte by byte only when it
+    /// holds a byte below 0x20 or a DEL, which in practice means a tab.
+    @inline(__always)
+    static func hasControlCharacter(_ value: UnsafeRawBufferPointer) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var i = 0
+        while i &+ 8 <= value.count {
+            let x = value.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let del = x ^ (0x7f &* ones)
+            // Standard zero-byte tricks: a byte below 0x20, or a byte equal to 0x7f.
+            if ((x &- 0x20 &* ones) & ~x | (del &- ones) & ~del) & highs != 0 {
+                for k in i..<(i &+ 8) where isControl(value[k]) { return true }
+            }
+            i &+= 8
+        }
+        while i < value.count {
+            if isControl(value[i]) { return true }
+            i &+= 1
+        }
+        return false
+    }
+
+    @inline(__always)
+    static func isControl(_ c: UInt8) -> Bool { (c < 32 && c != 9) || c == 127 }
 
     /// A Content-Length value from its bytes: digits only (no sign, no spaces, no list), within Int.
-    static func parseLength(_ field: HTTPField) -> Int? {
-        field.withValue { bytes in
-            guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
-            var n = 0
-            for c in bytes {
-                guard c >= 48 && c <= 57 else { return nil }
-                n = n * 10 + Int(c - 48)
-            }
-            return n
+    static func parseLength(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var n = 0
+        for c in bytes {
+            guard c >= 48 && c <= 57 else { return nil }
+            n = n * 10 + Int(c - 48)
         }
+        return n
     }
 
-    /// What a Connection field says: close, keep-alive, or other tokens (nil: look closer).
-    static func connectionKeepAlive(_ field: HTTPField) -> Bool? {
-        if field.valueIs("keep-alive") { return true }
-        if field.valueIs("close") { return false }
-        let tokens = Self.tokens(field.value)
+    /// What a Connection field's value says: close, keep-alive, or other tokens (nil: look closer).
+    static func connectionKeepAlive(_ value: UnsafeRawBufferPointer) -> Bool? {
+        if sameIgnoringASCIICase(value, "keep-alive") { return true }
+        if sameIgnoringASCIICase(value, "close") { return false }
+        let tokens = Self.tokens(String(decoding: value, as: UTF8.self))
         if tokens.contains("close") { return false }
         if tokens.contains("keep-alive") { return true }
         return nil

@@ -6,7 +6,7 @@ public struct RequestHead: Sendable, Equatable {
     public var target: String
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     public var minorVersion: Int
-    public var fields: [HTTPField]
+    public var fields: HTTPFields
     public var framing: BodyFraming
     /// Whether the client keeps the connection open after this exchange.
     public var keepAlive: Bool
@@ -142,37 +142,42 @@ public struct HTTPRequestParser {
         }
     }
 
-    static func validate(startLine: ByteBuffer, fields: [HTTPField]) throws(HTTPMessageError) -> RequestHead {
+    static func validate(startLine: ByteBuffer, fields: HTTPFields) throws(HTTPMessageError) -> RequestHead {
         let (method, target, minor) = try requestLine(startLine)
         var length: Int?
         var chunked = false
         var sawLength = false, sawCoding = false, sawHost = false
         var keepAlive = minor == 1
         var expectsContinue = false
-        for field in fields {
-            switch field.kind {
-            case .contentLength:
-                if sawLength { throw HTTPMessageError(400, "duplicate Content-Length") }
-                sawLength = true
-                guard let n = HeadScanner.parseLength(field) else { throw HTTPMessageError(400, "invalid Content-Length '\(field.value.prefix(40))'") }
-                length = n
-            case .transferEncoding:
-                if sawCoding { throw HTTPMessageError(400, "duplicate Transfer-Encoding") }
-                sawCoding = true
-                guard field.valueIs("chunked") else {
-                    throw HTTPMessageError(501, "transfer coding '\(field.value.prefix(40))' is not implemented (only chunked)")
+        try fields.withBytes { (bytes) throws(HTTPMessageError) in
+            for span in fields.spans {
+                switch span.kind {
+                case .contentLength:
+                    if sawLength { throw HTTPMessageError(400, "duplicate Content-Length") }
+                    sawLength = true
+                    guard let n = HeadScanner.parseLength(span.value(in: bytes)) else {
+                        throw HTTPMessageError(400, "invalid Content-Length '\(String(decoding: span.value(in: bytes), as: UTF8.self).prefix(40))'")
+                    }
+                    length = n
+                case .transferEncoding:
+                    if sawCoding { throw HTTPMessageError(400, "duplicate Transfer-Encoding") }
+                    sawCoding = true
+                    guard sameIgnoringASCIICase(span.value(in: bytes), "chunked") else {
+                        throw HTTPMessageError(
+                            501, "transfer coding '\(String(decoding: span.value(in: bytes), as: UTF8.self).prefix(40))' is not implemented (only chunked)")
+                    }
+                    guard minor == 1 else { throw HTTPMessageError(400, "Transfer-Encoding in an HTTP/1.0 request") }
+                    chunked = true
+                case .host:
+                    if sawHost { throw HTTPMessageError(400, "duplicate Host") }
+                    sawHost = true
+                case .connection:
+                    if let alive = HeadScanner.connectionKeepAlive(span.value(in: bytes)) { keepAlive = alive }
+                case .expect:
+                    if sameIgnoringASCIICase(span.value(in: bytes), "100-continue") { expectsContinue = true }
+                default:
+                    break
                 }
-                guard minor == 1 else { throw HTTPMessageError(400, "Transfer-Encoding in an HTTP/1.0 request") }
-                chunked = true
-            case .host:
-                if sawHost { throw HTTPMessageError(400, "duplicate Host") }
-                sawHost = true
-            case .connection:
-                if let alive = HeadScanner.connectionKeepAlive(field) { keepAlive = alive }
-            case .expect:
-                if field.valueIs("100-continue") { expectsContinue = true }
-            default:
-                break
             }
         }
         if sawLength && sawCoding { throw HTTPMessageError(400, "both Content-Length and Transfer-Encoding") }

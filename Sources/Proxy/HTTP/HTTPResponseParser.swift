@@ -5,7 +5,7 @@ public struct ResponseHead: Sendable, Equatable {
     public var status: Int
     public var reason: String
     public var minorVersion: Int
-    public var fields: [HTTPField]
+    public var fields: HTTPFields
     public var framing: BodyFraming
     /// Whether the upstream connection can carry another request after this response.
     public var keepAlive: Bool
@@ -100,7 +100,7 @@ public struct HTTPResponseParser {
             if buffer.readableBytes > maxHeadBytes { throw HTTPMessageError(502, "upstream response head too large") }
             return nil
         }
-        let split: (startLine: ByteBuffer, fields: [HTTPField])
+        let split: (startLine: ByteBuffer, fields: HTTPFields)
         buffer.moveReaderIndex(forwardBy: start)
         let head = buffer.readSlice(length: end - start)!
         do {
@@ -124,18 +124,21 @@ public struct HTTPResponseParser {
         var keepAlive = minor == 1
         var length: Int?
         var coding: String?
-        for field in split.fields {
-            switch field.kind {
-            case .contentLength:
-                guard let n = HeadScanner.parseLength(field), length == nil || length == n else {
-                    throw HTTPMessageError(502, "invalid or conflicting upstream Content-Length")
+        try split.fields.withBytes { (bytes) throws(HTTPMessageError) in
+            for span in split.fields.spans {
+                switch span.kind {
+                case .contentLength:
+                    guard let n = HeadScanner.parseLength(span.value(in: bytes)), length == nil || length == n else {
+                        throw HTTPMessageError(502, "invalid or conflicting upstream Content-Length")
+                    }
+                    length = n
+                case .transferEncoding:
+                    let value = String(decoding: span.value(in: bytes), as: UTF8.self)
+                    coding = coding.map { $0 + "," + value } ?? value
+                case .connection:
+                    if let alive = HeadScanner.connectionKeepAlive(span.value(in: bytes)) { keepAlive = alive }
+                default: break
                 }
-                length = n
-            case .transferEncoding:
-                coding = coding.map { $0 + "," + field.value } ?? field.value
-            case .connection:
-                if let alive = HeadScanner.connectionKeepAlive(field) { keepAlive = alive }
-            default: break
             }
         }
         let framing: BodyFraming

@@ -6,17 +6,23 @@ import NIOCore
 /// its own framing, and `Host` is kept as the client sent it (`proxy_set_header Host $host`).
 enum HeadWriter {
     /// Fields named in Connection are hop-by-hop too (usually there are none).
-    static func connectionNamed(_ fields: [HTTPField]) -> [String] {
+    static func connectionNamed(_ fields: HTTPFields) -> [String] {
         var named: [String] = []
-        for field in fields where field.kind == .connection && !field.valueIs("keep-alive") && !field.valueIs("close") {
-            for token in HeadScanner.tokens(field.value) where token != "close" && token != "keep-alive" { named.append(String(token)) }
+        fields.withBytes { bytes in
+            for span in fields.spans where span.kind == .connection {
+                let value = span.value(in: bytes)
+                if sameIgnoringASCIICase(value, "keep-alive") || sameIgnoringASCIICase(value, "close") { continue }
+                for token in HeadScanner.tokens(String(decoding: value, as: UTF8.self)) where token != "close" && token != "keep-alive" {
+                    named.append(String(token))
+                }
+            }
         }
         return named
     }
 
     @inline(__always)
-    static func isNamed(_ field: HTTPField, in named: [String]) -> Bool {
-        !named.isEmpty && named.contains { field.named($0) }
+    static func isNamed(_ name: UnsafeRawBufferPointer, in named: [String]) -> Bool {
+        !named.isEmpty && named.contains { equalsIgnoringASCIICase(name, $0) }
     }
 
     /// The request as sent upstream over a kept-alive HTTP/1.1 connection.
@@ -30,16 +36,19 @@ enum HeadWriter {
         out.append(" HTTP/1.1\r\n")
         let named = connectionNamed(head.fields)
         var forwardedFor: String?
-        for field in head.fields {
-            let kind = field.kind
-            if kind.isHopByHop || kind == .expect || isNamed(field, in: named) { continue }
-            if kind == .xForwardedFor {
-                // nginx's $proxy_add_x_forwarded_for: the client's list, then the client.
-                forwardedFor = forwardedFor.map { $0 + ", " + field.value } ?? field.value
-                continue
+        head.fields.withBytes { bytes in
+            for span in head.fields.spans {
+                let kind = span.kind
+                if kind.isHopByHop || kind == .expect || isNamed(span.name(in: bytes), in: named) { continue }
+                if kind == .xForwardedFor {
+                    // nginx's $proxy_add_x_forwarded_for: the client's list, then the client.
+                    let value = String(decoding: span.value(in: bytes), as: UTF8.self)
+                    forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value
+                    continue
+                }
+                if kind == .xForwardedProto && forwardedProto != nil { continue }
+                span.write(from: bytes, into: &out)
             }
-            if kind == .xForwardedProto && forwardedProto != nil { continue }
-            field.write(into: &out)
         }
         out.field("X-Forwarded-For", forwardedFor.map { $0 + ", " + clientAddress } ?? clientAddress)
         if let forwardedProto { out.field("X-Forwarded-Proto", forwardedProto) }
@@ -65,9 +74,10 @@ enum HeadWriter {
         out.append(head.reason)
         out.append("\r\n")
         let named = connectionNamed(head.fields)
-        for field in head.fields {
-            if field.kind.isHopByHop || isNamed(field, in: named) { continue }
-            field.write(into: &out)
+        head.fields.withBytes { bytes in
+            for span in head.fields.spans where !span.kind.isHopByHop && !isNamed(span.name(in: bytes), in: named) {
+                span.write(from: bytes, into: &out)
+            }
         }
         if let setCookie { out.field("Set-Cookie", setCookie) }
         switch clientFraming(head, clientMinorVersion: clientMinorVersion) {

@@ -365,8 +365,13 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         if exchange.responseChunked {
             if pendingOut != nil { pendingOut!.writeStaticString("0\r\n\r\n") } else { context.write(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n")), promise: nil) }
         }
-        writePending()
-        context.flush()
+        if let out = pendingOut {
+            // Head and body in one write-and-flush: one trip through the pipeline, not two.
+            pendingOut = nil
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        } else {
+            context.flush()
+        }
         state.balancer.requestFinished(on: BackendID(b))
         // Observed at the end, not at the head: a response cut off halfway is a reset, and
         // counting its 200 first would reset the consecutive-failure count.
