@@ -48,12 +48,17 @@ final class ProxyState: @unchecked Sendable {
     let needsRequestHeaders: Bool
     /// A blue/green switch in force (`POST /pools/switch`), to switch back.
     var activeSwitch: PoolSet.PoolSwitch?
+    /// The timeouts armed on every request, converted once: a `Duration` becomes nanoseconds
+    /// through 128-bit arithmetic, which cost more than arming the timer.
+    let timeouts: (read: TimeAmount, header: TimeAmount, keepalive: TimeAmount)
 
     struct Totals {
         var requests = 0
         var failed = 0
         var retried = 0
-        var byStatus: [Int: Int] = [:]
+        /// Requests by status code, indexed by the code (0...599): an array, not a dictionary,
+        /// since every request bumps one and hashing cost more than the rest of the counting.
+        var byStatus = Array(repeating: 0, count: 600)
         var latencyCounts: [Int]
         var latencySum = 0.0
 
@@ -85,6 +90,10 @@ final class ProxyState: @unchecked Sendable {
         idle = Array(repeating: [], count: backends.count)
         lastTransition = Array(repeating: nil, count: backends.count)
         startUptime = NIODeadline.now().uptimeNanoseconds
+        timeouts = (
+            .nanoseconds(configuration.balancer.timeouts.read.nanoseconds), .nanoseconds(configuration.client.headerTimeout.nanoseconds),
+            .nanoseconds(configuration.client.keepaliveTimeout.nanoseconds)
+        )
         let balancer = configuration.balancer
         let pools = Set(configuration.backends.map(\.pool)).sorted()
         needsRequestHeaders = balancer.affinity != nil || !balancer.routes.isEmpty
@@ -216,15 +225,16 @@ final class ProxyState: @unchecked Sendable {
     /// A request answered to the client: totals, the backend's latency, the access log.
     func finished(_ record: AccessRecord) {
         totals.requests += 1
-        totals.byStatus[record.status, default: 0] += 1
+        totals.byStatus[min(max(record.status, 0), totals.byStatus.count - 1)] += 1
         if record.outcome != "ok" { totals.failed += 1 }
         if record.attempts > 1 { totals.retried += 1 }
         let latency = Double(record.end.nanoseconds - record.arrival.nanoseconds) / 1e9
-        totals.latencyCounts[bucket(latency)] += 1
+        let bucket = bucket(latency)
+        totals.latencyCounts[bucket] += 1
         totals.latencySum += latency
         if let b = record.backend, record.outcome == "ok" {
             stats[b].completed += 1
-            stats[b].latencyCounts[bucket(latency)] += 1
+            stats[b].latencyCounts[bucket] += 1
             stats[b].latencySum += latency
         }
         accessLog?.write(record.csvRow(names: names))

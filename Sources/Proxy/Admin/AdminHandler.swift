@@ -149,7 +149,7 @@ final class AdminHandler: ChannelInboundHandler {
     private func metrics() -> String {
         var out = ""
         out += "# HELP lbsim_requests_total Requests answered, by status.\n# TYPE lbsim_requests_total counter\n"
-        for (status, count) in state.totals.byStatus.sorted(by: { $0.key < $1.key }) {
+        for (status, count) in state.totals.byStatus.enumerated() where count > 0 {
             out += "lbsim_requests_total{status=\"\(status)\"} \(count)\n"
         }
         out += "# HELP lbsim_request_errors_total Requests answered with an error or rejected.\n# TYPE lbsim_request_errors_total counter\n"

@@ -470,15 +470,15 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         _ = try? context.channel.syncOptions?.setOption(.autoRead, value: on)
     }
 
-    private func armHeaderTimer() { startWaiting(.header, state.configuration.client.headerTimeout) }
+    private func armHeaderTimer() { startWaiting(.header, state.timeouts.header) }
 
-    private func armIdleTimer() { startWaiting(.idle, state.configuration.client.keepaliveTimeout) }
+    private func armIdleTimer() { startWaiting(.idle, state.timeouts.keepalive) }
 
     private func stopWaiting() { wait = .none }
 
-    private func startWaiting(_ kind: Wait, _ timeout: Duration) {
+    private func startWaiting(_ kind: Wait, _ timeout: TimeAmount) {
         wait = kind
-        waitDeadline = .now() + .nanoseconds(timeout.nanoseconds)
+        waitDeadline = .now() + timeout
         if timer == nil || waitDeadline < timerAt {
             timer?.cancel()
             schedule(at: waitDeadline)

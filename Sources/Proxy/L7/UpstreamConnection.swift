@@ -97,7 +97,7 @@ final class UpstreamConnection: ChannelInboundHandler {
     /// firing checks the current deadline and re-arms itself if it moved. Scheduling and
     /// cancelling a NIO task for every read cost more than the rest of a small request.
     private func armReadTimer() {
-        readDeadline = .now() + .nanoseconds(state.configuration.balancer.timeouts.read.nanoseconds)
+        readDeadline = .now() + state.timeouts.read
         if readTimer == nil { scheduleReadCheck(at: readDeadline!) }
     }
 
