@@ -102,3 +102,48 @@ import Testing
             == "14,a,up,down,active_check_failed,\"3 probe(s), last: x\"")
     }
 }
+
+/// `pickBackend` is `pick` without the decision record: for every algorithm, over a run of
+/// picks and finishes, both must choose the same backends and leave the same in-flight counts,
+/// also when a retry avoids a backend and when the backups take over.
+@Suite struct PickBackendTests {
+    func make(_ algorithm: Algorithm) -> RoutedBalancer {
+        let members = [
+            (Backend(name: "a", weight: 3), "default"), (Backend(name: "b", weight: 1), "default"),
+            (Backend(name: "c", weight: 2), "default"), (Backend(name: "spare", isBackup: true), "default"),
+        ]
+        return RoutedBalancer(backends: members, spec: { _ in PolicySpec(algorithm) }, affinity: nil, router: Router(rules: []), active: "default")
+    }
+
+    @Test(arguments: Algorithm.allCases)
+    func choosesWhatPickChooses(_ algorithm: Algorithm) {
+        var full = make(algorithm)
+        var lean = make(algorithm)
+        var fullRNG = SplitMix64(seed: 7)
+        var leanRNG = SplitMix64(seed: 7)
+        var open: [BackendID] = []
+        for step in 0..<400 {
+            if step == 200 {
+                // Every primary drained: the backup tier answers.
+                for i in 0..<3 {
+                    _ = full.drain(BackendID(i), true, at: .zero)
+                    _ = lean.drain(BackendID(i), true, at: .zero)
+                }
+            }
+            let avoid = step % 5 == 0 ? BackendID(step % 3) : nil
+            let request = RequestContext(clientAddress: IPAddress("10.0.\(step % 7).\(step % 11)")!)
+            let expected = full.pick(request, avoiding: avoid, using: &fullRNG).backend
+            let got = lean.pickBackend(request, avoiding: avoid, using: &leanRNG)
+            #expect(got == expected, "\(algorithm) step \(step)")
+            guard let got, got == expected else { return }
+            open.append(got)
+            if step % 3 == 2, !open.isEmpty {
+                let done = open.removeFirst()
+                full.requestFinished(on: done)
+                lean.requestFinished(on: done)
+            }
+            #expect((0..<4).map { lean[BackendID($0)].inFlight } == (0..<4).map { full[BackendID($0)].inFlight })
+        }
+        #expect(open.contains(BackendID(3)), "the backup took over once the primaries were down")
+    }
+}

@@ -81,6 +81,25 @@ public struct Balancer: Sendable {
         return decision
     }
 
+    /// `pick` for a driver that wants only the backend: the same choice and the same in-flight
+    /// count, without the `Decision` record (whose optional cookie string costs a copy and a
+    /// release per request). With affinity in the pool it falls back to `pick`.
+    public mutating func pickBackend(
+        _ request: RequestContext,
+        avoiding: BackendID? = nil,
+        using generator: inout some RandomNumberGenerator
+    ) -> BackendID? {
+        guard affinity == nil else { return pick(request, avoiding: avoiding, using: &generator).result.backend }
+        var result = primary.pick(for: request, in: table, avoiding: avoiding, using: &generator)
+        if hasBackups, result.backend == nil {
+            let second = backup.pick(for: request, in: table, avoiding: avoiding, using: &generator)
+            if second.backend != nil { result = second }
+        }
+        guard let id = result.backend else { return nil }
+        start(id)
+        return id
+    }
+
     private func isOnlyAvailablePrimary(_ id: BackendID?) -> Bool {
         guard let id else { return false }
         return !table[id].isBackup && table[id].isAvailable

@@ -62,6 +62,16 @@ public struct RoutedBalancer: Sendable {
         return Decision(backend: inner.result.backend.map { BackendID(globalOf[p][$0.index]) }, pool: p, inner: inner)
     }
 
+    /// `pick` reduced to the backend (global index), for a driver that needs no decision record
+    /// (no cookie to set, no affinity outcome to count): see `Balancer.pickBackend`.
+    public mutating func pickBackend(
+        _ request: RequestContext, avoiding: BackendID? = nil, using generator: inout some RandomNumberGenerator
+    ) -> BackendID? {
+        let p = router.rules.isEmpty ? pools.activeIndex : router.pool(for: request).flatMap { pools.index(of: $0) } ?? pools.activeIndex
+        let avoid = avoiding.flatMap { poolOf[$0.index] == p ? localOf[$0.index] : nil }
+        return pools[index: p].pickBackend(request, avoiding: avoid, using: &generator).map { BackendID(globalOf[p][$0.index]) }
+    }
+
     public mutating func requestFinished(on id: BackendID) { pools[index: poolOf[id.index]].requestFinished(on: localOf[id.index]) }
 
     public mutating func apply(_ action: ActiveHealthCheck.Action, to id: BackendID, at now: Instant) -> HealthEvent? {

@@ -509,16 +509,18 @@ struct Engine {
             totals.retried += 1
             if duringOutage(flights[f].arrival) { totals.retriedDuringOutages += 1 }
         }
-        // Built before borrowing `balancer`, and only when some rule or policy reads it.
-        let decision: RoutedBalancer.Decision
+        // Built before borrowing `balancer`, and only when some rule or policy reads it; without
+        // affinity (which reads the request) there is no cookie or session to note.
+        let picked: BackendID?
         if balancer.readsRequest {
             let context = context(for: f)
-            decision = balancer.pick(context, avoiding: avoiding, using: &balancerStream)
+            let decision = balancer.pick(context, avoiding: avoiding, using: &balancerStream)
+            noteAffinity(decision, flight: f)
+            picked = decision.backend
         } else {
-            decision = balancer.pick(Engine.blankContext, avoiding: avoiding, using: &balancerStream)
+            picked = balancer.pickBackend(Engine.blankContext, avoiding: avoiding, using: &balancerStream)
         }
-        noteAffinity(decision, flight: f)
-        guard let id = decision.backend else {
+        guard let id = picked else {
             answer(f, status: 503, outcome: .rejected, now: now)
             return
         }
