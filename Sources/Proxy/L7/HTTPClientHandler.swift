@@ -73,6 +73,24 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        allocator = context.channel.allocator
+    }
+
+    /// The channel's allocator, read once: `channel.allocator` checks which thread asks on
+    /// every call.
+    private var allocator = ByteBufferAllocator()
+    /// The last request head and response head written, kept so that the next ones reuse their
+    /// storage once NIO has written them (two allocations fewer per request).
+    private var requestScratch: ByteBuffer?
+    private var responseScratch: ByteBuffer?
+
+    /// An empty buffer of at least `capacity` bytes, reusing `slot`'s storage when nothing else
+    /// holds it any more (when something does, `clear` copies, which is still correct).
+    private func scratchBuffer(_ slot: inout ByteBuffer?, capacity: Int) -> ByteBuffer {
+        guard var buffer = slot else { return allocator.buffer(capacity: capacity) }
+        slot = nil
+        buffer.clear(minimumCapacity: capacity)
+        return buffer
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -185,7 +203,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     private func framed(_ data: ByteBuffer) -> ByteBuffer {
         guard exchange?.head.framing == .chunked else { return data }
-        var out = context.channel.allocator.buffer(capacity: data.readableBytes + 16)
+        var out = allocator.buffer(capacity: data.readableBytes + 16)
         HeadWriter.writeChunk(data, into: &out)
         return out
     }
@@ -255,7 +273,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func send(on connection: UpstreamConnection) {
         guard let exchange else { return }
         // One buffer, one write: the head and the body read so far (at most the retain limit).
-        var out = context.channel.allocator.buffer(capacity: 512 + exchange.pendingBytes)
+        var out = scratchBuffer(&requestScratch, capacity: 512 + exchange.pendingBytes)
         HeadWriter.writeRequest(exchange.head, clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto, into: &out)
         for part in exchange.pending {
             if exchange.head.framing == .chunked { HeadWriter.writeChunk(part, into: &out) } else { out.writeImmutableBuffer(part) }
@@ -263,6 +281,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         if !exchange.retained { exchange.pending.removeAll() }
         if exchange.bodyComplete, exchange.head.framing == .chunked { out.writeStaticString("0\r\n\r\n") }
         connection.start(out, requestIsHead: exchange.head.method == "HEAD", owner: self)
+        requestScratch = out
         exchange.upstream = connection
         exchange.sent = true
         self.exchange = exchange
@@ -323,7 +342,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         if framing == .untilClose || !exchange.bodyComplete { closeAfterResponse = true }
         exchange.responseKeepAlive = !closeAfterResponse
         self.exchange = exchange
-        var out = context.channel.allocator.buffer(capacity: 1024)
+        var out = scratchBuffer(&responseScratch, capacity: 1024)
         HeadWriter.writeResponse(
             head, keepAlive: !closeAfterResponse, clientMinorVersion: exchange.head.minorVersion, setCookie: exchange.setCookie, into: &out)
         // Held back: a small response goes out as head and body in one write at its end.
@@ -351,7 +370,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         }
         writePending()
         if exchange.responseChunked {
-            var out = context.channel.allocator.buffer(capacity: data.readableBytes + 16)
+            var out = allocator.buffer(capacity: data.readableBytes + 16)
             HeadWriter.writeChunk(data, into: &out)
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         } else {
@@ -369,6 +388,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             // Head and body in one write-and-flush: one trip through the pipeline, not two.
             pendingOut = nil
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            responseScratch = out
         } else {
             context.flush()
         }
@@ -409,7 +429,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         finishRecord(exchange, status: status, outcome: outcome)
         let response = HeadWriter.errorResponse(
             status: status, reason: HeadWriter.reasonPhrase(status), detail: reason, close: closeAfterResponse,
-            allocator: context.channel.allocator)
+            allocator: allocator)
         context.writeAndFlush(wrapOutboundOut(response), promise: nil)
         requestDone()
     }
@@ -437,7 +457,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func respondAndClose(_ status: Int, _ reason: String) {
         guard !closing else { return }
         let response = HeadWriter.errorResponse(
-            status: status, reason: HeadWriter.reasonPhrase(status), detail: reason, close: true, allocator: context.channel.allocator)
+            status: status, reason: HeadWriter.reasonPhrase(status), detail: reason, close: true, allocator: allocator)
         closing = true
         stopWaiting()
         context.writeAndFlush(wrapOutboundOut(response)).assumeIsolated().whenComplete { [context] _ in context?.close(promise: nil) }

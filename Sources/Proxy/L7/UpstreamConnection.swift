@@ -33,6 +33,9 @@ final class UpstreamConnection: ChannelInboundHandler {
     private var keepAlive = false
     private var responseStarted = false
     private var closed = false
+    /// This handler's context, for writes: `channel.write` first checks which thread asks
+    /// (a thread-local lookup per call); the handler already runs on the channel's loop.
+    private var context: ChannelHandlerContext?
 
     init(backend: Int, state: ProxyState, channel: any Channel) {
         self.backend = backend
@@ -61,14 +64,23 @@ final class UpstreamConnection: ChannelInboundHandler {
         self.owner = owner
         parser.expectResponse(toHead: requestIsHead)
         responseStarted = false
-        channel.writeAndFlush(bytes, promise: nil)
+        if let context { context.writeAndFlush(wrapOutboundOut(bytes), promise: nil) } else { channel.writeAndFlush(bytes, promise: nil) }
         armReadTimer()
     }
 
     func write(_ bytes: ByteBuffer, flush: Bool) {
-        channel.write(bytes, promise: nil)
-        if flush { channel.flush() }
+        guard let context else {
+            channel.write(bytes, promise: nil)
+            if flush { channel.flush() }
+            return
+        }
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        if flush { context.flush() }
     }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
 
     private var reading = true
