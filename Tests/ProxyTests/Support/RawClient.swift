@@ -25,7 +25,10 @@ final class RawClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else {
-            close(fd)
+            // No close here: the object is fully initialised, so `deinit` runs and closes the
+            // descriptor. Closing it twice closed whatever socket another suite (running in
+            // parallel) had opened under the same number meanwhile, and SwiftNIO stopped on
+            // EBADF in that suite.
             throw TestFailure("connect to \(host):\(port) failed: errno \(errno)")
         }
     }
