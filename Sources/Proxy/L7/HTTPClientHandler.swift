@@ -18,7 +18,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     static let retainLimit = 64 * 1024
 
-    unowned let state: ProxyState
+    /// Strong, not `unowned`: an unowned reference costs an atomic check on every access, and
+    /// this one is read several times per request. The cycle through the state (its idle pool
+    /// and handler table) is broken when the channel closes.
+    let state: ProxyState
     private var context: ChannelHandlerContext!
     private var parser: HTTPRequestParser
     private var inbound: ByteBuffer?

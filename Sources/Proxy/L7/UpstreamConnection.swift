@@ -23,7 +23,10 @@ final class UpstreamConnection: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     let backend: Int
-    unowned let state: ProxyState
+    /// Strong, not `unowned`: an unowned reference costs an atomic check on every access, and
+    /// this one is read several times per request. The cycle through the state (its idle pool
+    /// and handler table) is broken when the channel closes.
+    let state: ProxyState
     private(set) var channel: any Channel
     weak var owner: (any UpstreamOwner)?
     private var parser = HTTPResponseParser()
