@@ -216,6 +216,26 @@ final class ProxyState: @unchecked Sendable {
         if !maxFails.isEmpty { carryOut(maxFails[b].requestFinished(outcome: outcome, now: now), backend: b) }
     }
 
+    // MARK: Flushing
+
+    /// Connections written to during this turn of the event loop and not flushed yet.
+    private var unflushed: [ChannelHandlerContext] = []
+
+    /// Flushes `context` once the loop has handled every connection that was ready in this turn
+    /// (NIO runs tasks after a turn's I/O), as HAProxy sends after processing its ready events:
+    /// with many connections ready at once, the peers see a burst of writes instead of being
+    /// woken between every two reads.
+    func flushAtEndOfTurn(_ context: ChannelHandlerContext) {
+        if unflushed.isEmpty { loop.execute { [self] in flushUnflushed() } }
+        unflushed.append(context)
+    }
+
+    private func flushUnflushed() {
+        let contexts = unflushed
+        unflushed.removeAll(keepingCapacity: true)
+        for context in contexts { context.flush() }
+    }
+
     // MARK: Counters
 
     func bucket(_ seconds: Double) -> Int {

@@ -388,9 +388,15 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             if pendingOut != nil { pendingOut!.writeStaticString("0\r\n\r\n") } else { context.write(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n")), promise: nil) }
         }
         if let out = pendingOut {
-            // Head and body in one write-and-flush: one trip through the pipeline, not two.
+            // Head and body in one write, flushed with the turn's other responses (now when the
+            // connection closes after it: a close drops what is not flushed).
             pendingOut = nil
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            if closeAfterResponse {
+                context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            } else {
+                context.write(wrapOutboundOut(out), promise: nil)
+                state.flushAtEndOfTurn(context)
+            }
             responseScratch = out
         } else {
             context.flush()

@@ -67,7 +67,12 @@ final class UpstreamConnection: ChannelInboundHandler {
         self.owner = owner
         parser.expectResponse(toHead: requestIsHead)
         responseStarted = false
-        if let context { context.writeAndFlush(wrapOutboundOut(bytes), promise: nil) } else { channel.writeAndFlush(bytes, promise: nil) }
+        if let context {
+            context.write(wrapOutboundOut(bytes), promise: nil)
+            state.flushAtEndOfTurn(context)
+        } else {
+            channel.writeAndFlush(bytes, promise: nil)
+        }
         armReadTimer()
     }
 
