@@ -59,8 +59,8 @@ public struct HTTPFields: RandomAccessCollection, Sendable, Equatable {
             storage.writeString(name)
             let valueStart = storage.writerIndex
             storage.writeString(value)
-            let span = storage.withUnsafeReadableBytes { FieldKind(UnsafeRawBufferPointer(rebasing: $0[nameStart..<valueStart])) }
-            spans.append(FieldSpan(name: nameStart..<valueStart, value: valueStart..<storage.writerIndex, kind: span))
+            let kind = storage.withUnsafeReadableBytes { FieldKind(UnsafeRawBufferPointer(rebasing: $0[nameStart..<valueStart])) }
+            spans.append(FieldSpan(name: nameStart..<valueStart, value: valueStart..<storage.writerIndex, kind: kind))
         }
         self.init(storage: storage, spans: spans)
     }
@@ -115,8 +115,6 @@ public struct HTTPField: Sendable {
     /// Whether the name is `lowercased` (given in lowercase), ignoring ASCII case.
     func named(_ lowercased: String) -> Bool { withName { equalsIgnoringASCIICase($0, lowercased) } }
 
-    /// Whether the value is `lowercased`, ignoring ASCII case.
-    func valueIs(_ lowercased: StaticString) -> Bool { withValue { sameIgnoringASCIICase($0, lowercased) } }
 }
 
 extension HTTPField: Equatable {
@@ -186,7 +184,9 @@ func sameIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, _ lowercased: Static
 /// Byte-for-byte equality with a constant (case matters: the HTTP version, for one).
 @inline(__always)
 func sameBytes(_ bytes: UnsafeRawBufferPointer, _ constant: StaticString) -> Bool {
-    bytes.count == constant.utf8CodeUnitCount && memcmp(bytes.baseAddress!, constant.utf8Start, bytes.count) == 0
+    guard bytes.count == constant.utf8CodeUnitCount else { return false }
+    guard let base = bytes.baseAddress else { return true }  // both empty
+    return memcmp(base, constant.utf8Start, bytes.count) == 0
 }
 
 /// The same for a String.

@@ -88,7 +88,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private var responseScratch: ByteBuffer?
 
     /// An empty buffer of at least `capacity` bytes, reusing `slot`'s storage when nothing else
-    /// holds it any more (when something does, `clear` copies, which is still correct).
+    /// holds it any more (when something still does, `clear` allocates fresh storage instead).
     private func scratchBuffer(_ slot: inout ByteBuffer?, capacity: Int) -> ByteBuffer {
         guard var buffer = slot else { return allocator.buffer(capacity: capacity) }
         slot = nil
