@@ -244,15 +244,22 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         exchange.attempts += 1
         var request = RequestContext(clientAddress: peerAddress, path: exchange.head.path)
         if state.needsRequestHeaders { request.headers = exchange.head.fields.map { ($0.name, $0.value) } }
-        let decision = state.balancer.pick(request, avoiding: avoiding, using: &state.rng)
-        guard let id = decision.backend else {
+        // Without cookie affinity there is no cookie to set: the pick without its record.
+        let picked: BackendID?
+        if state.configuration.balancer.affinity == nil {
+            picked = state.balancer.pickBackend(request, avoiding: avoiding, using: &state.rng)
+        } else {
+            let decision = state.balancer.pick(request, avoiding: avoiding, using: &state.rng)
+            if exchange.setCookie == nil, decision.backend != nil { exchange.setCookie = decision.inner.setCookie }
+            picked = decision.backend
+        }
+        guard let id = picked else {
             self.exchange = exchange
             answerError(503, "no backend available (all down, draining, ejected or at max_connections)", outcome: "rejected")
             return
         }
         let b = id.index
         exchange.backend = b
-        if exchange.setCookie == nil { exchange.setCookie = decision.inner.setCookie }
         exchange.start = state.now
         self.exchange = exchange
         state.selected(b)
