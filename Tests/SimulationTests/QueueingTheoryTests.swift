@@ -129,13 +129,19 @@ import Glibc
 }
 
 @Suite struct TimeoutAndRetryTests {
+    /// Round robin with a 500 ms read timeout and `retries` retries.
+    func roundRobin(retries: Int) -> BalancerConfiguration {
+        var balancer = BalancerConfiguration()
+        balancer.algorithm = .roundRobin
+        balancer.retries = retries
+        balancer.timeouts.read = .milliseconds(500)
+        return balancer
+    }
+
     /// A backend slower than the read timeout: every attempt times out, the one retry goes to
     /// the other backend, which answers.
     @Test func readTimeoutRetriesOnAnotherBackend() {
-        var balancer = BalancerConfiguration()
-        balancer.algorithm = .roundRobin
-        balancer.retries = 1
-        balancer.timeouts.read = .milliseconds(500)
+        let balancer = roundRobin(retries: 1)
         let model = SimulationModel(
             name: "timeouts", seed: 1, duration: .seconds(20), balancer: balancer,
             backends: [
@@ -160,10 +166,7 @@ import Glibc
     /// wins (events before timeouts at equal times). Without failures in the run, the engine
     /// skips arming timeouts that cannot fire; these are the cases where it must not skip.
     @Test func readTimeoutCountsQueueingAndAnAnswerAtTheDeadlineWins() {
-        var balancer = BalancerConfiguration()
-        balancer.algorithm = .roundRobin
-        balancer.retries = 0
-        balancer.timeouts.read = .milliseconds(500)
+        let balancer = roundRobin(retries: 0)
         // One worker, 300 ms per request, a request every 200 ms: the queue grows by one request
         // per 600 ms, so waits pass 200 ms (300 + 200 = 500: the deadline) and then time out.
         let queued = SimulationModel(
