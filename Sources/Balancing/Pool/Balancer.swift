@@ -54,9 +54,10 @@ public struct Balancer: Sendable {
         using generator: inout some RandomNumberGenerator
     ) -> Decision {
         guard let affinity else {
-            var decision = pickFromTiers(request, avoiding: avoiding, using: &generator)
-            if let id = decision.result.backend { start(id) } else { decision.usedBackup = false }
-            return decision
+            let tiers = pickFromTiers(request, avoiding: avoiding, using: &generator)
+            guard let id = tiers.result.backend else { return Decision(result: tiers.result) }
+            start(id)
+            return Decision(result: tiers.result, usedBackup: tiers.usedBackup)
         }
         var outcome = AffinityOutcome.newSession
         if let value = request.cookie(affinity.cookieName) {
@@ -72,8 +73,8 @@ public struct Balancer: Sendable {
                 outcome = .broken(.unknownBackend)
             }
         }
-        var decision = pickFromTiers(request, avoiding: avoiding, using: &generator)
-        decision.affinity = outcome
+        let tiers = pickFromTiers(request, avoiding: avoiding, using: &generator)
+        var decision = Decision(result: tiers.result, usedBackup: tiers.usedBackup, affinity: outcome)
         if let id = decision.result.backend {
             start(id)
             decision.setCookie = affinity.setCookie(for: table[id])
@@ -90,12 +91,7 @@ public struct Balancer: Sendable {
         using generator: inout some RandomNumberGenerator
     ) -> BackendID? {
         guard affinity == nil else { return pick(request, avoiding: avoiding, using: &generator).result.backend }
-        var result = primary.pick(for: request, in: table, avoiding: avoiding, using: &generator)
-        if hasBackups, result.backend == nil {
-            let second = backup.pick(for: request, in: table, avoiding: avoiding, using: &generator)
-            if second.backend != nil { result = second }
-        }
-        guard let id = result.backend else { return nil }
+        guard let id = pickFromTiers(request, avoiding: avoiding, using: &generator).result.backend else { return nil }
         start(id)
         return id
     }
@@ -105,19 +101,20 @@ public struct Balancer: Sendable {
         return !table[id].isBackup && table[id].isAvailable
     }
 
+    /// The primary tier's pick, else the backup tier's; nothing is started yet.
     private mutating func pickFromTiers(
         _ request: RequestContext,
         avoiding: BackendID?,
         using generator: inout some RandomNumberGenerator
-    ) -> Decision {
+    ) -> (result: PickResult, usedBackup: Bool) {
         let first = primary.pick(for: request, in: table, avoiding: avoiding, using: &generator)
-        if case .backend = first { return Decision(result: first) }
-        guard hasBackups else { return Decision(result: first) }
+        if case .backend = first { return (first, false) }
+        guard hasBackups else { return (first, false) }
         let second = backup.pick(for: request, in: table, avoiding: avoiding, using: &generator)
-        if case .backend = second { return Decision(result: second, usedBackup: true) }
+        if case .backend = second { return (second, true) }
         // Report "all at capacity" if either tier had an eligible backend.
-        if case .noBackend(.allAtCapacity) = first { return Decision(result: first) }
-        return Decision(result: second)
+        if case .noBackend(.allAtCapacity) = first { return (first, false) }
+        return (second, false)
     }
 
     private mutating func start(_ id: BackendID) {

@@ -56,8 +56,7 @@ public struct RoutedBalancer: Sendable {
     public mutating func pick(
         _ request: RequestContext, avoiding: BackendID? = nil, using generator: inout some RandomNumberGenerator
     ) -> Decision {
-        let p = router.rules.isEmpty ? pools.activeIndex : router.pool(for: request).flatMap { pools.index(of: $0) } ?? pools.activeIndex
-        let avoid = avoiding.flatMap { poolOf[$0.index] == p ? localOf[$0.index] : nil }
+        let (p, avoid) = route(request, avoiding: avoiding)
         let inner = pools[index: p].pick(request, avoiding: avoid, using: &generator)
         return Decision(backend: inner.result.backend.map { BackendID(globalOf[p][$0.index]) }, pool: p, inner: inner)
     }
@@ -67,9 +66,16 @@ public struct RoutedBalancer: Sendable {
     public mutating func pickBackend(
         _ request: RequestContext, avoiding: BackendID? = nil, using generator: inout some RandomNumberGenerator
     ) -> BackendID? {
-        let p = router.rules.isEmpty ? pools.activeIndex : router.pool(for: request).flatMap { pools.index(of: $0) } ?? pools.activeIndex
-        let avoid = avoiding.flatMap { poolOf[$0.index] == p ? localOf[$0.index] : nil }
+        let (p, avoid) = route(request, avoiding: avoiding)
         return pools[index: p].pickBackend(request, avoiding: avoid, using: &generator).map { BackendID(globalOf[p][$0.index]) }
+    }
+
+    /// The pool a request goes to, and the backend to avoid as that pool numbers it (nil when
+    /// the one to avoid is in another pool).
+    @inline(__always)
+    private func route(_ request: RequestContext, avoiding: BackendID?) -> (pool: Int, avoid: BackendID?) {
+        let p = router.rules.isEmpty ? pools.activeIndex : router.pool(for: request).flatMap { pools.index(of: $0) } ?? pools.activeIndex
+        return (p, avoiding.flatMap { poolOf[$0.index] == p ? localOf[$0.index] : nil })
     }
 
     public mutating func requestFinished(on id: BackendID) { pools[index: poolOf[id.index]].requestFinished(on: localOf[id.index]) }
