@@ -29,17 +29,14 @@ struct FieldSpan: Sendable, Equatable {
         UnsafeRawBufferPointer(rebasing: head[Int(valueStart)..<Int(valueStart + valueLength)])
     }
 
-    /// Appends `Name: value` and CRLF from `head`.
-    @inline(__always)
-    func write(from head: UnsafeRawBufferPointer, into out: inout HeadBytes) {
-        out.append(name(in: head))
-        out.append(": ")
-        out.append(value(in: head))
-        out.append("\r\n")
-    }
+    /// Where the field's line starts, and where its value ends (before trailing whitespace).
+    var lineStart: Int { Int(nameStart) }
+    var valueEnd: Int { Int(valueStart + valueLength) }
 }
 
 /// A message's header fields, in order: the head's bytes, shared once, and each field's span.
+/// Each span lies on a line of its own in those bytes, `name:` then optional whitespace, the
+/// value, optional whitespace, and a line end, so a field's line can be forwarded as it came.
 /// Reading an element makes an `HTTPField` (name and value on demand); the proxy's own loops
 /// use `spans` and `withBytes` instead, so a request costs no per-field copies.
 public struct HTTPFields: RandomAccessCollection, Sendable, Equatable {
@@ -55,12 +52,17 @@ public struct HTTPFields: RandomAccessCollection, Sendable, Equatable {
         var storage = ByteBuffer()
         var spans: [FieldSpan] = []
         for (name, value) in fields {
+            // Laid out as a head's line, so that a line can be copied whole (`HeadWriter`).
             let nameStart = storage.writerIndex
             storage.writeString(name)
+            let nameEnd = storage.writerIndex
+            storage.writeStaticString(": ")
             let valueStart = storage.writerIndex
             storage.writeString(value)
-            let kind = storage.withUnsafeReadableBytes { FieldKind(UnsafeRawBufferPointer(rebasing: $0[nameStart..<valueStart])) }
-            spans.append(FieldSpan(name: nameStart..<valueStart, value: valueStart..<storage.writerIndex, kind: kind))
+            let valueEnd = storage.writerIndex
+            storage.writeStaticString("\r\n")
+            let kind = storage.withUnsafeReadableBytes { FieldKind(UnsafeRawBufferPointer(rebasing: $0[nameStart..<nameEnd])) }
+            spans.append(FieldSpan(name: nameStart..<nameEnd, value: valueStart..<valueEnd, kind: kind))
         }
         self.init(storage: storage, spans: spans)
     }
@@ -193,36 +195,27 @@ func sameBytes(_ bytes: UnsafeRawBufferPointer, _ constant: StaticString) -> Boo
 @inline(__always)
 func equalsIgnoringASCIICase(_ text: String, _ lowercased: String) -> Bool { equalsIgnoringASCIICase(text.utf8, lowercased) }
 
-/// A head being written: pieces copied into one scratch allocation, then into a ByteBuffer
-/// once. ByteBuffer's own writes check capacity and exclusivity on every piece, and an array's
-/// generic `append(contentsOf:)` cost a hundred instructions a piece; a head has twenty pieces.
-/// Noncopyable, so the scratch memory has exactly one owner and is freed with it.
-struct HeadBytes: ~Copyable {
-    private var base: UnsafeMutableRawPointer
-    private var capacity: Int
+/// A head being written straight into a ByteBuffer's free space. The writer reserves an upper
+/// bound of the head's size once (`HeadWriter` computes it from the parsed head), then each
+/// piece is a plain memcpy: ByteBuffer's own writes check capacity and exclusivity on every
+/// piece, and a separate scratch allocation cost a malloc, a free and a second copy.
+struct HeadCursor {
+    private let base: UnsafeMutableRawPointer
+    private let capacity: Int
     private(set) var count = 0
 
-    init(capacity: Int = 512) {
-        self.capacity = capacity
-        base = .allocate(byteCount: capacity, alignment: 1)
+    init(_ space: UnsafeMutableRawBufferPointer) {
+        base = space.baseAddress!
+        capacity = space.count
     }
-
-    deinit { base.deallocate() }
 
     @inline(__always)
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, bytes.count > 0 else { return }
-        if count + bytes.count > capacity { grow(to: count + bytes.count) }
+        // The reserved bound is an upper bound by construction; this guards the invariant.
+        precondition(count &+ bytes.count <= capacity, "head larger than its reserved bound")
         (base + count).copyMemory(from: source, byteCount: bytes.count)
-        count += bytes.count
-    }
-
-    private mutating func grow(to needed: Int) {
-        let bigger = UnsafeMutableRawPointer.allocate(byteCount: max(needed, capacity * 2), alignment: 1)
-        bigger.copyMemory(from: base, byteCount: count)
-        base.deallocate()
-        base = bigger
-        capacity = max(needed, capacity * 2)
+        count &+= bytes.count
     }
 
     @inline(__always)
@@ -236,7 +229,24 @@ struct HeadBytes: ~Copyable {
         text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
-    mutating func append(_ n: Int) { append(String(n)) }
+    /// A number in decimal, without making a String.
+    mutating func append(_ n: Int) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: a sign and 19 digits fit
+        withUnsafeMutableBytes(of: &digits) { d in
+            var i = d.count
+            var rest = n.magnitude
+            repeat {
+                i -= 1
+                d[i] = UInt8(truncatingIfNeeded: 48 &+ rest % 10)
+                rest /= 10
+            } while rest > 0
+            if n < 0 {
+                i -= 1
+                d[i] = 45
+            }
+            append(UnsafeRawBufferPointer(rebasing: d[i...]))
+        }
+    }
 
     mutating func field(_ name: StaticString, _ value: String) {
         append(name)
@@ -245,9 +255,11 @@ struct HeadBytes: ~Copyable {
         append("\r\n")
     }
 
-    /// Copies the head into `buffer`.
-    func write(into buffer: inout ByteBuffer) {
-        buffer.writeBytes(UnsafeRawBufferPointer(start: base, count: count))
+    mutating func field(_ name: StaticString, _ value: Int) {
+        append(name)
+        append(": ")
+        append(value)
+        append("\r\n")
     }
 }
 

@@ -25,41 +25,83 @@ enum HeadWriter {
         !named.isEmpty && named.contains { equalsIgnoringASCIICase(name, $0) }
     }
 
+    /// Copies the fields `keep` accepts. Consecutive kept lines that end in CRLF go out as one
+    /// copy of their original bytes (a head keeps most of its fields, so most heads take one
+    /// or two copies), each run ended by CRLF; a line that ended in a bare LF (upstreams may
+    /// send one) or in trailing whitespace starts a run of its own.
+    @inline(__always)
+    static func copyFields(
+        _ fields: HTTPFields, _ bytes: UnsafeRawBufferPointer, into out: inout HeadCursor, keep: (FieldSpan) -> Bool
+    ) {
+        var runStart = -1
+        var runEnd = -1
+        for span in fields.spans where keep(span) {
+            let start = span.lineStart
+            if runStart >= 0 && start == runEnd &+ 2 && bytes[runEnd] == 13 && bytes[runEnd &+ 1] == 10 {
+                runEnd = span.valueEnd
+                continue
+            }
+            if runStart >= 0 {
+                out.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<runEnd]))
+                out.append("\r\n")
+            }
+            runStart = start
+            runEnd = span.valueEnd
+        }
+        if runStart >= 0 {
+            out.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<runEnd]))
+            out.append("\r\n")
+        }
+    }
+
+    /// An upper bound of what a head with these fields takes beyond its own strings: each
+    /// field line at most as long as it came plus a CR, and the proxy's own lines.
+    @inline(__always)
+    static func fieldsBound(_ fields: HTTPFields) -> Int {
+        fields.storage.readableBytes + 3 * fields.spans.count + 256
+    }
+
     /// The request as sent upstream over a kept-alive HTTP/1.1 connection.
     static func writeRequest(
         _ head: RequestHead, clientAddress: String, forwardedProto: String?, into buffer: inout ByteBuffer
     ) {
-        var out = HeadBytes()
-        out.append(head.method)
-        out.append(" ")
-        out.append(head.target)
-        out.append(" HTTP/1.1\r\n")
         let named = connectionNamed(head.fields)
-        var forwardedFor: String?
-        head.fields.withBytes { bytes in
-            for span in head.fields.spans {
-                let kind = span.kind
-                if kind.isHopByHop || kind == .expect || isNamed(span.name(in: bytes), in: named) { continue }
-                if kind == .xForwardedFor {
-                    // nginx's $proxy_add_x_forwarded_for: the client's list, then the client.
-                    let value = String(decoding: span.value(in: bytes), as: UTF8.self)
-                    forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value
-                    continue
+        let bound = head.method.utf8.count + head.target.utf8.count + clientAddress.utf8.count
+            + (forwardedProto?.utf8.count ?? 0) + fieldsBound(head.fields)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { space in
+            var out = HeadCursor(space)
+            out.append(head.method)
+            out.append(" ")
+            out.append(head.target)
+            out.append(" HTTP/1.1\r\n")
+            var forwardedFor = false
+            head.fields.withBytes { bytes in
+                copyFields(head.fields, bytes, into: &out) { span in
+                    let kind = span.kind
+                    if kind.isHopByHop || kind == .expect || kind == .xForwardedFor { return false }
+                    if kind == .xForwardedProto && forwardedProto != nil { return false }
+                    return !isNamed(span.name(in: bytes), in: named)
                 }
-                if kind == .xForwardedProto && forwardedProto != nil { continue }
-                span.write(from: bytes, into: &out)
+                // nginx's $proxy_add_x_forwarded_for: the client's list, then the client.
+                for span in head.fields.spans where span.kind == .xForwardedFor {
+                    out.append(forwardedFor ? ", " : "X-Forwarded-For: ")
+                    out.append(span.value(in: bytes))
+                    forwardedFor = true
+                }
             }
+            out.append(forwardedFor ? ", " : "X-Forwarded-For: ")
+            out.append(clientAddress)
+            out.append("\r\n")
+            if let forwardedProto { out.field("X-Forwarded-Proto", forwardedProto) }
+            switch head.framing {
+            case .length(let n): out.field("Content-Length", n)
+            case .chunked: out.append("Transfer-Encoding: chunked\r\n")
+            case .none, .untilClose:
+                if head.method == "POST" || head.method == "PUT" || head.method == "PATCH" { out.append("Content-Length: 0\r\n") }
+            }
+            out.append("\r\n")
+            return out.count
         }
-        out.field("X-Forwarded-For", forwardedFor.map { $0 + ", " + clientAddress } ?? clientAddress)
-        if let forwardedProto { out.field("X-Forwarded-Proto", forwardedProto) }
-        switch head.framing {
-        case .length(let n): out.field("Content-Length", String(n))
-        case .chunked: out.append("Transfer-Encoding: chunked\r\n")
-        case .none, .untilClose:
-            if head.method == "POST" || head.method == "PUT" || head.method == "PATCH" { out.append("Content-Length: 0\r\n") }
-        }
-        out.append("\r\n")
-        out.write(into: &buffer)
     }
 
     /// The response as sent to the client. `chunked` says whether the body is re-framed as
@@ -67,42 +109,54 @@ enum HeadWriter {
     static func writeResponse(
         _ head: ResponseHead, keepAlive: Bool, clientMinorVersion: Int, setCookie: String?, into buffer: inout ByteBuffer
     ) {
-        var out = HeadBytes()
-        out.append(clientMinorVersion == 1 ? "HTTP/1.1 " : "HTTP/1.0 ")
-        out.append(head.status)
-        out.append(" ")
-        out.append(head.reason)
-        out.append("\r\n")
         let named = connectionNamed(head.fields)
-        head.fields.withBytes { bytes in
-            for span in head.fields.spans where !span.kind.isHopByHop && !isNamed(span.name(in: bytes), in: named) {
-                span.write(from: bytes, into: &out)
+        let bound = head.reason.utf8.count + (setCookie?.utf8.count ?? 0) + 2 * fieldsBound(head.fields)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { space in
+            var out = HeadCursor(space)
+            out.append(clientMinorVersion == 1 ? "HTTP/1.1 " : "HTTP/1.0 ")
+            out.append(head.status)
+            out.append(" ")
+            out.append(head.reason)
+            out.append("\r\n")
+            head.fields.withBytes { bytes in
+                copyFields(head.fields, bytes, into: &out) { span in
+                    !span.kind.isHopByHop && !isNamed(span.name(in: bytes), in: named)
+                }
             }
-        }
-        if let setCookie { out.field("Set-Cookie", setCookie) }
-        switch clientFraming(head, clientMinorVersion: clientMinorVersion) {
-        case .length(let n): out.field("Content-Length", String(n))
-        case .chunked: out.append("Transfer-Encoding: chunked\r\n")
-        case .none:
-            if head.status != 204 && head.status != 304 && head.status >= 200, case .none = head.framing, let length = head.field("content-length") {
-                // A response to HEAD keeps the length the GET would have had.
-                out.field("Content-Length", length)
+            if let setCookie { out.field("Set-Cookie", setCookie) }
+            switch clientFraming(head, clientMinorVersion: clientMinorVersion) {
+            case .length(let n): out.field("Content-Length", n)
+            case .chunked: out.append("Transfer-Encoding: chunked\r\n")
+            case .none:
+                if head.status != 204 && head.status != 304 && head.status >= 200, case .none = head.framing {
+                    // A response to HEAD keeps the length the GET would have had (the bound
+                    // counts the fields twice for this copy).
+                    head.fields.withBytes { bytes in
+                        if let span = head.fields.spans.first(where: { $0.kind == .contentLength }) {
+                            out.append("Content-Length: ")
+                            out.append(span.value(in: bytes))
+                            out.append("\r\n")
+                        }
+                    }
+                }
+            case .untilClose: break
             }
-        case .untilClose: break
+            if !keepAlive {
+                out.append("Connection: close\r\n")
+            } else if clientMinorVersion == 0 {
+                out.append("Connection: keep-alive\r\n")
+            }
+            out.append("\r\n")
+            return out.count
         }
-        if !keepAlive {
-            out.append("Connection: close\r\n")
-        } else if clientMinorVersion == 0 {
-            out.append("Connection: keep-alive\r\n")
-        }
-        out.append("\r\n")
-        out.write(into: &buffer)
     }
 
     /// How the proxy frames a response body for the client.
+    /// An HTTP/1.0 client gets no chunked coding (RFC 9112 §6.1: a server must not send
+    /// Transfer-Encoding unless the request was HTTP/1.1): its body ends with the connection.
     static func clientFraming(_ head: ResponseHead, clientMinorVersion: Int) -> BodyFraming {
         switch head.framing {
-        case .untilClose: return clientMinorVersion == 1 ? .chunked : .untilClose
+        case .untilClose, .chunked: return clientMinorVersion == 1 ? .chunked : .untilClose
         default: return head.framing
         }
     }
