@@ -55,5 +55,34 @@ import Glibc
         // The count is the whole test process's, and other suites run in parallel with their own
         // sockets: give them time to close theirs (a leak here would be thousands, not a few).
         #expect(eventually(60) { Self.openDescriptors() <= baseline + 2 }, "descriptors back to \(baseline), now \(Self.openDescriptors())")
+        // And the objects behind them. The counts are the process's (suites in parallel hold a
+        // few), so the bound is loose: the leak this guards against kept all 10,000 handlers,
+        // and every third client above left mid-exchange, closing its upstream connection.
+        #expect(eventually(60) { LiveObjects.alive(.clientHandler) < 100 },
+                "client handlers alive: \(LiveObjects.alive(.clientHandler))")
+        #expect(eventually(60) { LiveObjects.alive(.upstreamConnection) < 100 },
+                "upstream connections alive: \(LiveObjects.alive(.upstreamConnection))")
+    }
+
+    @Test func l4RelayHandlersAreFreedWhenTheirConnectionsClose() throws {
+        let h = try Harness(backends: ["a"], yaml: """
+            mode: l4
+            backends:
+              - { name: a, address: "{a}" }
+            """)
+        defer { h.stop() }
+        var ok = 0
+        for i in 0..<2_000 {
+            let client = try RawClient(port: h.port)
+            if i % 4 == 3 {
+                client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")  // and leave without reading
+                ok += 1
+            } else if try client.get("/")?.status == 200 {
+                ok += 1
+            }
+        }
+        #expect(ok == 2_000)
+        #expect(eventually(60) { LiveObjects.alive(.relayHandler) < 100 },
+                "relay handlers alive: \(LiveObjects.alive(.relayHandler))")
     }
 }

@@ -13,7 +13,10 @@ final class TCPRelayHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     unowned let state: ProxyState
-    private var context: ChannelHandlerContext!
+    /// Nil once the handler is removed: the context holds this handler, so holding the context
+    /// past that leaked both for every connection. Callbacks that come later (a connect that
+    /// completes after the client left, the upstream's last events) find nil and do nothing.
+    private var context: ChannelHandlerContext?
     private var upstream: (any Channel)?
     private var backend: Int?
     private var attempts = 0
@@ -25,9 +28,20 @@ final class TCPRelayHandler: ChannelInboundHandler {
     private var start: Instant?
     private var id = 0
 
-    init(state: ProxyState) { self.state = state }
+    init(state: ProxyState) {
+        self.state = state
+        #if DEBUG
+        LiveObjects.created(.relayHandler)
+        #endif
+    }
+
+    #if DEBUG
+    deinit { LiveObjects.freed(.relayHandler) }
+    #endif
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelActive(context: ChannelHandlerContext) {
         state.openClientConnections += 1
@@ -44,14 +58,14 @@ final class TCPRelayHandler: ChannelInboundHandler {
         connect(avoiding: nil)
     }
 
-    private var peerAddress: IPAddress? { context.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) }
+    private var peerAddress: IPAddress? { context?.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) }
 
     private func connect(avoiding: BackendID?) {
         attempts += 1
         let decision = state.balancer.pick(RequestContext(clientAddress: peerAddress), avoiding: avoiding, using: &state.rng)
         guard let id = decision.backend else {
             finish(status: 503, outcome: "rejected")
-            context.close(promise: nil)
+            context?.close(promise: nil)
             return
         }
         let b = id.index
@@ -68,7 +82,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
             .whenComplete { [self] result in
                 switch result {
                 case .success(let channel):
-                    guard context.channel.isActive else {
+                    guard let context, context.channel.isActive else {
                         channel.close(promise: nil)
                         state.balancer.requestFinished(on: BackendID(b))
                         return
@@ -89,12 +103,12 @@ final class TCPRelayHandler: ChannelInboundHandler {
                     state.balancer.requestFinished(on: BackendID(b))
                     state.observe(.connectFailure, on: b)
                     backend = nil
-                    if attempts <= state.configuration.balancer.retries && context.channel.isActive {
+                    if attempts <= state.configuration.balancer.retries && context?.channel.isActive == true {
                         state.totals.retried += 1
                         connect(avoiding: BackendID(b))
                     } else {
                         finish(status: 502, outcome: "error")
-                        context.close(promise: nil)
+                        context?.close(promise: nil)
                     }
                 }
             }
@@ -135,18 +149,19 @@ final class TCPRelayHandler: ChannelInboundHandler {
     // MARK: From the upstream side
 
     func upstreamRead(_ bytes: ByteBuffer) {
+        guard let context else { return }
         context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
         if !context.channel.isWritable { _ = try? upstream?.syncOptions?.setOption(.autoRead, value: false) }
     }
 
     func upstreamInputClosed() {
         upstreamOutputDone = true
-        context.close(mode: .output, promise: nil)
+        context?.close(mode: .output, promise: nil)
         closeIfDone()
     }
 
     func upstreamClosed() {
-        context.close(promise: nil)
+        context?.close(promise: nil)
     }
 
     func upstreamWritable(_ writable: Bool) {
@@ -154,7 +169,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
     }
 
     private func closeIfDone() {
-        if clientInputClosed && upstreamOutputDone { context.close(promise: nil) }
+        if clientInputClosed && upstreamOutputDone { context?.close(promise: nil) }
     }
 
     /// The connection ended: the balancer's connection count and the access log.
@@ -165,9 +180,10 @@ final class TCPRelayHandler: ChannelInboundHandler {
             state.balancer.requestFinished(on: BackendID(b))
             state.observe(.response(status: 200), on: b)
         }
+        let remote = context?.channel.remoteAddress
         state.finished(AccessRecord(
-            id: id, client: context.channel.remoteAddress.map { "\($0.ipAddress ?? ""):\($0.port ?? 0)" } ?? "",
-            clientIP: context.channel.remoteAddress?.ipAddress ?? "", arrival: arrival, backend: backend, start: start, end: state.now,
+            id: id, client: remote.map { "\($0.ipAddress ?? ""):\($0.port ?? 0)" } ?? "",
+            clientIP: remote?.ipAddress ?? "", arrival: arrival, backend: backend, start: start, end: state.now,
             status: status, attempts: attempts, outcome: outcome))
     }
 
@@ -176,7 +192,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
     private func setClientReads(_ on: Bool) {
         guard on != reading else { return }
         reading = on
-        _ = try? context.channel.syncOptions?.setOption(.autoRead, value: on)
+        _ = try? context?.channel.syncOptions?.setOption(.autoRead, value: on)
     }
 }
 

@@ -72,11 +72,28 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     init(state: ProxyState) {
         self.state = state
         parser = HTTPRequestParser(maxHeadBytes: state.configuration.client.maxHeaderSize)
+        #if DEBUG
+        LiveObjects.created(.clientHandler)
+        #endif
     }
+
+    #if DEBUG
+    deinit { LiveObjects.freed(.clientHandler) }
+    #endif
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         allocator = context.channel.allocator
+    }
+
+    /// The context holds this handler and this handler its context: without letting go here,
+    /// every client connection leaked both (4.5 KB each, seen as RSS growing by 90 MB over
+    /// 20,000 connections).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        requestScratch = nil
+        responseScratch = nil
+        pendingOut = nil
     }
 
     /// The channel's allocator, read once: `channel.allocator` checks which thread asks on
@@ -523,7 +540,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     private func schedule(at deadline: NIODeadline) {
         timerAt = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in self?.timerFired() }
+        // Captured strongly: a weak capture gives the handler a side table, which puts every
+        // retain and release of it on the slow path. `channelInactive` cancels the task.
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in timerFired() }
     }
 
     private func timerFired() {

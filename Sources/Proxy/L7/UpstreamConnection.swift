@@ -28,7 +28,11 @@ final class UpstreamConnection: ChannelInboundHandler {
     /// and handler table) is broken when the channel closes.
     let state: ProxyState
     private(set) var channel: any Channel
-    weak var owner: (any UpstreamOwner)?
+    /// Strong, not `weak`: a weak reference gives the owner a side table, and every retain
+    /// and release of it then takes the slow path (a tenth of the proxy's reference counting).
+    /// The cycle lasts one exchange: every way out of it (`finish`, `becameIdle`, `close`,
+    /// a timeout, a failure) sets this to nil.
+    var owner: (any UpstreamOwner)?
     private var parser = HTTPResponseParser()
     private var inbound: ByteBuffer?
     private var readTimer: Scheduled<Void>?
@@ -44,7 +48,14 @@ final class UpstreamConnection: ChannelInboundHandler {
         self.backend = backend
         self.state = state
         self.channel = channel
+        #if DEBUG
+        LiveObjects.created(.upstreamConnection)
+        #endif
     }
+
+    #if DEBUG
+    deinit { LiveObjects.freed(.upstreamConnection) }
+    #endif
 
     /// Connects to backend `b`; the future succeeds with a connection on the state's loop.
     static func connect(to b: Int, state: ProxyState) -> EventLoopFuture<UpstreamConnection> {
@@ -124,7 +135,9 @@ final class UpstreamConnection: ChannelInboundHandler {
     private func disarmReadTimer() { readDeadline = nil }
 
     private func scheduleReadCheck(at deadline: NIODeadline) {
-        readTimer = channel.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in self?.readCheck() }
+        // Captured strongly (a weak capture would give this object a side table, see `owner`):
+        // `close` and `channelInactive` cancel the task, which lets it go.
+        readTimer = channel.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in readCheck() }
     }
 
     private func readCheck() {

@@ -1,0 +1,33 @@
+#if DEBUG
+import Synchronization
+
+/// Debug builds count the proxy's per-connection objects that are alive, so tests can show
+/// that closed connections free them: a reference cycle between a handler and its channel
+/// context once leaked both, 4.5 KB per connection. Release builds count nothing.
+enum LiveObjects {
+    enum Kind { case clientHandler, relayHandler, upstreamConnection }
+
+    private static let clientHandlers = Atomic<Int>(0)
+    private static let relayHandlers = Atomic<Int>(0)
+    private static let upstreamConnections = Atomic<Int>(0)
+
+    static func created(_ kind: Kind) { add(1, kind) }
+    static func freed(_ kind: Kind) { add(-1, kind) }
+
+    private static func add(_ n: Int, _ kind: Kind) {
+        switch kind {
+        case .clientHandler: clientHandlers.add(n, ordering: .relaxed)
+        case .relayHandler: relayHandlers.add(n, ordering: .relaxed)
+        case .upstreamConnection: upstreamConnections.add(n, ordering: .relaxed)
+        }
+    }
+
+    static func alive(_ kind: Kind) -> Int {
+        switch kind {
+        case .clientHandler: clientHandlers.load(ordering: .relaxed)
+        case .relayHandler: relayHandlers.load(ordering: .relaxed)
+        case .upstreamConnection: upstreamConnections.load(ordering: .relaxed)
+        }
+    }
+}
+#endif
