@@ -165,7 +165,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             if exchange != nil && !parser.expectsBody { break }  // pipelined: wait for the response
             do {
                 guard let event = try parser.next(&inbound!) else { break }
-                switch event {
+                switch consume event {
                 case .head(let head): begin(head)
                 case .body(.data(let data)): bodyData(data)
                 case .body(.end): bodyEnd()

@@ -170,7 +170,7 @@ final class UpstreamConnection: ChannelInboundHandler {
         armReadTimer()
         do {
             while let event = try parser.next(&inbound!) {
-                switch event {
+                switch consume event {
                 case .head(let head):
                     keepAlive = head.keepAlive
                     responseStarted = true
