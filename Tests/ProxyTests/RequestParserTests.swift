@@ -30,6 +30,24 @@ import Testing
         #expect(head.framing == .none)
     }
 
+    @Test func aHeadKeptAliveKeepsItsFieldsWhileTheParserGoesOn() throws {
+        // The parser reuses its last span array once the head that used it is gone: a head
+        // still held must not see the next request's fields.
+        var parser = HTTPRequestParser()
+        var buffer = ByteBuffer(string: "GET /1 HTTP/1.1\r\nHost: a\r\nX-One: 1\r\n\r\nGET /2 HTTP/1.1\r\nHost: b\r\nX-Two: 2\r\nX-Three: 3\r\n\r\n")
+        guard case .head(let first)? = try parser.next(&buffer) else { Issue.record("no first head"); return }
+        guard case .head(let second)? = try parser.next(&buffer) else { Issue.record("no second head"); return }  // no body, no end event
+        #expect(first.fields.map(\.name) == ["Host", "X-One"])
+        #expect(first.field("host") == "a")
+        #expect(second.fields.map(\.name) == ["Host", "X-Two", "X-Three"])
+        // And with nothing holding the last head, the next one reuses its storage correctly.
+        buffer.writeString("GET /3 HTTP/1.1\r\nHost: c\r\n\r\n")
+        guard case .head(let third)? = try parser.next(&buffer) else { Issue.record("no third head"); return }
+        #expect(third.fields.map(\.name) == ["Host"])
+        #expect(third.field("host") == "c")
+        #expect(second.field("x-three") == "3")
+    }
+
     @Test func decodesChunkedBodiesAndPipelinedRequests() {
         let text = "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: t\r\n\r\n"
             + "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"

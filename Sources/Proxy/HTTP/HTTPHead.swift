@@ -313,12 +313,17 @@ enum HeadScanner {
     }
 
     /// Splits a complete head (`head`'s readable bytes) into its start line and fields; the
-    /// fields point into `head`.
-    static func split(_ head: ByteBuffer, fieldLimit: Int) throws(HTTPMessageError) -> (startLine: ByteBuffer, fields: HTTPFields) {
-        let found: (startLine: Range<Int>, fields: [FieldSpan]) = try head.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
+    /// fields point into `head`. `spare` is the parser's last span array: once the head that
+    /// used it is gone, its storage is reused (an allocation and a free fewer per head).
+    static func split(
+        _ head: ByteBuffer, fieldLimit: Int, reusing spare: inout [FieldSpan]
+    ) throws(HTTPMessageError) -> (startLine: ByteBuffer, fields: HTTPFields) {
+        var fields = spare
+        spare = []  // so that `fields` is the only reference when no head holds the array
+        fields.removeAll(keepingCapacity: true)  // in place when unique, a new buffer otherwise
+        fields.reserveCapacity(16)
+        let startLine: Range<Int> = try head.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
             var startLine: Range<Int>?
-            var fields: [FieldSpan] = []
-            fields.reserveCapacity(16)
             var lineStart = 0
             guard let base = bytes.baseAddress else { throw HTTPMessageError(400, "empty start line") }
             let classes = nameByteClasses.utf8Start
@@ -360,9 +365,10 @@ enum HeadScanner {
                 if fields.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
             }
             guard let startLine else { throw HTTPMessageError(400, "empty start line") }
-            return (startLine, fields)
+            return startLine
         }
-        return (head.getSlice(at: head.readerIndex + found.startLine.lowerBound, length: found.startLine.count)!, HTTPFields(storage: head, spans: found.fields))
+        spare = fields
+        return (head.getSlice(at: head.readerIndex + startLine.lowerBound, length: startLine.count)!, HTTPFields(storage: head, spans: fields))
     }
 
     /// Whether `value` holds a control character other than HTAB (RFC 9110 §5.5: CTLs are not

@@ -62,6 +62,8 @@ public struct HTTPRequestParser {
     public let maxHeadBytes: Int
     public let maxFields: Int
     var state = State.head
+    /// The last head's span array, reused when that head is gone.
+    var spareSpans: [FieldSpan] = []
 
     public init(maxHeadBytes: Int = 8192, maxFields: Int = 100) {
         self.maxHeadBytes = maxHeadBytes
@@ -101,7 +103,7 @@ public struct HTTPRequestParser {
         return true
     }
 
-    private func parseHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> RequestHead? {
+    private mutating func parseHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> RequestHead? {
         let readable = buffer.readableBytes
         let found: (start: Int, end: Int)? = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
             try HeadScanner.headLength(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, maxHeadBytes + 1)]), requireCR: true)
@@ -113,7 +115,7 @@ public struct HTTPRequestParser {
         if end - start > maxHeadBytes { throw HTTPMessageError(431, "request head larger than \(maxHeadBytes) bytes") }
         buffer.moveReaderIndex(forwardBy: start)
         let head = buffer.readSlice(length: end - start)!
-        let split = try HeadScanner.split(head, fieldLimit: maxFields)
+        let split = try HeadScanner.split(head, fieldLimit: maxFields, reusing: &spareSpans)
         return try Self.validate(startLine: split.startLine, fields: split.fields)
     }
 

@@ -32,6 +32,8 @@ public struct HTTPResponseParser {
     }
 
     var state = State.head
+    /// The last head's span array, reused when that head is gone.
+    var spareSpans: [FieldSpan] = []
     let maxHeadBytes: Int
     /// The request was HEAD: the response has no body whatever its fields say.
     var requestWasHead = false
@@ -92,7 +94,7 @@ public struct HTTPResponseParser {
         return false
     }
 
-    private func parseHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> ResponseHead? {
+    private mutating func parseHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> ResponseHead? {
         let found: (start: Int, end: Int)? = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
             try HeadScanner.headLength(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, maxHeadBytes + 1)]), requireCR: false)
         }
@@ -104,7 +106,7 @@ public struct HTTPResponseParser {
         buffer.moveReaderIndex(forwardBy: start)
         let head = buffer.readSlice(length: end - start)!
         do {
-            split = try HeadScanner.split(head, fieldLimit: 500)
+            split = try HeadScanner.split(head, fieldLimit: 500, reusing: &spareSpans)
         } catch {
             throw HTTPMessageError(502, "invalid upstream response: \(error.reason)")
         }
