@@ -224,6 +224,32 @@ import Testing
         #expect(eventually { (try? h.admin("GET", "/stats").1.contains("\"state\":\"ejected\"")) == true })
     }
 
+    @Test func aChunkedUpstreamBodyReachesAnHTTP10ClientUnframedThenTheConnectionCloses() throws {
+        // RFC 9112 §6.1: no Transfer-Encoding to a client that did not speak HTTP/1.1.
+        let h = try Harness(backends: ["a"], yaml: """
+            backends: [ { name: a, address: "{a}" } ]
+            """)
+        defer { h.stop() }
+        h["a"].set {
+            $0.chunked = true
+            $0.bodySize = 3000
+        }
+        let old = try RawClient(port: h.port)
+        old.send("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        let response = try old.readResponse()
+        #expect(response?.head.minorVersion == 0)
+        #expect(response?.field("transfer-encoding") == nil)
+        #expect(response?.field("content-length") == nil)
+        #expect(response?.body.count == 3000, "the body ends with the connection")
+        #expect(old.closedByPeer)
+        // An HTTP/1.1 client gets the same body chunked, on a connection that stays open.
+        let current = try RawClient(port: h.port)
+        let chunked = try current.get("/x")
+        #expect(chunked?.field("transfer-encoding") == "chunked")
+        #expect(chunked?.body.count == 3000)
+        #expect(try current.get("/x")?.status == 200)
+    }
+
     @Test func largeResponseStreamsThroughASlowReader() throws {
         let h = try Harness(backends: ["a"], yaml: """
             backends: [ { name: a, address: "{a}" } ]

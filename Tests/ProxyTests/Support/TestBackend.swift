@@ -22,6 +22,8 @@ final class TestBackend: Sendable {
         var closeMidResponse = false
         /// Bytes of body to answer with (the name when nil).
         var bodySize: Int?
+        /// Answer without Content-Length, so that the body goes out chunked.
+        var chunked = false
     }
 
     let name: String
@@ -113,7 +115,8 @@ final class TestBackend: Sendable {
                 } else {
                     payload.writeString(text)
                 }
-                var headers = HTTPHeaders([("Content-Length", String(payload.readableBytes)), ("X-Backend", name)])
+                var headers = HTTPHeaders([("X-Backend", name)])
+                if !behaviour.chunked || isHealth { headers.add(name: "Content-Length", value: String(payload.readableBytes)) }
                 if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
                 let respond = { [self] in
                     context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
