@@ -23,6 +23,8 @@ final class ProxyState: @unchecked Sendable {
     var rng: SplitMix64
     let addresses: [SocketAddress]
     let names: [String]
+    /// Each backend's address as configured, the Host of a request that came without one.
+    let hostNames: [String]
     /// Active checking: one machine per backend, and the probe in flight (its channel).
     var active: [ActiveHealthCheck] = []
     var outlier: OutlierDetector?
@@ -84,6 +86,7 @@ final class ProxyState: @unchecked Sendable {
                 maxConnections: entry.core.maxConnections, isBackup: entry.core.backup), pool: entry.pool)
         }
         names = backends.map(\.backend.name)
+        hostNames = configuration.backends.map(\.address.text)
         balancer = configuration.balancer.makeRoutedBalancer(backends: backends)
         rng = SplitMix64(seed: configuration.seed)
         stats = Array(repeating: BackendStats(), count: backends.count)

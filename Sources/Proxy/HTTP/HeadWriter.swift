@@ -61,19 +61,22 @@ enum HeadWriter {
         fields.storage.readableBytes + 3 * fields.spans.count + 256
     }
 
-    /// The request as sent upstream over a kept-alive HTTP/1.1 connection.
+    /// The request as sent upstream over a kept-alive HTTP/1.1 connection. `backendHost` is
+    /// the Host for a request that came without one (HTTP/1.0 allows that, HTTP/1.1 does not),
+    /// the backend's address, as nginx's default `proxy_set_header Host $proxy_host` gives.
     static func writeRequest(
-        _ head: RequestHead, clientAddress: String, forwardedProto: String?, into buffer: inout ByteBuffer
+        _ head: RequestHead, clientAddress: String, forwardedProto: String?, backendHost: String, into buffer: inout ByteBuffer
     ) {
         let named = connectionNamed(head.fields)
         let bound = head.method.utf8.count + head.target.utf8.count + clientAddress.utf8.count
-            + (forwardedProto?.utf8.count ?? 0) + fieldsBound(head.fields)
+            + (forwardedProto?.utf8.count ?? 0) + backendHost.utf8.count + fieldsBound(head.fields)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { space in
             var out = HeadCursor(space)
             out.append(head.method)
             out.append(" ")
             out.append(head.target)
             out.append(" HTTP/1.1\r\n")
+            if !head.fields.spans.contains(where: { $0.kind == .host }) { out.field("Host", backendHost) }
             var forwardedFor = false
             head.fields.withBytes { bytes in
                 copyFields(head.fields, bytes, into: &out) { span in

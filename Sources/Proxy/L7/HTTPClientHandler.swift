@@ -301,7 +301,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         guard let exchange else { return }
         // One buffer, one write: the head and the body read so far (at most the retain limit).
         var out = scratchBuffer(&requestScratch, capacity: 512 + exchange.pendingBytes)
-        HeadWriter.writeRequest(exchange.head, clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto, into: &out)
+        HeadWriter.writeRequest(
+            exchange.head, clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto,
+            backendHost: state.hostNames[connection.backend], into: &out)
         for part in exchange.pending {
             if exchange.head.framing == .chunked { HeadWriter.writeChunk(part, into: &out) } else { out.writeImmutableBuffer(part) }
         }
