@@ -323,6 +323,11 @@ enum HeadScanner {
         fields.removeAll(keepingCapacity: true)  // in place when unique, a new buffer otherwise
         fields.reserveCapacity(16)
         let startLine: Range<Int> = try head.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
+            // The closure's own variable for the loop (swapped in and back out, so the storage
+            // stays unique): appending to the captured one reloaded it on every field.
+            var list: [FieldSpan] = []
+            swap(&list, &fields)
+            defer { swap(&list, &fields) }
             var startLine: Range<Int>?
             var lineStart = 0
             guard let base = bytes.baseAddress else { throw HTTPMessageError(400, "empty start line") }
@@ -361,8 +366,8 @@ enum HeadScanner {
                     throw HTTPMessageError(400, "control character in a header value")
                 }
                 let name = line.lowerBound..<colon
-                fields.append(FieldSpan(name: name, value: valueStart..<valueEnd, kind: FieldKind(UnsafeRawBufferPointer(rebasing: bytes[name]))))
-                if fields.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
+                list.append(FieldSpan(name: name, value: valueStart..<valueEnd, kind: FieldKind(UnsafeRawBufferPointer(rebasing: bytes[name]))))
+                if list.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
             }
             guard let startLine else { throw HTTPMessageError(400, "empty start line") }
             return startLine

@@ -83,7 +83,7 @@ enum HeadWriter {
                     let kind = span.kind
                     if kind.isHopByHop || kind == .expect || kind == .xForwardedFor { return false }
                     if kind == .xForwardedProto && forwardedProto != nil { return false }
-                    return !isNamed(span.name(in: bytes), in: named)
+                    return named.isEmpty || !isNamed(span.name(in: bytes), in: named)
                 }
                 // nginx's $proxy_add_x_forwarded_for: the client's list, then the client.
                 for span in head.fields.spans where span.kind == .xForwardedFor {
@@ -123,7 +123,7 @@ enum HeadWriter {
             out.append("\r\n")
             head.fields.withBytes { bytes in
                 copyFields(head.fields, bytes, into: &out) { span in
-                    !span.kind.isHopByHop && !isNamed(span.name(in: bytes), in: named)
+                    !span.kind.isHopByHop && (named.isEmpty || !isNamed(span.name(in: bytes), in: named))
                 }
             }
             if let setCookie { out.field("Set-Cookie", setCookie) }
