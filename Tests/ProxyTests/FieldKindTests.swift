@@ -1,0 +1,62 @@
+import Balancing
+import Testing
+@testable import Proxy
+
+/// The head scanner recognises field names a word at a time (`FieldKind(token:)`); these hold
+/// it to the byte-by-byte `FieldKind(_:)` on the names it knows, on every case variant of them,
+/// on every one-byte change of them, and on random token names.
+@Suite struct FieldKindTests {
+    static let known: [(String, FieldKind)] = [
+        ("te", .te), ("host", .host), ("expect", .expect), ("trailer", .trailer), ("upgrade", .upgrade),
+        ("connection", .connection), ("keep-alive", .keepAlive), ("content-length", .contentLength),
+        ("x-forwarded-for", .xForwardedFor), ("proxy-connection", .proxyConnection),
+        ("transfer-encoding", .transferEncoding), ("x-forwarded-proto", .xForwardedProto),
+    ]
+    static let tchars = Array("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+
+    func bothKinds(_ name: [UInt8]) -> (fast: FieldKind, slow: FieldKind) {
+        name.withUnsafeBytes { (FieldKind(token: $0), FieldKind($0)) }
+    }
+
+    @Test func knownNamesInAnyCase() {
+        var rng = SplitMix64(seed: 9110)  // seeded: a failure can be replayed
+        for (name, kind) in Self.known {
+            for trial in 0..<64 {
+                // The lowercase name, the uppercase one, then random mixes.
+                let bytes = Array(name.utf8).map { c -> UInt8 in
+                    guard c >= 97 && c <= 122 else { return c }
+                    let upper = trial == 1 || (trial > 1 && Bool.random(using: &rng))
+                    return upper ? c - 32 : c
+                }
+                let (fast, slow) = bothKinds(bytes)
+                #expect(fast == kind, "\(String(decoding: bytes, as: UTF8.self))")
+                #expect(slow == kind)
+            }
+        }
+    }
+
+    @Test func everyOneByteChangeOfAKnownNameAgrees() {
+        for (name, _) in Self.known {
+            let bytes = Array(name.utf8)
+            for i in bytes.indices {
+                for c in Self.tchars where c != bytes[i] {
+                    var changed = bytes
+                    changed[i] = c
+                    let (fast, slow) = bothKinds(changed)
+                    #expect(fast == slow, "\(String(decoding: changed, as: UTF8.self)): \(fast) vs \(slow)")
+                }
+            }
+        }
+    }
+
+    @Test func randomTokenNamesAgree() {
+        var rng = SplitMix64(seed: 9110)  // seeded: a failure can be replayed
+        for length in 1...20 {
+            for _ in 0..<500 {
+                let name = (0..<length).map { _ in Self.tchars.randomElement(using: &rng)! }
+                let (fast, slow) = bothKinds(name)
+                #expect(fast == slow, "\(String(decoding: name, as: UTF8.self))")
+            }
+        }
+    }
+}
