@@ -484,9 +484,14 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     }
 
     private func finishRecord(_ exchange: Exchange, status: Int, outcome: String) {
-        state.finished(AccessRecord(
-            id: exchange.id, client: peer, clientIP: peerIP, arrival: exchange.arrival, backend: exchange.backend,
-            start: exchange.start, end: state.now, status: status, attempts: exchange.attempts, outcome: outcome))
+        let end = state.now
+        state.finished(
+            status: status, ok: outcome == "ok", attempts: exchange.attempts, backend: exchange.backend, arrival: exchange.arrival, end: end
+        ) {
+            AccessRecord(
+                id: exchange.id, client: peer, clientIP: peerIP, arrival: exchange.arrival, backend: exchange.backend,
+                start: exchange.start, end: end, status: status, attempts: exchange.attempts, outcome: outcome)
+        }
     }
 
     private func respondAndClose(_ status: Int, _ reason: String) {
