@@ -23,7 +23,8 @@ final class ProxyState: @unchecked Sendable {
     var rng: SplitMix64
     let addresses: [SocketAddress]
     let names: [String]
-    /// Each backend's address as configured, the Host of a request that came without one.
+    /// Each backend's address as configured: the Host of its health probes, and of a request
+    /// that came without one.
     let hostNames: [String]
     /// Active checking: one machine per backend, and the probe in flight (its channel).
     var active: [ActiveHealthCheck] = []

@@ -34,7 +34,7 @@ final class ActiveProber: @unchecked Sendable {  // used on the proxy's loop onl
         let deadlineTask = loop.assumeIsolated().scheduleTask(deadline: state.deadline(deadline)) { finish(.failure(.timeout)) }
         let remaining = max(1_000_000, deadline.nanoseconds - state.now.nanoseconds)
         guard let config = state.configuration.balancer.healthCheck.active else { return }
-        let host = state.configuration.backends[b].address.text
+        let host = state.hostNames[b]
         let tcpOnly = self.tcpOnly
         ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(remaining))

@@ -101,7 +101,6 @@ final class UpstreamConnection: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-
     private var reading = true
 
     func setAutoRead(_ on: Bool) {
