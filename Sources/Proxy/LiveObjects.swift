@@ -11,8 +11,15 @@ enum LiveObjects {
     private static let relayHandlers = Atomic<Int>(0)
     private static let upstreamConnections = Atomic<Int>(0)
 
-    static func created(_ kind: Kind) { add(1, kind) }
-    static func freed(_ kind: Kind) { add(-1, kind) }
+    /// Held by each counted object as a stored property: counted while its holder lives.
+    final class Token {
+        let kind: Kind
+        init(_ kind: Kind) {
+            self.kind = kind
+            LiveObjects.add(1, kind)
+        }
+        deinit { LiveObjects.add(-1, kind) }
+    }
 
     private static func add(_ n: Int, _ kind: Kind) {
         switch kind {

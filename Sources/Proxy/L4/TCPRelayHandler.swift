@@ -27,17 +27,12 @@ final class TCPRelayHandler: ChannelInboundHandler {
     private var arrival = Instant.zero
     private var start: Instant?
     private var id = 0
-
-    init(state: ProxyState) {
-        self.state = state
-        #if DEBUG
-        LiveObjects.created(.relayHandler)
-        #endif
-    }
-
     #if DEBUG
-    deinit { LiveObjects.freed(.relayHandler) }
+    /// Counted while alive, for the resource tests (`LiveObjects`).
+    private let live = LiveObjects.Token(.relayHandler)
     #endif
+
+    init(state: ProxyState) { self.state = state }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 

@@ -38,6 +38,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private var peer = ""
     private var peerIP = ""
     private var peerAddress: IPAddress?
+    #if DEBUG
+    /// Counted while alive, for the resource tests (`LiveObjects`).
+    private let live = LiveObjects.Token(.clientHandler)
+    #endif
 
     /// One request in progress (a class: it is updated in place from several callbacks).
     final class Exchange {
@@ -72,14 +76,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     init(state: ProxyState) {
         self.state = state
         parser = HTTPRequestParser(maxHeadBytes: state.configuration.client.maxHeaderSize)
-        #if DEBUG
-        LiveObjects.created(.clientHandler)
-        #endif
     }
-
-    #if DEBUG
-    deinit { LiveObjects.freed(.clientHandler) }
-    #endif
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context

@@ -43,19 +43,16 @@ final class UpstreamConnection: ChannelInboundHandler {
     /// This handler's context, for writes: `channel.write` first checks which thread asks
     /// (a thread-local lookup per call); the handler already runs on the channel's loop.
     private var context: ChannelHandlerContext?
+    #if DEBUG
+    /// Counted while alive, for the resource tests (`LiveObjects`).
+    private let live = LiveObjects.Token(.upstreamConnection)
+    #endif
 
     init(backend: Int, state: ProxyState, channel: any Channel) {
         self.backend = backend
         self.state = state
         self.channel = channel
-        #if DEBUG
-        LiveObjects.created(.upstreamConnection)
-        #endif
     }
-
-    #if DEBUG
-    deinit { LiveObjects.freed(.upstreamConnection) }
-    #endif
 
     /// Connects to backend `b`; the future succeeds with a connection on the state's loop.
     static func connect(to b: Int, state: ProxyState) -> EventLoopFuture<UpstreamConnection> {
