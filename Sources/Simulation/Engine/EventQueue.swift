@@ -28,7 +28,7 @@ public final class EventQueue<Event> {
         /// `(time, sequence)` as one 128-bit number (times in the heap are never negative), so
         /// that the comparison is one compare-and-borrow instead of two compares and a select.
         @inline(__always)
-        var order: UInt128 { UInt128(UInt64(bitPattern: time)) << 64 | UInt128(sequence) }
+        var order: UInt128 { EventQueue.order(time: time, sequence: sequence) }
 
         @inline(__always)
         func precedes(_ other: Key) -> Bool { order < other.order }
@@ -111,6 +111,7 @@ public final class EventQueue<Event> {
     }
 
     /// Removes the next live event and advances `now` to its time.
+    @inline(__always)  // once per event: inlined, the engine's loop and the heap share registers
     public func pop() -> (time: Instant, event: Event)? {
         while !keys.isEmpty {
             let first = keys[0]
@@ -144,6 +145,23 @@ public final class EventQueue<Event> {
         return (Instant(nanoseconds: first.time), first.sequence)
     }
 
+    /// `peekKey()` as one number, `order(time:sequence:)` of the next live event, or
+    /// `UInt128.max` when there is none: the engine's loop compares it with its arrival lanes in
+    /// one comparison.
+    @inline(__always)
+    public func peekOrder() -> UInt128 {
+        if cancelledCount > 0 { dropCancelledFront() }
+        guard !keys.isEmpty else { return .max }
+        return keys[0].order
+    }
+
+    /// `(time, sequence)` as the one 128-bit number events are ordered by (times are never
+    /// negative). The time is the high half: `UInt64(truncatingIfNeeded: order >> 64)`.
+    @inline(__always)
+    public static func order(time: Int64, sequence: UInt64) -> UInt128 {
+        UInt128(UInt64(bitPattern: time)) << 64 | UInt128(sequence)
+    }
+
     private func dropCancelledFront() {
         while !keys.isEmpty, cancelled[Int(keys[0].slot)] {
             let first = keys[0]
@@ -164,6 +182,7 @@ public final class EventQueue<Event> {
         return nextSequence
     }
 
+    @inline(__always)
     private func removeFirst() {
         let last = keys.removeLast()
         guard !keys.isEmpty else { return }

@@ -149,6 +149,8 @@ struct Engine {
     /// copies it with all its arrays): constant rate (0 when scheduled or closed), Poisson or
     /// not, closed loop or not, client count (-1: anonymous), behind NAT or not.
     let groupRate: [Double]
+    /// 1 / rate for those groups, divided once rather than per arrival.
+    let groupMeanGap: [Double]
     let groupPoisson: [Bool]
     let groupClosed: [Bool]
     let groupClientCount: [Int]
@@ -169,13 +171,17 @@ struct Engine {
     /// No crash, hang, partition or flap in the run: a started request always gets its answer.
     let failureFree: Bool
     let rttNanos: [Int64]
+    /// Each backend's service-time mean when its distribution is exponential (0 otherwise): the
+    /// common case draws inline instead of switching over the distribution.
+    let exponentialServiceMean: [Double]
     let connectCostNanos: [Int64]
     let states: Slab<Simulator.BackendState>
     var queue = EventQueue<Event>()
     /// Each open-loop group's next arrival, beside the heap: there is always exactly one per
     /// group, so a heap round trip per request would be wasted work. Its sequence number comes
-    /// from the queue, so events keep the order they would have in the heap. Time `.max`: none.
-    let nextArrival: Slab<(nanoseconds: Int64, sequence: UInt64)>
+    /// from the queue, so events keep the order they would have in the heap. Kept as
+    /// `EventQueue.order(time:sequence:)`; `UInt128.max`: none.
+    let nextArrival: Slab<UInt128>
     /// Traffic replay, per group: the log (nil: generated arrivals) and the next request in it.
     let replays: [RequestReplay?]
     var replayNext: [Int]
@@ -218,6 +224,7 @@ struct Engine {
             if case .open(let rate, _) = group.load, group.schedule.isEmpty { return rate }
             return 0
         }
+        groupMeanGap = groupRate.map { $0 > 0 ? 1 / $0 : 0 }
         groupPoisson = model.clients.map { group in
             if case .open(_, .poisson) = group.load { return true }
             return false
@@ -228,7 +235,7 @@ struct Engine {
         }
         groupClientCount = model.clients.map { $0.clientCount ?? -1 }
         groupHasNAT = model.clients.map { $0.nat != nil }
-        nextArrival = Slab(Array(repeating: (Int64.max, UInt64.max), count: model.clients.count))
+        nextArrival = Slab(Array(repeating: UInt128.max, count: model.clients.count))
         replays = model.clients.map(\.replay)
         replayNext = Array(repeating: 0, count: model.clients.count)
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
@@ -240,6 +247,10 @@ struct Engine {
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
         failureFree = model.failures.isEmpty
         rttNanos = model.backends.map(\.rtt.nanoseconds)
+        exponentialServiceMean = model.backends.map { backend in
+            if case .exponential(let mean) = backend.serviceTime { return mean }
+            return 0
+        }
         connectCostNanos = model.backends.map(\.connectCost.nanoseconds)
         originalWeights = model.backends.map(\.backend.weight)
         let end = (Instant.zero + model.duration).nanoseconds
@@ -264,9 +275,9 @@ struct Engine {
     /// than the draw itself on this path.
     @inline(__always)  // called from mutating code: out of line, `self` (1.2 kB) is copied per call
     func gap(_ client: Int, from now: Instant) -> Int64 {
-        let constantRate = groupRate[client]
-        if constantRate > 0 {
-            return nanosInt(groupPoisson[client] ? exponentialDraw(arrivalGenerators[client], mean: 1 / constantRate) : 1 / constantRate)
+        if groupRate[client] > 0 {
+            let meanGap = groupMeanGap[client]
+            return nanosInt(groupPoisson[client] ? exponentialDraw(arrivalGenerators[client], mean: meanGap) : meanGap)
         }
         guard case .open(_, let process) = model.clients[client].load else { return 0 }
         let group = model.clients[client]
@@ -300,9 +311,9 @@ struct Engine {
             switch model.clients[group].load {
             case .open:
                 if let replay = replays[group] {
-                    nextArrival[group] = (replay.times[0], queue.takeSequence())
+                    nextArrival[group] = EventQueue<Event>.order(time: replay.times[0], sequence: queue.takeSequence())
                 } else {
-                    nextArrival[group] = (gap(group, from: .zero), queue.takeSequence())
+                    nextArrival[group] = EventQueue<Event>.order(time: gap(group, from: .zero), sequence: queue.takeSequence())
                 }
             case .closed(let users, _):
                 // Users start spread over one think time, not all at once.
@@ -319,55 +330,32 @@ struct Engine {
             queue.post(.failure(index: Int32(i), begins: true), at: .zero + failure.start)
             if let length = failure.length { queue.post(.failure(index: Int32(i), begins: false), at: .zero + failure.start + length) }
         }
+        var arrival = earliestArrival()
         while true {
-            let heapNext = queue.peekKey()
-            let heapTime = heapNext?.time.nanoseconds ?? .max
-            var arrivalGroup = -1
-            var arrivalKey: (nanoseconds: Int64, sequence: UInt64) = (.max, .max)
-            for g in nextArrival.indices where nextArrival[g] < arrivalKey {
-                arrivalKey = nextArrival[g]
-                arrivalGroup = g
-            }
+            let heapOrder = queue.peekOrder()
             // The earlier of the next event and the oldest read timeout; events first on ties.
-            if let due = readTimeouts.first, due.deadline < min(heapTime, arrivalKey.nanoseconds) {
+            if let due = readTimeouts.first,
+                UInt64(bitPattern: due.deadline) < UInt64(truncatingIfNeeded: min(heapOrder, arrival.order) >> 64)
+            {
                 _ = readTimeouts.popFirst()
                 let f = Int(due.flight)
                 if flights[f].id == due.id && flights[f].awaiting && !flights[f].answered && flights[f].attempts == due.attempt {
                     queue.advance(to: Instant(nanoseconds: due.deadline))
-                    totals.events += 1
+                    totals.events &+= 1
                     timedOut(flight: f, attempt: due.attempt, now: Instant(nanoseconds: due.deadline))
                 }
                 continue
             }
-            if arrivalGroup >= 0, heapNext.map({ arrivalKey < ($0.time.nanoseconds, $0.sequence) }) ?? true {
-                let now = Instant(nanoseconds: arrivalKey.nanoseconds)
-                let g = arrivalGroup
+            if arrival.order < heapOrder {
+                let now = Instant(nanoseconds: Int64(truncatingIfNeeded: arrival.order >> 64))
                 queue.advance(to: now)
-                totals.events += 1
-                guard now < end else {
-                    nextArrival[g] = (.max, .max)
-                    continue
-                }
-                if let replay = replays[g] {
-                    let k = replayNext[g]
-                    replayNext[g] = k + 1
-                    nextArrival[g] = k + 1 < replay.times.count ? (replay.times[k + 1], queue.takeSequence()) : (.max, .max)
-                    arrive(client: Int32(g), id: replay.clients[k], now: now, replayIndex: Int32(k))
-                    continue
-                }
-                nextArrival[g] = (now.nanoseconds &+ gap(g, from: now), queue.takeSequence())
-                let id: Int
-                if groupClientCount[g] >= 0 {
-                    id = uniformIndex(groupClientCount[g], choiceStreams[g])
-                } else {
-                    id = nextAnonymous[g]
-                    nextAnonymous[g] += 1
-                }
-                arrive(client: Int32(g), id: Int32(truncatingIfNeeded: id), now: now)
+                totals.events &+= 1
+                arrivalDue(group: arrival.group, now: now)
+                arrival = earliestArrival()
                 continue
             }
             guard let (now, event) = queue.pop() else { break }
-            totals.events += 1
+            totals.events &+= 1
             switch event {
             case .userSend(let group, let user):
                 guard now < end else { continue }
@@ -411,6 +399,40 @@ struct Engine {
             if let since = states[b].downSince { states[b].timeDown += (queue.now - max(since, warmupEnd)).secondsValue }
         }
         totals.endTime = queue.now
+    }
+
+    /// Group `g`'s next arrival is due: draw the one after it, then let this one in.
+    @inline(__always)
+    mutating func arrivalDue(group g: Int, now: Instant) {
+        guard now < end else {
+            nextArrival[g] = .max
+            return
+        }
+        if let replay = replays[g] {
+            let k = replayNext[g]
+            replayNext[g] = k + 1
+            nextArrival[g] = k + 1 < replay.times.count ? EventQueue<Event>.order(time: replay.times[k + 1], sequence: queue.takeSequence()) : .max
+            arrive(client: Int32(g), id: replay.clients[k], now: now, replayIndex: Int32(k))
+            return
+        }
+        nextArrival[g] = EventQueue<Event>.order(time: now.nanoseconds &+ gap(g, from: now), sequence: queue.takeSequence())
+        let id: Int
+        if groupClientCount[g] >= 0 {
+            id = uniformIndex(groupClientCount[g], choiceStreams[g])
+        } else {
+            id = nextAnonymous[g]
+            nextAnonymous[g] += 1
+        }
+        arrive(client: Int32(g), id: Int32(truncatingIfNeeded: id), now: now)
+    }
+
+    /// The open-loop group whose arrival comes first, and its order (`UInt128.max`, group -1:
+    /// none). Recomputed only after an arrival, the one event that moves a lane.
+    @inline(__always)
+    func earliestArrival() -> (group: Int, order: UInt128) {
+        var earliest = (group: -1, order: UInt128.max)
+        for g in nextArrival.indices where nextArrival[g] < earliest.order { earliest = (g, nextArrival[g]) }
+        return earliest
     }
 
     /// One timeseries.csv row per backend: in-flight as the balancer counts it, queued at the
@@ -632,6 +654,8 @@ struct Engine {
             drawn = logged
         } else if flight.requestClass >= 0, model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime != nil {
             drawn = model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime!.sample(from: serviceGenerators[b])
+        } else if exponentialServiceMean[b] > 0 {
+            drawn = exponentialDraw(serviceGenerators[b], mean: exponentialServiceMean[b])
         } else {
             drawn = model.backends[b].serviceTime.sample(from: serviceGenerators[b])
         }

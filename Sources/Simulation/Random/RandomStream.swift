@@ -28,10 +28,6 @@ public final class RandomStream: RandomNumberGenerator {
     }
 
     private let rng: UnsafeMutablePointer<gsl_rng>
-    /// The generator's own `get` and state, read once: what `gsl_rng_get` looks up on every
-    /// call before jumping to the same function.
-    private let getWord: @convention(c) (UnsafeMutableRawPointer?) -> UInt
-    private let state: UnsafeMutableRawPointer?
     public let seed: UInt64
     public let algorithm: Algorithm
 
@@ -39,8 +35,6 @@ public final class RandomStream: RandomNumberGenerator {
         RandomStream.disableGSLAbort
         guard let rng = gsl_rng_alloc(algorithm.gslType) else { fatalError("gsl_rng_alloc failed: out of memory") }
         self.rng = rng
-        getWord = rng.pointee.type.pointee.get
-        state = rng.pointee.state
         self.seed = seed
         self.algorithm = algorithm
         gsl_rng_set(rng, UInt(truncatingIfNeeded: seed))
@@ -51,7 +45,12 @@ public final class RandomStream: RandomNumberGenerator {
 
     /// GSL's default error handler aborts the process; parameters are validated in Swift
     /// instead, so switch it off once.
-    private static let disableGSLAbort: Void = { _ = gsl_set_error_handler_off() }()
+    /// Also checks, once, that GSL's MT19937 state has the layout the inlined draws assume
+    /// (`lbsim_mt_word` in the CGSL shim): a GSL that changed it must fail loudly, not drift.
+    private static let disableGSLAbort: Void = {
+        _ = gsl_set_error_handler_off()
+        precondition(lbsim_mt_layout_matches() != 0, "GSL's MT19937 state layout is not the one lbsim's inlined draws assume")
+    }()
 
     /// An independent stream for the component called `name`, derived from this stream's seed.
     public func child(_ name: String) -> RandomStream {
@@ -68,14 +67,14 @@ public final class RandomStream: RandomNumberGenerator {
     public func exponential(mean: Double) -> Double { exponentialDraw(rng, mean: mean) }
 
     /// A uniform double in [0, 1).
-    public func uniform() -> Double { gsl_rng_uniform(rng) }
+    public func uniform() -> Double { uniformDraw(rng) }
 
     /// 64 random bits from two raw 32-bit draws (every offered algorithm yields full 32-bit
     /// words, checked at initialisation).
     @inline(__always)
     public func next() -> UInt64 {
-        let high = UInt64(getWord(state))
-        return high << 32 | UInt64(getWord(state))
+        let high = UInt64(lbsim_rng_word(rng))
+        return high << 32 | UInt64(lbsim_rng_word(rng))
     }
 
     var pointer: UnsafeMutablePointer<gsl_rng> { rng }
@@ -95,9 +94,9 @@ func exponentialDraw(_ r: UnsafeMutablePointer<gsl_rng>, mean: Double) -> Double
     -mean * log(1 - uniformDraw(r))
 }
 
-/// `gsl_rng_uniform(r)` without its call: the generator type's own `get_double`, which is all
-/// that function does (the header's inline version is not imported into Swift).
+/// `gsl_rng_uniform(r)` without its calls: MT19937's word inlined (`lbsim_rng_uniform` in the
+/// CGSL shim), other generators through their type's own `get_double`.
 @inline(__always)
 func uniformDraw(_ r: UnsafeMutablePointer<gsl_rng>) -> Double {
-    r.pointee.type.pointee.get_double(r.pointee.state)
+    lbsim_rng_uniform(r)
 }
