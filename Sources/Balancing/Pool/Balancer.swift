@@ -85,6 +85,7 @@ public struct Balancer: Sendable {
     /// `pick` for a driver that wants only the backend: the same choice and the same in-flight
     /// count, without the `Decision` record (whose optional cookie string costs a copy and a
     /// release per request). With affinity in the pool it falls back to `pick`.
+    @inline(__always)  // per request: its caller's frame is enough
     public mutating func pickBackend(
         _ request: RequestContext,
         avoiding: BackendID? = nil,
@@ -117,11 +118,13 @@ public struct Balancer: Sendable {
         return (second, false)
     }
 
+    @inline(__always)
     private mutating func start(_ id: BackendID) {
         adjustInFlight(id, by: 1)
     }
 
     /// A request (or L4 connection) picked earlier has finished, however it ended.
+    @inline(__always)
     public mutating func requestFinished(on id: BackendID) {
         adjustInFlight(id, by: -1)  // checks that a pick came first
     }

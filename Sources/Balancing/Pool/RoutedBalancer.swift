@@ -63,6 +63,7 @@ public struct RoutedBalancer: Sendable {
 
     /// `pick` reduced to the backend (global index), for a driver that needs no decision record
     /// (no cookie to set, no affinity outcome to count): see `Balancer.pickBackend`.
+    @inline(__always)  // per request, a thin layer over the pool's own pick
     public mutating func pickBackend(
         _ request: RequestContext, avoiding: BackendID? = nil, using generator: inout some RandomNumberGenerator
     ) -> BackendID? {
@@ -78,6 +79,7 @@ public struct RoutedBalancer: Sendable {
         return (p, avoiding.flatMap { poolOf[$0.index] == p ? localOf[$0.index] : nil })
     }
 
+    @inline(__always)
     public mutating func requestFinished(on id: BackendID) { pools[index: poolOf[id.index]].requestFinished(on: localOf[id.index]) }
 
     public mutating func apply(_ action: ActiveHealthCheck.Action, to id: BackendID, at now: Instant) -> HealthEvent? {

@@ -460,6 +460,7 @@ struct Engine {
         timeseriesFile.write(bytes: row)
     }
 
+    @inline(__always)  // once per request, from one hot caller
     mutating func newFlight(client: Int32, id clientID: Int32, now: Instant, replayIndex: Int32 = -1) -> Int {
         var flight = Simulator.Flight()
         flight.replayIndex = replayIndex
@@ -600,6 +601,7 @@ struct Engine {
 
     /// Puts attempt `attempt` of flight `f` on backend `b`: a worker, the queue, or a 503 when
     /// the queue is full.
+    @inline(__always)  // once per request, from one hot caller
     mutating func place(_ f: Int, on b: Int, attempt: Int32, id: BackendID, now: Instant) {
         let job = Simulator.Job(flight: Int32(f), attempt: attempt)
         if states[b].busy < model.backends[b].concurrency {
@@ -774,6 +776,7 @@ struct Engine {
     }
 
     /// Frees a flight's slot once the client has its answer and no backend still holds it.
+    @inline(__always)  // once per request, from one hot caller
     mutating func release(_ f: Int) {
         if flights[f].answered && flights[f].jobsAtBackends == 0 { freeFlights.append(Int32(f)) }
     }
