@@ -68,6 +68,9 @@ public struct Simulator {
         var attempt: Int32
     }
 
+    /// A backend's state in the run. The fields every request touches come first, so that
+    /// they share the record's first cache lines (a hundred backends' records do not all stay
+    /// in the first-level cache).
     struct BackendState {
         var busy = 0
         var queue = FIFO<Job>()
@@ -77,20 +80,20 @@ public struct Simulator {
         var queueIntegral = 0.0
         var requests = 0
         var completed = 0
-        var failed = 0
-        var latency: BatchedHistogram
         /// Exact sum of this backend's successful latencies, in nanoseconds.
         var latencySumNanos: Int64 = 0
-        var downSince: Instant?
-        var timeDown = 0.0
-        /// Failure state: what the backend does now, and an epoch that outdates the service
-        /// completions scheduled before a crash or hang.
         /// Requests and failed attempts since the last timeseries sample.
         var windowRequests = 0
-        var windowErrors = 0
+        /// Failure state: what the backend does now, and an epoch that outdates the service
+        /// completions scheduled before a crash or hang.
         var condition = Condition.normal
         var epoch: Int32 = 0
         var slowFactor = 1.0
+        var latency: BatchedHistogram
+        var windowErrors = 0
+        var failed = 0
+        var downSince: Instant?
+        var timeDown = 0.0
         var probesFail = false
     }
 
@@ -176,6 +179,8 @@ struct Engine {
     let exponentialServiceMean: [Double]
     let connectCostNanos: [Int64]
     let states: Slab<Simulator.BackendState>
+    /// Storage for the states' latency batches (see `BatchedHistogram`).
+    let latencyBuffers: LatencyBuffers
     var queue = EventQueue<Event>()
     /// Each open-loop group's next arrival, beside the heap: there is always exactly one per
     /// group, so a heap round trip per request would be wasted work. Its sequence number comes
@@ -241,7 +246,9 @@ struct Engine {
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
         serviceGenerators = serviceStreams.map(\.pointer)
         balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
-        states = Slab(model.backends.map { _ in Simulator.BackendState(latency: BatchedHistogram()) })
+        let latencyBuffers = LatencyBuffers(backends: model.backends.count)
+        self.latencyBuffers = latencyBuffers
+        states = Slab(model.backends.indices.map { Simulator.BackendState(latency: BatchedHistogram(buffer: latencyBuffers.buffer($0))) })
         end = .zero + model.duration
         warmupEnd = .zero + model.warmup
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
