@@ -54,6 +54,18 @@ static inline unsigned long lbsim_mt_word(lbsim_mt_state *s) {
     return k;
 }
 
+/// `r`'s MT19937 state, or NULL for another generator: a caller that keeps it draws with
+/// `lbsim_mt_uniform` without reading `r` itself (one cache line fewer per draw).
+static inline lbsim_mt_state *lbsim_rng_mt_state(const gsl_rng *r) {
+    return r->type == gsl_rng_mt19937 ? (lbsim_mt_state *)r->state : 0;
+}
+
+/// `gsl_rng_uniform` of an MT19937 given its state (see `lbsim_rng_uniform`).
+static inline double lbsim_mt_uniform(lbsim_mt_state *s) {
+    // Converted as a signed 64-bit number (one instruction; exact, since a word is below 2^32).
+    return (double)(long)lbsim_mt_word(s) / 4294967296.0;
+}
+
 /// Whether an MT19937 state has the layout `lbsim_mt_state` assumes (checked once, at start).
 static inline int lbsim_mt_layout_matches(void) {
     return gsl_rng_mt19937->size == sizeof(lbsim_mt_state);
@@ -67,8 +79,7 @@ static inline unsigned long lbsim_rng_word(const gsl_rng *r) {
 
 /// `gsl_rng_uniform(r)`, inlined for MT19937 (GSL's `mt_get_double`: a word / 2^32).
 static inline double lbsim_rng_uniform(const gsl_rng *r) {
-    // Converted as a signed 64-bit number (one instruction; exact, since a word is below 2^32).
-    if (r->type == gsl_rng_mt19937) return (double)(long)lbsim_mt_word((lbsim_mt_state *)r->state) / 4294967296.0;
+    if (r->type == gsl_rng_mt19937) return lbsim_mt_uniform((lbsim_mt_state *)r->state);
     return r->type->get_double(r->state);
 }
 #endif

@@ -47,8 +47,10 @@ import Glibc
             let ours = RandomStream(seed: seed, algorithm: algorithm)
             let twin = RandomStream(seed: seed, algorithm: algorithm)
             var mismatches = 0
-            for i in 0..<5_000 {
-                switch i % 5 {
+            let state = lbsim_rng_mt_state(ours.pointer)
+            #expect((state != nil) == (algorithm == .mt19937))
+            for i in 0..<6_000 {
+                switch i % 6 {
                 case 0, 1:
                     let word = ours.next()
                     let expected = UInt64(gsl_rng_get(twin.pointer)) << 32 | UInt64(gsl_rng_get(twin.pointer))
@@ -57,6 +59,9 @@ import Glibc
                     if ours.uniform() != gsl_rng_uniform(twin.pointer) { mismatches += 1 }
                 case 3:
                     if exponentialDraw(ours.pointer, mean: 2) != -2 * log(1 - gsl_rng_uniform(twin.pointer)) { mismatches += 1 }
+                case 4:
+                    let draw = state.map { exponentialDraw($0, mean: 3) } ?? exponentialDraw(ours.pointer, mean: 3)
+                    if draw != -3 * log(1 - gsl_rng_uniform(twin.pointer)) { mismatches += 1 }
                 default:
                     if gsl_ran_gaussian(ours.pointer, 1) != gsl_ran_gaussian(twin.pointer, 1) { mismatches += 1 }
                 }

@@ -48,7 +48,7 @@ extension Engine {
         guard before == .normal else { return }
         states[b].epoch &+= 1
         states[b].busy = 0
-        while let job = states[b].queue.popFirst() {
+        while let job = states[b].dequeue() {
             if job.flight != Simulator.probeFlight { flights[Int(job.flight)].jobsAtBackends -= 1 }
         }
         guard condition == .crashed else { return }

@@ -68,8 +68,8 @@ extension Engine {
         let job = Simulator.Job(flight: Simulator.probeFlight, attempt: id)
         if states[b].busy < model.backends[b].concurrency {
             startService(b, job, now: now)
-        } else if states[b].queue.count < model.backends[b].queueLimit {
-            states[b].queue.append(job)
+        } else if states[b].queued < model.backends[b].queueLimit {
+            states[b].enqueue(job)
         } else {
             carryOut(active[b].probeFailed(id: UInt64(id), now: now, failure: .unexpectedStatus(503), using: &healthStreams[b]), backend: b, now: now)
         }

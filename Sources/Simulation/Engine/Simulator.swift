@@ -73,7 +73,10 @@ public struct Simulator {
     /// in the first-level cache).
     struct BackendState {
         var busy = 0
-        var queue = FIFO<Job>()
+        /// Jobs waiting for a worker, counted here too: the common case, an empty queue, then
+        /// reads only this record and not the queue's own object.
+        private(set) var queued = 0
+        private let queue = FIFO<Job>()
         var lastChange = Instant.zero
         /// Busy workers and queued requests integrated over time, in nanoseconds.
         var busyIntegral = 0.0
@@ -95,6 +98,19 @@ public struct Simulator {
         var downSince: Instant?
         var timeDown = 0.0
         var probesFail = false
+
+        mutating func enqueue(_ job: Job) {
+            queue.append(job)
+            queued += 1
+        }
+
+        /// The oldest waiting job, if any.
+        @inline(__always)
+        mutating func dequeue() -> Job? {
+            guard queued > 0 else { return nil }
+            queued -= 1
+            return queue.popFirst()
+        }
     }
 
     enum Condition { case normal, crashed, hung, partitioned }
@@ -142,6 +158,9 @@ struct Engine {
     let serviceStreams: [RandomStream]
     /// Their generators, valid while `serviceStreams` holds the streams.
     let serviceGenerators: [UnsafeMutablePointer<gsl_rng>]
+    /// Their MT19937 states (nil for another algorithm): an exponential draw from one reads
+    /// the state only, not the generator record beside it.
+    let serviceStates: [UnsafeMutablePointer<lbsim_mt_state>?]
     /// Per group: each client's public address index (NAT), cookie jar, next anonymous id,
     /// and the cumulative weights of its request classes.
     let natIndex: [[Int32]]
@@ -245,6 +264,7 @@ struct Engine {
         replayNext = Array(repeating: 0, count: model.clients.count)
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
         serviceGenerators = serviceStreams.map(\.pointer)
+        serviceStates = serviceGenerators.map { lbsim_rng_mt_state($0) }
         balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
         let latencyBuffers = LatencyBuffers(backends: model.backends.count)
         self.latencyBuffers = latencyBuffers
@@ -456,7 +476,7 @@ struct Engine {
             row.append(contentsOf: time)
             row.append(UInt8(ascii: ","))
             row.append(contentsOf: backend.name.utf8)
-            for value in [backend.inFlight, states[b].queue.count, states[b].windowRequests, states[b].windowErrors, backend.isEligible ? 1 : 0] {
+            for value in [backend.inFlight, states[b].queued, states[b].windowRequests, states[b].windowErrors, backend.isEligible ? 1 : 0] {
                 row.append(UInt8(ascii: ","))
                 row.append(contentsOf: String(value).utf8)  // a small string: no allocation
             }
@@ -620,9 +640,9 @@ struct Engine {
                 flights[f].awaiting = true
                 return
             }
-        } else if states[b].queue.count < model.backends[b].queueLimit {
+        } else if states[b].queued < model.backends[b].queueLimit {
             flights[f].jobsAtBackends += 1
-            states[b].queue.append(job)
+            states[b].enqueue(job)
         } else {
             countFailure(on: b, flight: f, outcome: .response(status: 503), now: now)
             if flights[f].connection >= 0 {
@@ -664,7 +684,11 @@ struct Engine {
         } else if flight.requestClass >= 0, model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime != nil {
             drawn = model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime!.sample(from: serviceGenerators[b])
         } else if exponentialServiceMean[b] > 0 {
-            drawn = exponentialDraw(serviceGenerators[b], mean: exponentialServiceMean[b])
+            if let state = serviceStates[b] {
+                drawn = exponentialDraw(state, mean: exponentialServiceMean[b])
+            } else {
+                drawn = exponentialDraw(serviceGenerators[b], mean: exponentialServiceMean[b])
+            }
         } else {
             drawn = model.backends[b].serviceTime.sample(from: serviceGenerators[b])
         }
@@ -690,7 +714,7 @@ struct Engine {
         }
         accumulate(b, until: now)
         states[b].busy -= 1
-        if let next = states[b].queue.popFirst() { startService(b, next, now: now) }
+        if let next = states[b].dequeue() { startService(b, next, now: now) }
         if f == Int(Simulator.probeFlight) {
             probeAnswered(b, probe: attempt, now: now)
             return
@@ -801,7 +825,7 @@ struct Engine {
         if now.nanoseconds > warmupEnd.nanoseconds {
             let counted = Double(now.nanoseconds &- max(state.pointee.lastChange.nanoseconds, warmupEnd.nanoseconds))
             state.pointee.busyIntegral += Double(state.pointee.busy) * counted
-            state.pointee.queueIntegral += Double(state.pointee.queue.count) * counted
+            state.pointee.queueIntegral += Double(state.pointee.queued) * counted
         }
         state.pointee.lastChange = now
     }

@@ -94,6 +94,12 @@ func exponentialDraw(_ r: UnsafeMutablePointer<gsl_rng>, mean: Double) -> Double
     -mean * log(1 - uniformDraw(r))
 }
 
+/// `exponentialDraw` from an MT19937's state (`lbsim_rng_mt_state`): the same number.
+@inline(__always)
+func exponentialDraw(_ state: UnsafeMutablePointer<lbsim_mt_state>, mean: Double) -> Double {
+    -mean * log(1 - lbsim_mt_uniform(state))
+}
+
 /// `gsl_rng_uniform(r)` without its calls: MT19937's word inlined (`lbsim_rng_uniform` in the
 /// CGSL shim), other generators through their type's own `get_double`.
 @inline(__always)
