@@ -158,9 +158,6 @@ struct Engine {
     let serviceStreams: [RandomStream]
     /// Their generators, valid while `serviceStreams` holds the streams.
     let serviceGenerators: [UnsafeMutablePointer<gsl_rng>]
-    /// Their MT19937 states (nil for another algorithm): an exponential draw from one reads
-    /// the state only, not the generator record beside it.
-    let serviceStates: [UnsafeMutablePointer<lbsim_mt_state>?]
     /// Per group: each client's public address index (NAT), cookie jar, next anonymous id,
     /// and the cumulative weights of its request classes.
     let natIndex: [[Int32]]
@@ -192,11 +189,8 @@ struct Engine {
     let readTimeoutNanos: Int64
     /// No crash, hang, partition or flap in the run: a started request always gets its answer.
     let failureFree: Bool
-    let rttNanos: [Int64]
-    /// Each backend's service-time mean when its distribution is exponential (0 otherwise): the
-    /// common case draws inline instead of switching over the distribution.
-    let exponentialServiceMean: [Double]
-    let connectCostNanos: [Int64]
+    /// What the per-request path reads of each backend's model, a cache line each.
+    let constants: BackendConstantsTable
     let states: Slab<Simulator.BackendState>
     /// Storage for the states' latency batches (see `BatchedHistogram`).
     let latencyBuffers: LatencyBuffers
@@ -264,7 +258,6 @@ struct Engine {
         replayNext = Array(repeating: 0, count: model.clients.count)
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
         serviceGenerators = serviceStreams.map(\.pointer)
-        serviceStates = serviceGenerators.map { lbsim_rng_mt_state($0) }
         balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
         let latencyBuffers = LatencyBuffers(backends: model.backends.count)
         self.latencyBuffers = latencyBuffers
@@ -273,12 +266,7 @@ struct Engine {
         warmupEnd = .zero + model.warmup
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
         failureFree = model.failures.isEmpty
-        rttNanos = model.backends.map(\.rtt.nanoseconds)
-        exponentialServiceMean = model.backends.map { backend in
-            if case .exponential(let mean) = backend.serviceTime { return mean }
-            return 0
-        }
-        connectCostNanos = model.backends.map(\.connectCost.nanoseconds)
+        constants = BackendConstantsTable(zip(model.backends, serviceGenerators).map { BackendConstants($0, serviceGenerator: $1) })
         originalWeights = model.backends.map(\.backend.weight)
         let end = (Instant.zero + model.duration).nanoseconds
         outageWindows = model.failures.compactMap { failure -> (start: Int64, end: Int64)? in
@@ -594,7 +582,7 @@ struct Engine {
             armReadTimeout(f, attempt: attempt, now: now)
             return
         }
-        if connectCostNanos[b] > 0 {
+        if constants[b].connectCostNanos > 0 {
             flights[f].awaiting = true
             queue.post(.reachBackend(flight: Int32(f), attempt: attempt), at: now + model.backends[b].connectCost)
             return
@@ -631,7 +619,7 @@ struct Engine {
     @inline(__always)  // once per request, from one hot caller
     mutating func place(_ f: Int, on b: Int, attempt: Int32, id: BackendID, now: Instant) {
         let job = Simulator.Job(flight: Int32(f), attempt: attempt)
-        if states[b].busy < model.backends[b].concurrency {
+        if states[b].busy < constants[b].concurrency {
             flights[f].jobsAtBackends += 1
             let done = startService(b, job, now: now)
             // Without failures in the run, nothing can stop this answer arriving at `done`: when
@@ -640,7 +628,7 @@ struct Engine {
                 flights[f].awaiting = true
                 return
             }
-        } else if states[b].queued < model.backends[b].queueLimit {
+        } else if states[b].queued < constants[b].queueLimit {
             flights[f].jobsAtBackends += 1
             states[b].enqueue(job)
         } else {
@@ -683,17 +671,17 @@ struct Engine {
             drawn = logged
         } else if flight.requestClass >= 0, model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime != nil {
             drawn = model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime!.sample(from: serviceGenerators[b])
-        } else if exponentialServiceMean[b] > 0 {
-            if let state = serviceStates[b] {
-                drawn = exponentialDraw(state, mean: exponentialServiceMean[b])
+        } else if constants[b].exponentialMean > 0 {
+            if let state = constants[b].serviceState {
+                drawn = exponentialDraw(state, mean: constants[b].exponentialMean)
             } else {
-                drawn = exponentialDraw(serviceGenerators[b], mean: exponentialServiceMean[b])
+                drawn = exponentialDraw(serviceGenerators[b], mean: constants[b].exponentialMean)
             }
         } else {
             drawn = model.backends[b].serviceTime.sample(from: serviceGenerators[b])
         }
-        let seconds = drawn / model.backends[b].speed * states[b].slowFactor
-        let done = now.nanoseconds &+ nanosInt(seconds) &+ rttNanos[b]
+        let seconds = drawn / constants[b].speed * states[b].slowFactor
+        let done = now.nanoseconds &+ nanosInt(seconds) &+ constants[b].rttNanos
         queue.post(.serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt, epoch: epoch), at: Instant(nanoseconds: done))
         return done
     }
