@@ -40,7 +40,7 @@ extension Engine {
             totals.retried += 1
             if duringOutage(flights[f].arrival) { totals.retriedDuringOutages += 1 }
         }
-        let decision = balancer.pick(balancer.readsRequest ? context(for: f) : Engine.blankContext, avoiding: avoiding, using: &balancerStream)
+        let decision = balancer.pick(balancer.readsRequest ? context(for: f) : blankContext, avoiding: avoiding, using: &balancerStream)
         noteAffinity(decision, flight: f)
         guard let id = decision.backend else {
             answer(f, status: 503, outcome: .rejected, now: now)

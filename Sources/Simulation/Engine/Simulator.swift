@@ -176,7 +176,8 @@ struct Engine {
     let groupHasNAT: [Bool]
     var balancer: RoutedBalancer
     /// The context passed when the balancer reads none (`RoutedBalancer.readsRequest`).
-    static let blankContext = RequestContext()
+    /// (Stored, not static: a static is reached through a `swift_once` check per access.)
+    let blankContext = RequestContext()
     /// The blue/green switch in force, to roll back when its window ends.
     var activeSwitch: PoolSet.PoolSwitch?
     /// Read timeouts all have the same length, so their deadlines come in order: they wait in a
@@ -556,7 +557,7 @@ struct Engine {
             noteAffinity(decision, flight: f)
             picked = decision.backend
         } else {
-            picked = balancer.pickBackend(Engine.blankContext, avoiding: avoiding, using: &balancerStream)
+            picked = balancer.pickBackend(blankContext, avoiding: avoiding, using: &balancerStream)
         }
         guard let id = picked else {
             answer(f, status: 503, outcome: .rejected, now: now)
