@@ -75,6 +75,31 @@ import Glibc
         #expect(rows(1) != rows(2))
     }
 
+    /// Drawing service times one request ahead changes when numbers are drawn, never which
+    /// request gets which: every requests.csv row and every summary and backend row is the same
+    /// as when each is drawn at its start (crashes and a slow-down included, where starts are
+    /// lost and times scaled after the draw).
+    @Test func drawingServiceTimesAheadChangesNothing() throws {
+        var m = model(.p2c, backends: 6, workers: 2, serviceMean: 0.01, rate: 700, duration: 30)
+        m.failures = [
+            FailureModel(backend: 2, kind: .crash, start: .seconds(5), length: .seconds(5)),
+            FailureModel(backend: 4, kind: .slow(factor: 3), start: .seconds(12), length: .seconds(6)),
+        ]
+        func run(drawingAhead: Bool) throws -> (String, [String]) {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("lbsim-\(UUID().uuidString).csv").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let file = try StreamingFile(path: path)
+            let result = Simulator.run(m, requestsFile: file, timeseriesFile: nil, phase: nil, drawingAhead: drawingAhead)
+            try file.finish()
+            return (try String(contentsOfFile: path, encoding: .utf8), [result.summaryRow] + result.backendRows)
+        }
+        let (aheadRows, aheadSummary) = try run(drawingAhead: true)
+        let (plainRows, plainSummary) = try run(drawingAhead: false)
+        #expect(aheadRows.count > 1_000_000)  // about 21,000 rows
+        #expect(aheadRows == plainRows)
+        #expect(aheadSummary == plainSummary)
+    }
+
     @Test func fullQueuesAndNoBackendAreRejected() {
         var m = model(.roundRobin, backends: 1, serviceMean: 1, rate: 50, duration: 20)
         m.backends[0].queueLimit = 2

@@ -18,9 +18,12 @@ struct BackendConstants {
     /// The service stream's MT19937 state (nil for another algorithm): a draw reads the state
     /// only, not the generator record beside it.
     var serviceState: UnsafeMutablePointer<lbsim_mt_state>?
-    private var padding = 0
+    /// Exponential on an MT19937 state, and drawing ahead allowed (no request class draws its
+    /// own service time from this backend's stream, which would take the next number): the
+    /// engine then draws a service time one request ahead.
+    var drawsAhead: Bool
 
-    init(_ model: BackendModel, serviceGenerator: UnsafeMutablePointer<gsl_rng>) {
+    init(_ model: BackendModel, serviceGenerator: UnsafeMutablePointer<gsl_rng>, drawingAhead: Bool) {
         concurrency = model.concurrency
         queueLimit = model.queueLimit
         speed = model.speed
@@ -28,6 +31,7 @@ struct BackendConstants {
         connectCostNanos = model.connectCost.nanoseconds
         if case .exponential(let mean) = model.serviceTime { exponentialMean = mean } else { exponentialMean = 0 }
         serviceState = lbsim_rng_mt_state(serviceGenerator)
+        drawsAhead = exponentialMean > 0 && serviceState != nil && drawingAhead
     }
 }
 

@@ -92,6 +92,8 @@ public struct Simulator {
         var condition = Condition.normal
         var epoch: Int32 = 0
         var slowFactor = 1.0
+        /// The next service time, drawn ahead (`BackendConstants.drawsAhead`).
+        var drawnAhead = 0.0
         var latency: BatchedHistogram
         var windowErrors = 0
         var failed = 0
@@ -123,7 +125,15 @@ public struct Simulator {
     public static func run(
         _ model: SimulationModel, requestsFile: StreamingFile? = nil, timeseriesFile: StreamingFile? = nil, phase: ((Phase) -> Void)? = nil
     ) -> RunResult {
-        var engine = Engine(model: model, requestsFile: requestsFile, timeseriesFile: timeseriesFile)
+        run(model, requestsFile: requestsFile, timeseriesFile: timeseriesFile, phase: phase, drawingAhead: true)
+    }
+
+    /// `run`, with drawing service times ahead (`BackendConstants.drawsAhead`) switchable, so
+    /// that a test can hold the two to the same output.
+    static func run(
+        _ model: SimulationModel, requestsFile: StreamingFile?, timeseriesFile: StreamingFile?, phase: ((Phase) -> Void)?, drawingAhead: Bool
+    ) -> RunResult {
+        var engine = Engine(model: model, requestsFile: requestsFile, timeseriesFile: timeseriesFile, drawingAhead: drawingAhead)
         phase?(.built)
         engine.run()
         phase?(.eventLoopDone)
@@ -224,7 +234,7 @@ struct Engine {
     /// failures and retries `lbsim tune` attributes to outages.
     let outageWindows: [(start: Int64, end: Int64)]
 
-    init(model: SimulationModel, requestsFile: StreamingFile?, timeseriesFile: StreamingFile?) {
+    init(model: SimulationModel, requestsFile: StreamingFile?, timeseriesFile: StreamingFile?, drawingAhead: Bool = true) {
         self.model = model
         self.requestsFile = requestsFile
         self.timeseriesFile = timeseriesFile
@@ -267,7 +277,10 @@ struct Engine {
         warmupEnd = .zero + model.warmup
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
         failureFree = model.failures.isEmpty
-        constants = BackendConstantsTable(zip(model.backends, serviceGenerators).map { BackendConstants($0, serviceGenerator: $1) })
+        let classesDrawServiceTimes = model.clients.contains { $0.classes.contains { $0.serviceTime != nil } }
+        constants = BackendConstantsTable(zip(model.backends, serviceGenerators).map {
+            BackendConstants($0, serviceGenerator: $1, drawingAhead: drawingAhead && !classesDrawServiceTimes)
+        })
         originalWeights = model.backends.map(\.backend.weight)
         let end = (Instant.zero + model.duration).nanoseconds
         outageWindows = model.failures.compactMap { failure -> (start: Int64, end: Int64)? in
@@ -282,6 +295,9 @@ struct Engine {
         outlier = health.passive.flatMap { $0.style == .outlier ? OutlierDetector(configuration: $0.outlier, hostCount: model.backends.count) : nil }
         maxFails = health.passive.flatMap { $0.style == .maxFails ? model.backends.map { _ in MaxFails(configuration: health.passive!.maxFails) } : nil } ?? []
         requestsFile?.write("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome\n")
+        for b in 0..<constants.count where constants[b].drawsAhead {
+            states[b].drawnAhead = exponentialDraw(constants[b].serviceState.unsafelyUnwrapped, mean: constants[b].exponentialMean)
+        }
     }
 
     /// Time from `now` to the group's next arrival. A constant rate draws one exponential (or
@@ -672,6 +688,12 @@ struct Engine {
             drawn = logged
         } else if flight.requestClass >= 0, model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime != nil {
             drawn = model.clients[Int(flight.client)].classes[Int(flight.requestClass)].serviceTime!.sample(from: serviceGenerators[b])
+        } else if constants[b].drawsAhead {
+            // The draw made at the previous start, or when the engine was built: the stream
+            // yields the same numbers in the same order, and this one's cache misses and `log`
+            // overlap other work instead of delaying the request's completion time.
+            drawn = states[b].drawnAhead
+            states[b].drawnAhead = exponentialDraw(constants[b].serviceState.unsafelyUnwrapped, mean: constants[b].exponentialMean)
         } else if constants[b].exponentialMean > 0 {
             if let state = constants[b].serviceState {
                 drawn = exponentialDraw(state, mean: constants[b].exponentialMean)
