@@ -167,3 +167,16 @@ import Testing
         #expect(keepAlive("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") == true)
     }
 }
+
+@Suite struct CommonStringTests {
+    /// The literal shortcut gives exactly what decoding gives, for the literals, their near
+    /// misses (case, length, one byte off) and bytes that are not UTF-8.
+    @Test func matchesDecoding() {
+        let cases: [[UInt8]] = ["OK", "GET", "PUT", "POST", "HEAD", "Ok", "ok", "GETS", "GE", "PUTT", "POSt", "HEAD ", "Not Found", "", "DELETE"].map { Array($0.utf8) }
+            + [[0x47, 0x45, 0xff], [0xc3, 0x28], [0x4f, 0x4b, 0x80]]
+        for bytes in cases {
+            let got = bytes.withUnsafeBytes { commonString($0) }
+            #expect(got == String(decoding: bytes, as: UTF8.self), "\(bytes)")
+        }
+    }
+}

@@ -230,6 +230,20 @@ func sameBytes(_ bytes: UnsafeRawBufferPointer, _ constant: StaticString) -> Boo
     return memcmp(base, constant.utf8Start, bytes.count) == 0
 }
 
+/// `bytes` as a String, with the values most messages carry (`GET`, `OK`…) returned as
+/// literals: decoding validates the bytes and builds the String, some 120 instructions even
+/// for two bytes, and a proxied request decodes a method and a reason phrase.
+func commonString(_ bytes: UnsafeRawBufferPointer) -> String {
+    switch bytes.count {
+    case 2 where sameBytes(bytes, "OK"): return "OK"
+    case 3 where sameBytes(bytes, "GET"): return "GET"
+    case 3 where sameBytes(bytes, "PUT"): return "PUT"
+    case 4 where sameBytes(bytes, "POST"): return "POST"
+    case 4 where sameBytes(bytes, "HEAD"): return "HEAD"
+    default: return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
 /// The same for a String.
 @inline(__always)
 func equalsIgnoringASCIICase(_ text: String, _ lowercased: String) -> Bool { equalsIgnoringASCIICase(text.utf8, lowercased) }

@@ -140,7 +140,7 @@ public struct HTTPRequestParser {
                 }
                 throw HTTPMessageError(400, "malformed HTTP version")
             }
-            return (String(decoding: UnsafeRawBufferPointer(rebasing: b[0..<sp1]), as: UTF8.self),
+            return (commonString(UnsafeRawBufferPointer(rebasing: b[0..<sp1])),
                     String(decoding: UnsafeRawBufferPointer(rebasing: b[(sp1 + 1)..<sp2]), as: UTF8.self), minor)
         }
     }

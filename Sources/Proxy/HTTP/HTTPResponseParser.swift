@@ -117,7 +117,7 @@ public struct HTTPResponseParser {
             else { return nil }
             let status = Int(b[9] - 48) * 100 + Int(b[10] - 48) * 10 + Int(b[11] - 48)
             guard (100...599).contains(status) else { return nil }
-            let reason = b.count > 13 ? String(decoding: UnsafeRawBufferPointer(rebasing: b[13...]), as: UTF8.self) : ""
+            let reason = b.count > 13 ? commonString(UnsafeRawBufferPointer(rebasing: b[13...])) : ""
             return (b[7] == 49 ? 1 : 0, status, reason)
         }
         guard let (minor, status, reason) = parsed else {
