@@ -16,9 +16,9 @@ static inline const gsl_rng_type *lbsim_rng_taus2(void) { return gsl_rng_taus2; 
 // request, and GSL's `mt_get`, reached through a function pointer, regenerates its state with a
 // data-dependent branch per word (`MAGIC`) that the CPU mispredicts half the time. These are
 // the same algorithm on GSL's own state, word for word (gsl/rng/mt.c, Matsumoto & Nishimura's
-// 2002 reference): the state layout is GSL's `mt_state_t`, checked by size when a stream is
-// made, and the test suite holds every word to `gsl_rng_get` on a twin generator. Other
-// generator types go through GSL's function pointers as before.
+// 2002 reference): the state layout is GSL's `mt_state_t`, checked by size when the first
+// stream is made, and the test suite holds every word to `gsl_rng_get` on a twin generator.
+// Other generator types go through GSL's function pointers as before.
 typedef struct {
     unsigned long mt[624];
     int mti;

@@ -818,7 +818,7 @@ struct Engine {
     }
 
     /// Frees a flight's slot once the client has its answer and no backend still holds it.
-    @inline(__always)  // once per request, from one hot caller
+    @inline(__always)  // twice per request, and small
     mutating func release(_ f: Int) {
         if flights[f].answered && flights[f].jobsAtBackends == 0 { freeFlights.append(Int32(f)) }
     }
