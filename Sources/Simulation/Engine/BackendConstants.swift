@@ -12,8 +12,8 @@ struct BackendConstants {
     var speed: Double
     var rttNanos: Int64
     var connectCostNanos: Int64
-    /// The service-time mean when the distribution is exponential, else 0 (the common case
-    /// draws inline instead of switching over the distribution).
+    /// The service-time mean when the distribution is exponential, else 0: for draws ahead,
+    /// made inline instead of through a switch over the distribution.
     var exponentialMean: Double
     /// The service stream's MT19937 state (nil for another algorithm): a draw reads the state
     /// only, not the generator record beside it.

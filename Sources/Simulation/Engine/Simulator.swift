@@ -701,12 +701,6 @@ struct Engine {
             // overlap other work instead of delaying the request's completion time.
             drawn = states[b].drawnAhead
             states[b].drawnAhead = exponentialDraw(constants[b].serviceState.unsafelyUnwrapped, mean: constants[b].exponentialMean)
-        } else if constants[b].exponentialMean > 0 {
-            if let state = constants[b].serviceState {
-                drawn = exponentialDraw(state, mean: constants[b].exponentialMean)
-            } else {
-                drawn = exponentialDraw(serviceGenerators[b], mean: constants[b].exponentialMean)
-            }
         } else {
             drawn = model.backends[b].serviceTime.sample(from: serviceGenerators[b])
         }
