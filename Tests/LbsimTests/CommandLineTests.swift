@@ -55,6 +55,7 @@ func temporaryDirectory() throws -> URL {
 
     @Test func validateReportsTyposWithFileLineAndSuggestionAndExits2() throws {
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("typo.yaml")
         try "balancer:\n  algoritm: p2c\nbackends: [{ name: a }]\n".write(to: file, atomically: true, encoding: .utf8)
         let run = try LbsimBinary.run(["validate", file.path])
@@ -81,7 +82,9 @@ func temporaryDirectory() throws -> URL {
     /// Same seed, same bytes: the demo's CSV is identical across runs.
     @Test func demoIsDeterministicAndWritesCSV() throws {
         let a = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: a) }
         let b = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: b) }
         let first = try LbsimBinary.run(["demo", "--requests", "5000", "--out", a.path])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(try LbsimBinary.run(["demo", "--requests", "5000", "--out", b.path]).status == 0)
@@ -97,6 +100,7 @@ func temporaryDirectory() throws -> URL {
         // No temporary files are left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: a.path).sorted() == ["health.csv", "picks.csv"])
         let otherSeed = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: otherSeed) }
         #expect(try LbsimBinary.run(["demo", "--requests", "5000", "--seed", "7", "--out", otherSeed.path]).status == 0)
         #expect(try Data(contentsOf: otherSeed.appendingPathComponent("picks.csv")) != Data(contentsOf: a.appendingPathComponent("picks.csv")))
     }
@@ -105,8 +109,11 @@ func temporaryDirectory() throws -> URL {
 @Suite struct RunCommandTests {
     @Test func runWritesTheContractFilesByteIdenticallyForASeed() throws {
         let a = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: a) }
         let b = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: b) }
         let c = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: c) }
         let args = ["run", "Scenarios/homogeneous-baseline.yaml", "--set", "duration=20s", "--set", "warmup=2s"]
         let first = try LbsimBinary.run(args + ["--out", a.path])
         #expect(first.status == 0, "\(first.stderr)")
@@ -137,6 +144,7 @@ func temporaryDirectory() throws -> URL {
 
     @Test func badScenariosExit2WithLocatedMessages() throws {
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let cases: [(String, String)] = [
             ("name: x\nduration: 10s\nbackends: [{ name: a, service_time: { dist: exponential, mean: 1ms } }]\nclients: [{ name: c, arival: { rate: 1/s } }]\n",
              "bad.yaml:4:22: clients[0]: unknown key 'arival'; did you mean 'arrival'?"),

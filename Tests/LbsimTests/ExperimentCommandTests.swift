@@ -5,6 +5,7 @@ import Testing
 @Suite struct ExperimentCommandTests {
     @Test func compareIsIndependentOfJobsAndWritesTheContract() throws {
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let args = ["compare", "Scenarios/homogeneous-baseline.yaml", "--algorithms", "round_robin,least_conn", "--seeds", "3", "--set", "duration=20s", "--set", "warmup=2s"]
         let one = try LbsimBinary.run(args + ["--jobs", "1", "--out", dir.appendingPathComponent("j1").path])
         let two = try LbsimBinary.run(args + ["--jobs", "2", "--out", dir.appendingPathComponent("j2").path])
@@ -28,6 +29,7 @@ import Testing
 
     @Test func shardedSweepMergesByteIdentical() throws {
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let grid = ["--grid", "balancer.algorithm=p2c,least_conn,round_robin", "--grid", "balancer.retries=0,1", "--seeds", "2",
                     "--set", "duration=10s", "--set", "warmup=1s"]
         let whole = try LbsimBinary.run(["sweep", "Scenarios/homogeneous-baseline.yaml"] + grid + ["--out", dir.appendingPathComponent("all").path])
@@ -56,6 +58,7 @@ import Testing
 
     @Test func checkPassesOnTheBaselineAndCatchesAWorsenedPolicy() throws {
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let baseline = dir.appendingPathComponent("baseline").path
         let made = try LbsimBinary.run(["compare", "Scenarios/homogeneous-baseline.yaml", "--algorithms", "p2c", "--seeds", "4",
                                         "--set", "duration=30s", "--set", "warmup=2s", "--out", baseline])
@@ -76,6 +79,7 @@ import Testing
 @Suite struct TuneCommandTests {
     @Test func tuneWritesTheContractAndRecommendsAsHAProxyAndEnvoy() throws {
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let run = try LbsimBinary.run([
             "tune", "Scenarios/tune-outage.yaml", "--trace", "Scenarios/traces/clean-outage.csv", "--grid", "inter=1s,2s", "--grid", "fall=1..3",
             "--grid", "rise=2", "--set", "backends[0].health_apart=true", "--max-false-downs", "0", "--minimize", "detect_mean_s", "--out", dir.path,
@@ -100,6 +104,7 @@ import Testing
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("not a trace"))
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let wrongName = dir.appendingPathComponent("t.csv")
         try "time_s,backend,state\n10,app-9,down\n".write(to: wrongName, atomically: true, encoding: .utf8)
         let missing = try LbsimBinary.run(["tune", "Scenarios/tune-outage.yaml", "--trace", wrongName.path])

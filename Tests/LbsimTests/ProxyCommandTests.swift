@@ -5,6 +5,7 @@ import Testing
 @Suite struct ProxyCommandTests {
     @Test func servesThenStopsCleanlyOnSIGTERM() throws {
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         // The proxy's only backend is the proxy's own admin listener: /stats answers 200.
         // Below Linux's ephemeral range (32768+), where other tests' OS-assigned ports live.
         let port = 20_000 + 2 * Int.random(in: 0..<6_000)
@@ -44,6 +45,7 @@ import Testing
 
     @Test func badProxyFilesExit2WithLocatedMessages() throws {
         let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("bad.yaml")
         try "listen: 127.0.0.1:0\nbalancer: { algoritm: p2c }\nbackends: [ { name: a, address: 127.0.0.1:1 } ]\n".write(to: file, atomically: true, encoding: .utf8)
         let run = try LbsimBinary.run(["proxy", "--config", file.path])

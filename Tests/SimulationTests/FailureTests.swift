@@ -30,6 +30,7 @@ import Testing
     /// Rows of requests.csv as (arrival_s, outcome).
     func requests(_ model: SimulationModel) throws -> (RunResult, [(arrival: Double, outcome: String)]) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("lbsim-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let file = try StreamingFile(path: path)
         let result = Simulator.run(model, requestsFile: file)
         try file.finish()

@@ -27,6 +27,7 @@ import Testing
             .init(time: .seconds(11), rate: 1000), .init(time: .seconds(11.001), rate: 50),
         ]
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("lbsim-ts-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let file = try StreamingFile(path: path)
         _ = Simulator.run(model(spike, process: .constant, duration: 20), timeseriesFile: file)
         try file.finish()

@@ -45,7 +45,10 @@ final class Harness {
         try? group.syncShutdownGracefully()
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
 
     func read(_ file: String) -> String {
         (try? String(contentsOfFile: directory + "/" + file, encoding: .utf8)) ?? ""
