@@ -279,7 +279,7 @@ struct Engine {
         balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
         let latencyBuffers = LatencyBuffers(backends: model.backends.count)
         self.latencyBuffers = latencyBuffers
-        states = Slab(model.backends.indices.map { Simulator.BackendState(latency: BatchedHistogram(buffer: latencyBuffers.buffer($0))) })
+        states = Slab(model.backends.indices.map { Simulator.BackendState(latency: latencyBuffers.histogram($0)) })
         end = .zero + model.duration
         warmupEnd = .zero + model.warmup
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
