@@ -93,7 +93,7 @@ public struct Maglev: BalancingPolicy {
         for _ in 0..<tableSize {
             let owner = Int(slots[slot])
             if owner < 0 { break }
-            if owner != avoiding?.index && table.backends[owner].isAvailable { return .backend(BackendID(owner)) }
+            if owner != avoiding?.index && table.isAvailable(BackendID(owner)) { return .backend(BackendID(owner)) }
             slot += 1
             if slot == tableSize { slot = 0 }
         }

@@ -40,7 +40,7 @@ public struct RandomChoice: BalancingPolicy {
         if !alias.isEmpty {
             for _ in 0..<16 {
                 let candidate = alias.draw(generator.next())
-                if candidate != avoiding?.index && table.backends[candidate].isAvailable { return .backend(BackendID(candidate)) }
+                if candidate != avoiding?.index && table.isAvailable(BackendID(candidate)) { return .backend(BackendID(candidate)) }
             }
         }
         var avoidedWeight: Int64 = 0

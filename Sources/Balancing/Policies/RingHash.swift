@@ -103,7 +103,7 @@ public struct RingHash: BalancingPolicy {
         for _ in 0..<n {
             if p == n { p = 0 }
             let owner = Int(pointOwners[p])
-            if owner != avoiding?.index && table.backends[owner].isAvailable { return .backend(BackendID(owner)) }
+            if owner != avoiding?.index && table.isAvailable(BackendID(owner)) { return .backend(BackendID(owner)) }
             p += 1
         }
         return .noBackend(noBackendReason(in: table, avoiding: avoiding))

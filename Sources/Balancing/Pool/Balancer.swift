@@ -148,26 +148,24 @@ public struct Balancer: Sendable {
     /// fields policies react to are compared, so the hot path (in-flight counts) copies nothing.
     @inline(__always)
     private mutating func update(_ id: BackendID, _ change: (inout Backend) -> Void) {
-        let i = id.index
-        let wasAvailable = table.backends[i].isAvailable
-        let oldInFlight = table.backends[i].inFlight
-        let oldWeight = table.backends[i].weight
+        let wasAvailable = table.isAvailable(id)
+        let oldInFlight = table.inFlight(id)
+        let oldWeight = table.weight(id)
         change(&table[id])
-        table.refreshHotFields(id)
-        let isAvailable = table.backends[i].isAvailable
-        let isBackup = table.backends[i].isBackup
+        let isAvailable = table.isAvailable(id)
+        let isBackup = table.isBackup(id)
         if wasAvailable != isAvailable {
             if !isBackup { availablePrimaries += isAvailable ? 1 : -1 }
             if isBackup { backup.availabilityChanged(id, in: table) } else { primary.availabilityChanged(id, in: table) }
         }
-        if oldInFlight != table.backends[i].inFlight {
+        if oldInFlight != table.inFlight(id) {
             if isBackup {
                 if backupTracksLoad { backup.loadChanged(id, in: table) }
             } else if primaryTracksLoad {
                 primary.loadChanged(id, in: table)
             }
         }
-        if oldWeight != table.backends[i].weight {
+        if oldWeight != table.weight(id) {
             if isBackup { backup.weightChanged(id, in: table) } else { primary.weightChanged(id, in: table) }
         }
     }
