@@ -4,9 +4,9 @@ import Histogram
 /// A backend's latency histogram, counted by the engine in the histogram library's own bucket
 /// layout and handed to the library once, when the run is over.
 ///
-/// A 0.1% histogram spreads one backend's latencies over some 35,000 counters' worth of memory;
-/// with a hundred backends, an increment per finished request missed the cache almost every
-/// time. So values wait in a small buffer and are counted a few thousand at a time, when the
+/// A 0.1% histogram spreads one backend's latencies over some 35 kB of four-byte counters
+/// (70 kB of the library's eight-byte ones); with a hundred backends, an increment per finished
+/// request missed the cache almost every time. So values wait in a small buffer and are counted a few thousand at a time, when the
 /// counters are warm. The counting itself is the engine's: the library's `record` checks its
 /// array's uniqueness, its range and its minimum and maximum on every value, about fifty
 /// instructions where the bucket index and an increment take eight, and its counters are
