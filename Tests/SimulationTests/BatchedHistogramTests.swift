@@ -21,7 +21,7 @@ import Testing
             direct[i % 2].record(value)
         }
         for k in 0..<2 {
-            let complete = batched[k].complete
+            let complete = batched[k].totals().histogram
             #expect(complete == direct[k])
             #expect(try encoded(complete) == encoded(direct[k]))
             #expect(complete.totalCount == UInt64((count + 1 - k) / 2))
@@ -29,6 +29,12 @@ import Testing
             #expect(complete.max == direct[k].max)
             #expect(complete.min == direct[k].min)
         }
+        // The run's histogram is the backends' totals added up: equal to one fed every value.
+        var run = LatencyTotals.empty
+        for k in 0..<2 { run.add(batched[k].totals()) }
+        var both = direct[0]
+        both.add(direct[1])
+        #expect(try encoded(run.histogram) == encoded(both))
     }
 
     /// The engine's bucket index is the library's: every value up to 70,000, then both sides of
@@ -47,7 +53,7 @@ import Testing
             batched.record(value)
             direct.record(value)
         }
-        let complete = batched.complete
+        let complete = batched.totals().histogram
         #expect(complete == direct)
         // The layout's end: the library keeps 2^32 - 1 and drops 2^32.
         var edge = makeLatencyHistogram()
@@ -72,7 +78,7 @@ import Testing
             batched.record(value)
             direct.record(value)
         }
-        let complete = batched.complete
+        let complete = batched.totals().histogram
         #expect(complete == direct)
         // `==` compares extremes by bucket; the encoding holds the exact values.
         #expect(try encoded(complete) == encoded(direct))
@@ -93,7 +99,7 @@ import Testing
             batched.record(value)
             direct.record(value)
         }
-        let complete = batched.complete
+        let complete = batched.totals().histogram
         #expect(complete == direct)
         #expect(complete.countForValue(1003) == direct.countForValue(1003))
     }

@@ -14,9 +14,9 @@ import Histogram
 /// overflow, and the counts move to eight-byte counters before that can happen). Removing the
 /// histogram altogether made the benchmark 9–14% faster; this keeps nearly all of that.
 ///
-/// The histogram the library gets (`complete`) equals one fed every value directly: the same
-/// counters, total, minimum and maximum (a test holds the two equal), so percentiles are the
-/// library's own.
+/// The histogram the library gets (`totals().histogram`) equals one fed every value directly:
+/// the same counters, total, minimum and maximum (a test holds the two equal), so percentiles
+/// are the library's own.
 ///
 /// The buffer's position and address sit inline, first, so that recording touches the
 /// backend's own record and one line of the buffer, not a separate object's header as well.
@@ -83,21 +83,48 @@ struct BatchedHistogram {
         narrowTotal = 0
     }
 
-    /// Every count so far, indexed as the library indexes its counters, with the smallest
-    /// non-zero and the largest value recorded (nil when nothing non-zero was).
-    mutating func totals() -> (counts: [UInt64], minimumNonZero: UInt64?, maximum: UInt64) {
+    /// Everything recorded so far.
+    mutating func totals() -> LatencyTotals {
         flush()
         var all = wide ?? Array(repeating: 0, count: LatencyLayout.countsLength)
         for i in all.indices { all[i] += UInt64(counts[i]) }
-        return (all, minimumNonZero == .max ? nil : UInt64(minimumNonZero), UInt64(maximum))
+        return LatencyTotals(counts: all, minimumNonZero: minimumNonZero == .max ? nil : UInt64(minimumNonZero), maximum: UInt64(maximum))
+    }
+}
+
+/// What one or more latency histograms recorded: counts indexed as the library indexes its
+/// counters (`LatencyLayout`), and the smallest non-zero (nil: none) and largest value.
+struct LatencyTotals {
+    private(set) var counts: [UInt64]
+    private(set) var minimumNonZero: UInt64?
+    private(set) var maximum: UInt64
+
+    static var empty: LatencyTotals { LatencyTotals(counts: Array(repeating: 0, count: LatencyLayout.countsLength), minimumNonZero: nil, maximum: 0) }
+
+    /// Adds `other`'s values: the result is what one histogram fed both would hold.
+    mutating func add(_ other: LatencyTotals) {
+        for i in counts.indices { counts[i] += other.counts[i] }
+        if let low = other.minimumNonZero { minimumNonZero = min(minimumNonZero ?? low, low) }
+        maximum = max(maximum, other.maximum)
     }
 
-    /// Everything recorded so far, as the library's histogram.
-    var complete: Histogram<UInt64> {
-        mutating get {
-            let (counts, low, high) = totals()
-            return LatencyLayout.histogram(counts: counts, minimumNonZero: low, maximum: high)
+    /// The library's histogram with exactly these counts, minimum and maximum, equal to one
+    /// fed every value directly: each counter is recorded once with its count, at its lowest
+    /// value, except that the counters holding the minimum and the maximum are recorded at
+    /// those values, so that the library keeps them as it would have.
+    var histogram: Histogram<UInt64> {
+        var histogram = makeLatencyHistogram()
+        let minimumIndex = minimumNonZero.map { LatencyLayout.index(of: UInt32($0)) } ?? -1
+        let maximumIndex = maximum > 0 ? LatencyLayout.index(of: UInt32(maximum)) : -1
+        for i in counts.indices where counts[i] > 0 {
+            var count = counts[i]
+            if i == maximumIndex {
+                histogram.record(maximum)
+                count -= 1
+            }
+            if count > 0 { histogram.record(i == minimumIndex ? minimumNonZero! : LatencyLayout.lowestValue(at: i), count: count) }
         }
+        return histogram
     }
 }
 
@@ -125,24 +152,6 @@ enum LatencyLayout {
         return UInt64(index & 1023 + 1024) << bucket
     }
 
-    /// The library's histogram with exactly these counts, minimum and maximum: each counter is
-    /// recorded once with its count, at its lowest value, except that the counters holding the
-    /// minimum and the maximum are recorded at those values, so that the library keeps them as
-    /// it would have.
-    static func histogram(counts: [UInt64], minimumNonZero: UInt64?, maximum: UInt64) -> Histogram<UInt64> {
-        var histogram = makeLatencyHistogram()
-        let minimumIndex = minimumNonZero.map { index(of: UInt32($0)) } ?? -1
-        let maximumIndex = maximum > 0 ? index(of: UInt32(maximum)) : -1
-        for i in counts.indices where counts[i] > 0 {
-            var count = counts[i]
-            if i == maximumIndex {
-                histogram.record(maximum)
-                count -= 1
-            }
-            if count > 0 { histogram.record(i == minimumIndex ? minimumNonZero! : lowestValue(at: i), count: count) }
-        }
-        return histogram
-    }
 }
 
 /// The batch buffers and counters of a run's backend histograms, in two allocations freed with

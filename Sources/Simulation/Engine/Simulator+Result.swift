@@ -9,19 +9,14 @@ extension Engine {
         // sum is the run's histogram, exactly, for one addition per counter per backend
         // instead of a second record per request. One backend's histogram at a time: 5,000
         // backends would hold a gigabyte of them at once.
-        var total = [UInt64](repeating: 0, count: LatencyLayout.countsLength)
-        var minimumNonZero: UInt64?
-        var maximum: UInt64 = 0
+        var run = LatencyTotals.empty
         var p99 = [Double](repeating: 0, count: states.count)
         for b in states.indices {
-            let (counts, low, high) = states[b].latency.totals()
-            for i in counts.indices { total[i] += counts[i] }
-            if let low { minimumNonZero = min(minimumNonZero ?? low, low) }
-            maximum = max(maximum, high)
-            let histogram = LatencyLayout.histogram(counts: counts, minimumNonZero: low, maximum: high)
-            p99[b] = Double(histogram.valueAtPercentile(99)) / 1000
+            let backend = states[b].latency.totals()
+            run.add(backend)
+            p99[b] = Double(backend.histogram.valueAtPercentile(99)) / 1000
         }
-        let latency = LatencyLayout.histogram(counts: total, minimumNonZero: minimumNonZero, maximum: maximum)
+        let latency = run.histogram
         let measured = max((totals.endTime - warmupEnd).secondsValue, 1e-9)
         let backends = model.backends.indices.map { b in
             RunResult.BackendRow(

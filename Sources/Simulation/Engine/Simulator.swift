@@ -150,10 +150,10 @@ public struct Simulator {
 
 /// Latency histogram: microseconds up to one hour, three significant digits (0.1%).
 ///
-/// A copy of one made once: `Histogram.init` fills its 22,500 counters through unspecialised
-/// generic code, about a third of a millisecond each, and a run makes one per backend (1.5 s of
-/// set-up with 5,000 backends). A copy shares the counters until its first record, which copies
-/// them in specialised code.
+/// A copy of one made once: `Histogram.init` fills its 23,552 counters through unspecialised
+/// generic code, about a third of a millisecond each, and a run makes one per backend for its
+/// p99 (1.5 s with 5,000 backends). A copy shares the counters until its first record, which
+/// copies them in specialised code.
 func makeLatencyHistogram() -> Histogram<UInt64> {
     emptyLatencyHistogram
 }
@@ -241,7 +241,7 @@ struct Engine {
     /// failures and retries `lbsim tune` attributes to outages.
     let outageWindows: [(start: Int64, end: Int64)]
 
-    init(model: SimulationModel, requestsFile: StreamingFile?, timeseriesFile: StreamingFile?, drawingAhead: Bool = true) {
+    init(model: SimulationModel, requestsFile: StreamingFile?, timeseriesFile: StreamingFile?, drawingAhead: Bool) {
         self.model = model
         self.requestsFile = requestsFile
         self.timeseriesFile = timeseriesFile
