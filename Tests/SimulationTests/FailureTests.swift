@@ -29,12 +29,8 @@ import Testing
 
     /// Rows of requests.csv as (arrival_s, outcome).
     func requests(_ model: SimulationModel) throws -> (RunResult, [(arrival: Double, outcome: String)]) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lbsim-\(UUID().uuidString).csv").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let file = try StreamingFile(path: path)
-        let result = Simulator.run(model, requestsFile: file)
-        try file.finish()
-        let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst().map { line in
+        let (result, text) = try withStreamedFile { Simulator.run(model, requestsFile: $0) }
+        let rows = text.split(separator: "\n").dropFirst().map { line in
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
             return (Double(fields[3])!, String(fields[10]))
         }

@@ -86,12 +86,8 @@ import Glibc
             FailureModel(backend: 4, kind: .slow(factor: 3), start: .seconds(12), length: .seconds(6)),
         ]
         func run(drawingAhead: Bool) throws -> (String, [String]) {
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("lbsim-\(UUID().uuidString).csv").path
-            defer { try? FileManager.default.removeItem(atPath: path) }
-            let file = try StreamingFile(path: path)
-            let result = Simulator.run(m, requestsFile: file, timeseriesFile: nil, phase: nil, drawingAhead: drawingAhead)
-            try file.finish()
-            return (try String(contentsOfFile: path, encoding: .utf8), [result.summaryRow] + result.backendRows)
+            let (result, text) = try withStreamedFile { Simulator.run(m, requestsFile: $0, timeseriesFile: nil, phase: nil, drawingAhead: drawingAhead) }
+            return (text, [result.summaryRow] + result.backendRows)
         }
         let (aheadRows, aheadSummary) = try run(drawingAhead: true)
         let (plainRows, plainSummary) = try run(drawingAhead: false)

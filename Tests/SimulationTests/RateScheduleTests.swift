@@ -26,12 +26,8 @@ import Testing
             .init(time: .zero, rate: 50), .init(time: .seconds(10), rate: 50), .init(time: .seconds(10.001), rate: 1000),
             .init(time: .seconds(11), rate: 1000), .init(time: .seconds(11.001), rate: 50),
         ]
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lbsim-ts-\(UUID().uuidString).csv").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let file = try StreamingFile(path: path)
-        _ = Simulator.run(model(spike, process: .constant, duration: 20), timeseriesFile: file)
-        try file.finish()
-        let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+        let (_, text) = try withStreamedFile { Simulator.run(model(spike, process: .constant, duration: 20), timeseriesFile: $0) }
+        let rows = text.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
         let perSecond = Dictionary(uniqueKeysWithValues: rows.map { (Int($0[0])!, Int($0[4])!) })
         #expect(perSecond[10] == 50)
         #expect(abs(perSecond[11]! - 1000) <= 20)
