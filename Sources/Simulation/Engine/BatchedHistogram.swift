@@ -6,13 +6,14 @@ import Histogram
 ///
 /// A 0.1% histogram spreads one backend's latencies over some 35 kB of four-byte counters
 /// (70 kB of the library's eight-byte ones); with a hundred backends, an increment per finished
-/// request missed the cache almost every time. So values wait in a small buffer and are counted a few thousand at a time, when the
-/// counters are warm. The counting itself is the engine's: the library's `record` checks its
-/// array's uniqueness, its range and its minimum and maximum on every value, about fifty
-/// instructions where the bucket index and an increment take eight, and its counters are
-/// eight bytes where four do (a bucket would need four billion values of one backend to
-/// overflow, and the counts move to eight-byte counters before that can happen). Removing the
-/// histogram altogether made the benchmark 9–14% faster; this keeps nearly all of that.
+/// request missed the cache almost every time. So values wait in a small buffer and are
+/// counted a few thousand at a time, when the counters are warm. The counting itself is the
+/// engine's: the library's `record` checks its array's uniqueness, its range and its minimum
+/// and maximum on every value, about fifty instructions where the bucket index and an
+/// increment take eight, and its counters are eight bytes where four do (a bucket would need
+/// four billion values of one backend to overflow, and the counts move to eight-byte counters
+/// before that can happen). Removing the histogram altogether made the benchmark 9–14% faster;
+/// this keeps nearly all of that.
 ///
 /// The histogram the library gets (`totals().histogram`) equals one fed every value directly:
 /// the same counters, total, minimum and maximum (a test holds the two equal), so percentiles
