@@ -127,6 +127,42 @@ import Testing
         }
     }
 
+    /// The name check (eight bytes at a time, then byte by byte) agrees with the byte rule for
+    /// every byte value at every position of names of every length up to 20: a tchar is part of
+    /// the name, a colon ends it, anything else is a 400.
+    @Test func fieldNamesAreCheckedAtEveryPosition() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for length in 1...20 {
+            for position in 0..<length {
+                for byte in 0...255 {
+                    var name = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    name[position] = UInt8(byte)
+                    let text = Array("GET / HTTP/1.1\r\nHost: x\r\n".utf8) + name + Array(": v\r\n\r\n".utf8)
+                    var parser = HTTPRequestParser()
+                    var buffer = ByteBuffer(bytes: text)
+                    let event = Result { try parser.next(&buffer) }
+                    let expected: String?  // the name parsed, or nil for a 400
+                    if tchar.contains(UInt8(byte)) {
+                        expected = String(decoding: name, as: UTF8.self)
+                    } else if byte == 58 && position > 0 {
+                        expected = String(decoding: name[..<position], as: UTF8.self)
+                    } else {
+                        expected = nil
+                    }
+                    switch event {
+                    case .success(.head(let head)?) where expected != nil && head.fields.count == 2 && head.fields[1].name == expected:
+                        continue
+                    case .failure(let error as HTTPMessageError) where expected == nil && error.status == 400:
+                        continue
+                    default:
+                        Issue.record("length \(length), byte \(byte) at \(position): \(event)")
+                        return
+                    }
+                }
+            }
+        }
+    }
+
     /// Fields found line by line must keep their exact bounds, wherever the line ends fall.
     @Test func fieldsKeepTheirBoundsAcrossManyLines() throws {
         let names = (1...40).map { "X-Field-\($0)" }

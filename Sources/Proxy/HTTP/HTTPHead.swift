@@ -345,112 +345,135 @@ public struct HTTPMessageError: Error, Equatable, Sendable, CustomStringConverti
 /// colon (§5.1: must be rejected with 400), no obs-fold continuation lines (§5.2: a server must
 /// reject them or replace them; nginx rejects), and no control characters in values.
 enum HeadScanner {
-    /// Finds the end of the head (the byte after CRLFCRLF) in `bytes`, skipping leading empty
-    /// lines; nil while incomplete. A bare LF is an error even before the head is complete, so
-    /// a smuggling attempt is refused without waiting for more bytes.
-    static func headLength(_ bytes: UnsafeRawBufferPointer, requireCR: Bool) throws(HTTPMessageError) -> (start: Int, end: Int)? {
-        var start = 0
-        // RFC 9112 §2.2: a server should ignore at least one empty line before the request line.
-        while start + 1 < bytes.count, bytes[start] == 13, bytes[start + 1] == 10 { start += 2 }
-        guard let base = bytes.baseAddress else { return nil }
-        var lineStart = start
-        while lineStart < bytes.count, let lf = memchr(base + lineStart, 10, bytes.count - lineStart) {
-            let i = UnsafeRawPointer(lf) - UnsafeRawPointer(base)
-            let hasCR = i > lineStart && bytes[i - 1] == 13
-            if !hasCR && requireCR { throw HTTPMessageError(400, "bare LF in the head (lines must end with CRLF)") }
-            let lineLength = i - lineStart - (hasCR ? 1 : 0)
-            if lineLength == 0 && lineStart > start { return (start, i + 1) }
-            lineStart = i + 1
-        }
-        return nil
-    }
-
-    /// Splits a complete head (`head`'s readable bytes) into its start line and fields; the
-    /// fields point into `head`. `spare` is the parser's last span array: once the head that
-    /// used it is gone, its storage is reused (an allocation and a free fewer per head).
-    static func split(
-        _ head: ByteBuffer, fieldLimit: Int, reusing spare: inout [FieldSpan]
-    ) throws(HTTPMessageError) -> (startLine: ByteBuffer, fields: HTTPFields) {
+    /// Reads a complete head off the front of `buffer`, split into its start line and fields
+    /// (which point into the head's bytes); nil while the head is incomplete, with `buffer`
+    /// untouched. Only the first `limit + 1` bytes are looked at: the caller refuses a longer
+    /// head. `spare` is the parser's last span array: once the head that used it is gone, its
+    /// storage is reused (an allocation and a free fewer per head).
+    ///
+    /// One pass finds the end and splits the lines: finding the end first and splitting after
+    /// went over every line twice, a fifth of the scanner's instructions.
+    static func readHead(
+        from buffer: inout ByteBuffer, limit: Int, requireCR: Bool, fieldLimit: Int, reusing spare: inout [FieldSpan]
+    ) throws(HTTPMessageError) -> (startLine: ByteBuffer, fields: HTTPFields, length: Int)? {
         var fields = spare
         spare = []  // so that `fields` is the only reference when no head holds the array
         fields.removeAll(keepingCapacity: true)  // in place when unique, a new buffer otherwise
         fields.reserveCapacity(16)
-        let startLine: Range<Int> = try head.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
-            // The closure's own variable for the loop (swapped in and back out, so the storage
-            // stays unique): appending to the captured one reloaded it on every field.
-            var list: [FieldSpan] = []
-            swap(&list, &fields)
-            defer { swap(&list, &fields) }
-            var startLine: Range<Int>?
-            var lineStart = 0
-            guard let base = bytes.baseAddress else { throw HTTPMessageError(400, "empty start line") }
-            let classes = nameByteClasses.utf8Start
-            // memchr finds each LF at vector speed; the byte loop it replaced was a third of the
-            // scanner's instructions.
-            while lineStart < bytes.count, let lf = memchr(base + lineStart, 10, bytes.count - lineStart) {
-                let i = UnsafeRawPointer(lf) - UnsafeRawPointer(base)
-                let line = lineStart..<(i > lineStart && bytes[i - 1] == 13 ? i - 1 : i)
-                lineStart = i + 1
-                guard startLine != nil else {
-                    guard !line.isEmpty else { throw HTTPMessageError(400, "empty start line") }
-                    startLine = line
-                    continue
-                }
-                if line.isEmpty { continue }
-                let first = bytes[line.lowerBound]
-                if first == 32 || first == 9 { throw HTTPMessageError(400, "obs-fold: a header line starts with whitespace") }
-                var colon = line.lowerBound
-                while colon < line.upperBound {
-                    let byteClass = classes[Int(bytes[colon])]
-                    if byteClass == 48 {  // a tchar
-                        colon += 1
-                        continue
-                    }
-                    if byteClass == 49 { break }  // the colon
-                    if byteClass == 50 { throw HTTPMessageError(400, "whitespace between a header name and its colon") }
-                    throw HTTPMessageError(400, "invalid character in a header name")
-                }
-                guard colon < line.upperBound, colon > line.lowerBound else { throw HTTPMessageError(400, "a header line without a name and colon") }
-                var valueStart = colon + 1
-                var valueEnd = line.upperBound
-                while valueStart < valueEnd && (bytes[valueStart] == 32 || bytes[valueStart] == 9) { valueStart += 1 }
-                while valueEnd > valueStart && (bytes[valueEnd - 1] == 32 || bytes[valueEnd - 1] == 9) { valueEnd -= 1 }
-                if hasControlCharacter(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])) {
-                    throw HTTPMessageError(400, "control character in a header value")
-                }
-                let name = line.lowerBound..<colon
-                list.append(FieldSpan(name: name, value: valueStart..<valueEnd, kind: FieldKind(token: UnsafeRawBufferPointer(rebasing: bytes[name]))))
-                if list.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
-            }
-            guard let startLine else { throw HTTPMessageError(400, "empty start line") }
-            return startLine
+        let found = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
+            try scan(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, limit &+ 1)]), requireCR: requireCR, fieldLimit: fieldLimit, into: &fields)
         }
         spare = fields
-        return (head.getSlice(at: head.readerIndex + startLine.lowerBound, length: startLine.count)!, HTTPFields(storage: head, spans: fields))
+        guard let found else { return nil }
+        buffer.moveReaderIndex(forwardBy: found.start)
+        let head = buffer.readSlice(length: found.end - found.start)!
+        let startLine = head.getSlice(at: head.readerIndex + found.startLine.lowerBound, length: found.startLine.count)!
+        return (startLine, HTTPFields(storage: head, spans: fields), found.end - found.start)
+    }
+
+    /// The head in `bytes`: where it starts (after the empty lines RFC 9112 §2.2 lets a server
+    /// skip before a request line), where it ends (the byte after its empty line) and its start
+    /// line; its fields are appended to `list`, with offsets from the start. nil while no empty
+    /// line ends it. A line is refused as soon as it is complete, so a smuggling attempt is
+    /// refused without waiting for the rest of the head.
+    static func scan(
+        _ bytes: UnsafeRawBufferPointer, requireCR: Bool, fieldLimit: Int, into list: inout [FieldSpan]
+    ) throws(HTTPMessageError) -> (start: Int, end: Int, startLine: Range<Int>)? {
+        guard let base = bytes.baseAddress else { return nil }
+        // The function's own variable for the loop (swapped in and back out, so the storage
+        // stays unique): appending through the inout reloaded it on every field.
+        var spans: [FieldSpan] = []
+        swap(&spans, &list)
+        defer { swap(&spans, &list) }
+        let count = bytes.count
+        var start = 0
+        while start &+ 1 < count, bytes[start] == 13, bytes[start &+ 1] == 10 { start &+= 2 }
+        var startLine: Range<Int>?
+        var lineStart = start
+        let classes = nameByteClasses.utf8Start
+        // memchr finds each LF at vector speed; the byte loop it replaced was a third of the
+        // scanner's instructions.
+        while lineStart < count, let lf = memchr(base + lineStart, 10, count &- lineStart) {
+            let i = UnsafeRawPointer(lf) - UnsafeRawPointer(base)
+            let hasCR = i > lineStart && bytes[i &- 1] == 13
+            if !hasCR && requireCR { throw HTTPMessageError(400, "bare LF in the head (lines must end with CRLF)") }
+            let lineEnd = hasCR ? i &- 1 : i
+            let line = lineStart..<lineEnd
+            lineStart = i &+ 1
+            guard let first = startLine else {
+                guard !line.isEmpty else { throw HTTPMessageError(400, "empty start line") }
+                startLine = (line.lowerBound &- start)..<(line.upperBound &- start)
+                continue
+            }
+            if line.isEmpty { return (start, lineStart, first) }
+            let firstByte = bytes[line.lowerBound]
+            if firstByte == 32 || firstByte == 9 { throw HTTPMessageError(400, "obs-fold: a header line starts with whitespace") }
+            // The name: eight bytes at a time while each is a tchar (their classes, OR-ed
+            // together, are then "0"), then byte by byte up to the colon.
+            var colon = line.lowerBound
+            while colon &+ 8 <= line.upperBound {
+                let p = base + colon
+                var classesSeen: UInt8 = 0
+                for k in 0..<8 { classesSeen |= classes[Int(p.load(fromByteOffset: k, as: UInt8.self))] }
+                if classesSeen != 48 { break }
+                colon &+= 8
+            }
+            while colon < line.upperBound {
+                let byteClass = classes[Int(bytes[colon])]
+                if byteClass == 48 {  // a tchar
+                    colon &+= 1
+                    continue
+                }
+                if byteClass == 49 { break }  // the colon
+                if byteClass == 50 { throw HTTPMessageError(400, "whitespace between a header name and its colon") }
+                throw HTTPMessageError(400, "invalid character in a header name")
+            }
+            guard colon < line.upperBound, colon > line.lowerBound else { throw HTTPMessageError(400, "a header line without a name and colon") }
+            var valueStart = colon &+ 1
+            var valueEnd = line.upperBound
+            while valueStart < valueEnd && (bytes[valueStart] == 32 || bytes[valueStart] == 9) { valueStart &+= 1 }
+            while valueEnd > valueStart && (bytes[valueEnd &- 1] == 32 || bytes[valueEnd &- 1] == 9) { valueEnd &-= 1 }
+            if hasControlCharacter(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])) {
+                throw HTTPMessageError(400, "control character in a header value")
+            }
+            let name = (line.lowerBound &- start)..<(colon &- start)
+            let kind = FieldKind(token: UnsafeRawBufferPointer(start: base + line.lowerBound, count: name.count))
+            spans.append(FieldSpan(name: name, value: (valueStart &- start)..<(valueEnd &- start), kind: kind))
+            if spans.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
+        }
+        return nil
     }
 
     /// Whether `value` holds a control character other than HTAB (RFC 9110 §5.5: CTLs are not
-    /// field content). Eight bytes at a time: a word is looked at byte by byte only when it
-    /// holds a byte below 0x20 or a DEL, which in practice means a tab.
+    /// field content). Eight bytes at a time, the last word overlapping the one before it, and
+    /// a value of four to seven bytes as two overlapping halves, so no value ends in a byte
+    /// loop; a word is looked at byte by byte only when it holds a byte below 0x20 or a DEL,
+    /// which in practice means a tab.
     @inline(__always)
     static func hasControlCharacter(_ value: UnsafeRawBufferPointer) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
-        var i = 0
-        while i &+ 8 <= value.count {
-            let x = value.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        @inline(__always) func mayHold(_ x: UInt64) -> Bool {
             let del = x ^ (0x7f &* ones)
             // Standard zero-byte tricks: a byte below 0x20, or a byte equal to 0x7f.
-            if ((x &- 0x20 &* ones) & ~x | (del &- ones) & ~del) & highs != 0 {
-                for k in i..<(i &+ 8) where isControl(value[k]) { return true }
-            }
-            i &+= 8
+            return ((x &- 0x20 &* ones) & ~x | (del &- ones) & ~del) & highs != 0
         }
-        while i < value.count {
-            if isControl(value[i]) { return true }
-            i &+= 1
+        @inline(__always) func bytesHold(_ range: Range<Int>) -> Bool {
+            for k in range where isControl(value[k]) { return true }
+            return false
         }
-        return false
+        let n = value.count
+        guard let p = value.baseAddress, n >= 4 else { return bytesHold(0..<n) }
+        if n < 8 {
+            let x = UInt64(p.loadUnaligned(as: UInt32.self)) | UInt64(p.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)) << 32
+            return mayHold(x) && bytesHold(0..<n)
+        }
+        var i = 0
+        while true {
+            if mayHold(p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) && bytesHold(i..<(i &+ 8)) { return true }
+            if i &+ 8 == n { return false }
+            i = min(i &+ 8, n &- 8)
+        }
     }
 
     @inline(__always)

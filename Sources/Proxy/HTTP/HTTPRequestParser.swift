@@ -104,18 +104,11 @@ public struct HTTPRequestParser {
     }
 
     private mutating func parseHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> RequestHead? {
-        let readable = buffer.readableBytes
-        let found: (start: Int, end: Int)? = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
-            try HeadScanner.headLength(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, maxHeadBytes + 1)]), requireCR: true)
-        }
-        guard let (start, end) = found else {
-            if readable > maxHeadBytes { throw HTTPMessageError(431, "request head larger than \(maxHeadBytes) bytes") }
+        guard let split = try HeadScanner.readHead(from: &buffer, limit: maxHeadBytes, requireCR: true, fieldLimit: maxFields, reusing: &spareSpans) else {
+            if buffer.readableBytes > maxHeadBytes { throw HTTPMessageError(431, "request head larger than \(maxHeadBytes) bytes") }
             return nil
         }
-        if end - start > maxHeadBytes { throw HTTPMessageError(431, "request head larger than \(maxHeadBytes) bytes") }
-        buffer.moveReaderIndex(forwardBy: start)
-        let head = buffer.readSlice(length: end - start)!
-        let split = try HeadScanner.split(head, fieldLimit: maxFields, reusing: &spareSpans)
+        if split.length > maxHeadBytes { throw HTTPMessageError(431, "request head larger than \(maxHeadBytes) bytes") }
         return try Self.validate(startLine: split.startLine, fields: split.fields)
     }
 

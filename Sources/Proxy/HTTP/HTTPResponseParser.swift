@@ -95,20 +95,15 @@ public struct HTTPResponseParser {
     }
 
     private mutating func parseHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> ResponseHead? {
-        let found: (start: Int, end: Int)? = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
-            try HeadScanner.headLength(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, maxHeadBytes + 1)]), requireCR: false)
-        }
-        guard let (start, end) = found else {
-            if buffer.readableBytes > maxHeadBytes { throw HTTPMessageError(502, "upstream response head too large") }
-            return nil
-        }
-        let split: (startLine: ByteBuffer, fields: HTTPFields)
-        buffer.moveReaderIndex(forwardBy: start)
-        let head = buffer.readSlice(length: end - start)!
+        let found: (startLine: ByteBuffer, fields: HTTPFields, length: Int)?
         do {
-            split = try HeadScanner.split(head, fieldLimit: 500, reusing: &spareSpans)
+            found = try HeadScanner.readHead(from: &buffer, limit: maxHeadBytes, requireCR: false, fieldLimit: 500, reusing: &spareSpans)
         } catch {
             throw HTTPMessageError(502, "invalid upstream response: \(error.reason)")
+        }
+        guard let split = found else {
+            if buffer.readableBytes > maxHeadBytes { throw HTTPMessageError(502, "upstream response head too large") }
+            return nil
         }
         // `HTTP/1.x SP 3DIGIT [SP reason]`, read on bytes.
         let parsed: (minor: Int, status: Int, reason: String)? = split.startLine.withUnsafeReadableBytes { b in
