@@ -94,14 +94,18 @@ public struct HTTPResponseParser {
         return false
     }
 
-    private mutating func parseHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> ResponseHead? {
-        let found: (startLine: ByteBuffer, fields: HTTPFields, length: Int)?
+    /// The head's lines, any error in them a 502 (a function of its own, so that the result is
+    /// moved out, not copied out of a `do` block).
+    private mutating func readHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> (startLine: ByteBuffer, fields: HTTPFields, length: Int)? {
         do {
-            found = try HeadScanner.readHead(from: &buffer, limit: maxHeadBytes, requireCR: false, fieldLimit: 500, reusing: &spareSpans)
+            return try HeadScanner.readHead(from: &buffer, limit: maxHeadBytes, requireCR: false, fieldLimit: 500, reusing: &spareSpans)
         } catch {
             throw HTTPMessageError(502, "invalid upstream response: \(error.reason)")
         }
-        guard let split = found else {
+    }
+
+    private mutating func parseHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> ResponseHead? {
+        guard let split = try readHead(&buffer) else {
             if buffer.readableBytes > maxHeadBytes { throw HTTPMessageError(502, "upstream response head too large") }
             return nil
         }

@@ -65,11 +65,17 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         var responseChunked = false
         var responseKeepAlive = true
         var status = 0
+        /// Read from `head` once: reading a field of the head through the object copies the
+        /// whole head (its strings, fields and buffer retained and released) each time.
+        let chunked: Bool
+        let isHeadMethod: Bool
 
         init(id: Int, head: RequestHead, arrival: Instant) {
             self.id = id
             self.head = head
             self.arrival = arrival
+            chunked = head.framing == .chunked
+            isHeadMethod = head.method == "HEAD"
         }
     }
 
@@ -158,14 +164,14 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     /// Parses what the buffer holds: a new request only when none is in progress.
     private func process() {
-        while !closing, inbound != nil {
+        reading: while !closing, inbound != nil {
             if exchange != nil && !parser.expectsBody { break }  // pipelined: wait for the response
             do {
-                guard let event = try parser.next(&inbound!) else { break }
-                switch consume event {
-                case .head(let head): begin(head)
-                case .body(.data(let data)): bodyData(data)
-                case .body(.end): bodyEnd()
+                switch try parser.next(&inbound!) {
+                case .head(let head)?: begin(head)
+                case .body(.data(let data))?: bodyData(data)
+                case .body(.end)?: bodyEnd()
+                case nil: break reading
                 }
             } catch {
                 requestRejected(error)
@@ -178,16 +184,20 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         }
     }
 
-    private func begin(_ head: RequestHead) {
+    /// Takes the head owned, so that it moves from the parser's event into the exchange: taken
+    /// borrowed, it was copied into the exchange (strings, fields and buffer retained) and the
+    /// event destroyed after.
+    private func begin(_ head: consuming RequestHead) {
         stopWaiting()
         let id = state.nextRequestID
         state.nextRequestID += 1
+        let keepAlive = head.keepAlive, expectsContinue = head.expectsContinue
         exchange = Exchange(id: id, head: head, arrival: state.now)
-        if !head.keepAlive || state.draining { closeAfterResponse = true }
+        if !keepAlive || state.draining { closeAfterResponse = true }
         if !parser.expectsBody {
             exchange!.bodyComplete = true
             dispatch(avoiding: nil)
-        } else if head.expectsContinue {
+        } else if expectsContinue {
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
         }
     }
@@ -212,7 +222,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         guard exchange != nil else { return }
         exchange!.bodyComplete = true
         if exchange!.sent, let upstream = exchange!.upstream {
-            if exchange!.head.framing == .chunked { upstream.write(ByteBuffer(string: "0\r\n\r\n"), flush: true) }
+            if exchange!.chunked { upstream.write(ByteBuffer(string: "0\r\n\r\n"), flush: true) }
         } else if !exchange!.dispatched {
             dispatch(avoiding: nil)
         }
@@ -302,11 +312,11 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             exchange.head, clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto,
             backendHost: state.hostNames[connection.backend], into: &out)
         for part in exchange.pending {
-            if exchange.head.framing == .chunked { HeadWriter.writeChunk(part, into: &out) } else { out.writeImmutableBuffer(part) }
+            if exchange.chunked { HeadWriter.writeChunk(part, into: &out) } else { out.writeImmutableBuffer(part) }
         }
         if !exchange.retained { exchange.pending.removeAll() }
-        if exchange.bodyComplete, exchange.head.framing == .chunked { out.writeStaticString("0\r\n\r\n") }
-        connection.start(out, requestIsHead: exchange.head.method == "HEAD", owner: self)
+        if exchange.bodyComplete, exchange.chunked { out.writeStaticString("0\r\n\r\n") }
+        connection.start(out, requestIsHead: exchange.isHeadMethod, owner: self)
         requestScratch = out
         exchange.upstream = connection
         exchange.sent = true
