@@ -65,7 +65,7 @@ enum HeadWriter {
     /// the Host for a request that came without one (HTTP/1.0 allows that, HTTP/1.1 does not),
     /// the backend's address, as nginx's default `proxy_set_header Host $proxy_host` gives.
     static func writeRequest(
-        _ head: RequestHead, clientAddress: String, forwardedProto: String?, backendHost: String, into buffer: inout ByteBuffer
+        _ head: borrowing RequestHead, clientAddress: String, forwardedProto: String?, backendHost: String, into buffer: inout ByteBuffer
     ) {
         let named = connectionNamed(head.fields)
         let bound = head.method.utf8.count + head.target.utf8.count + clientAddress.utf8.count
@@ -110,7 +110,7 @@ enum HeadWriter {
     /// The response as sent to the client. `chunked` says whether the body is re-framed as
     /// chunked (when the upstream's length is unknown and the client speaks HTTP/1.1).
     static func writeResponse(
-        _ head: ResponseHead, keepAlive: Bool, clientMinorVersion: Int, setCookie: String?, into buffer: inout ByteBuffer
+        _ head: borrowing ResponseHead, keepAlive: Bool, clientMinorVersion: Int, setCookie: String?, into buffer: inout ByteBuffer
     ) {
         let named = connectionNamed(head.fields)
         let bound = head.reason.utf8.count + (setCookie?.utf8.count ?? 0) + 2 * fieldsBound(head.fields)

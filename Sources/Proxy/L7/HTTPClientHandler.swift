@@ -69,6 +69,13 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         /// whole head (its strings, fields and buffer retained and released) each time.
         let chunked: Bool
         let isHeadMethod: Bool
+        let minorVersion: Int
+
+        /// The request head as sent upstream. A method, so that the head is read in place:
+        /// passed from outside as `exchange.head`, it was copied out first.
+        func writeHead(clientAddress: String, forwardedProto: String?, backendHost: String, into out: inout ByteBuffer) {
+            HeadWriter.writeRequest(head, clientAddress: clientAddress, forwardedProto: forwardedProto, backendHost: backendHost, into: &out)
+        }
 
         init(id: Int, head: RequestHead, arrival: Instant) {
             self.id = id
@@ -76,6 +83,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             self.arrival = arrival
             chunked = head.framing == .chunked
             isHeadMethod = head.method == "HEAD"
+            minorVersion = head.minorVersion
         }
     }
 
@@ -308,9 +316,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         guard let exchange else { return }
         // One buffer, one write: the head and the body read so far (at most the retain limit).
         var out = scratchBuffer(&requestScratch, capacity: 512 + exchange.pendingBytes)
-        HeadWriter.writeRequest(
-            exchange.head, clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto,
-            backendHost: state.hostNames[connection.backend], into: &out)
+        exchange.writeHead(clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto, backendHost: state.hostNames[connection.backend], into: &out)
         for part in exchange.pending {
             if exchange.chunked { HeadWriter.writeChunk(part, into: &out) } else { out.writeImmutableBuffer(part) }
         }
@@ -373,14 +379,14 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         guard let exchange else { return }
         exchange.responseStarted = true
         exchange.status = head.status
-        let framing = HeadWriter.clientFraming(head, clientMinorVersion: exchange.head.minorVersion)
+        let framing = HeadWriter.clientFraming(head, clientMinorVersion: exchange.minorVersion)
         exchange.responseChunked = framing == .chunked
         if framing == .untilClose || !exchange.bodyComplete { closeAfterResponse = true }
         exchange.responseKeepAlive = !closeAfterResponse
         self.exchange = exchange
         var out = scratchBuffer(&responseScratch, capacity: 1024)
         HeadWriter.writeResponse(
-            head, keepAlive: !closeAfterResponse, clientMinorVersion: exchange.head.minorVersion, setCookie: exchange.setCookie, into: &out)
+            head, keepAlive: !closeAfterResponse, clientMinorVersion: exchange.minorVersion, setCookie: exchange.setCookie, into: &out)
         // Held back: a small response goes out as head and body in one write at its end.
         pendingOut = out
     }
