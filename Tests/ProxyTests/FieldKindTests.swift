@@ -60,3 +60,43 @@ import Testing
         }
     }
 }
+
+/// `HeadScanner.plainConnection` compares a Connection value a word at a time; these hold it
+/// to the byte-by-byte comparison on every case variant of `keep-alive` and `close` and on
+/// every one-byte change of them to a byte a scanned value can hold (no control characters but
+/// HTAB), in their own length and one byte shorter or longer.
+@Suite struct PlainConnectionTests {
+    static let valueBytes: [UInt8] = [9] + Array(32...126) + Array(128...255)
+
+    func slow(_ bytes: [UInt8]) -> Bool? {
+        bytes.withUnsafeBytes { sameIgnoringASCIICase($0, "keep-alive") ? true : sameIgnoringASCIICase($0, "close") ? false : nil }
+    }
+
+    func fast(_ bytes: [UInt8]) -> Bool? { bytes.withUnsafeBytes { HeadScanner.plainConnection($0) } }
+
+    @Test func caseVariantsAreRecognised() {
+        for (word, expected) in [("keep-alive", true), ("close", false)] {
+            let letters = Array(word.utf8)
+            for mask in 0..<(1 << letters.count) {
+                let bytes = letters.enumerated().map { i, c in c != 45 && mask & (1 << i) != 0 ? c - 32 : c }
+                #expect(fast(bytes) == expected, "\(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+    }
+
+    @Test func everyOneByteChangeAgrees() {
+        for word in ["keep-alive", "close"] {
+            let letters = Array(word.utf8)
+            for i in letters.indices {
+                for c in Self.valueBytes {
+                    var changed = letters
+                    changed[i] = c
+                    #expect(fast(changed) == slow(changed), "\(changed)")
+                }
+            }
+            #expect(fast(Array(letters.dropLast())) == nil)
+            #expect(fast(letters + [101]) == nil)
+        }
+        #expect(fast([]) == nil)
+    }
+}

@@ -479,6 +479,32 @@ enum HeadScanner {
     @inline(__always)
     static func isControl(_ c: UInt8) -> Bool { (c < 32 && c != 9) || c == 127 }
 
+    /// A Connection value that is exactly `keep-alive` (true) or `close` (false), ignoring case;
+    /// nil for anything else. For a value the scanner has accepted, compared a word at a time:
+    /// it holds no control characters, and among the other bytes setting bit 0x20 folds only an
+    /// uppercase letter onto a lowercase one and nothing onto '-' (only CR would), so a folded
+    /// word equals a lowercase constant exactly when the bytes do, ignoring case. These are the
+    /// values nearly every message carries; a test holds this to the byte-by-byte comparison.
+    @inline(__always)
+    static func plainConnection(_ value: UnsafeRawBufferPointer) -> Bool? {
+        #if _endian(little)
+        guard let p = value.baseAddress else { return nil }
+        switch value.count {
+        case 10:
+            let a = p.loadUnaligned(as: UInt64.self) | 0x2020_2020_2020_2020
+            let b = p.loadUnaligned(fromByteOffset: 8, as: UInt16.self) | 0x2020
+            return a == 0x696c_612d_7065_656b && b == 0x6576 ? true : nil  // "keep-ali", "ve"
+        case 5:
+            let a = p.loadUnaligned(as: UInt32.self) | 0x2020_2020
+            return a == 0x736f_6c63 && p.load(fromByteOffset: 4, as: UInt8.self) | 0x20 == 0x65 ? false : nil  // "clos", "e"
+        default:
+            return nil
+        }
+        #else
+        return sameIgnoringASCIICase(value, "keep-alive") ? true : sameIgnoringASCIICase(value, "close") ? false : nil
+        #endif
+    }
+
     /// A Content-Length value from its bytes: digits only (no sign, no spaces, no list), within Int.
     static func parseLength(_ bytes: UnsafeRawBufferPointer) -> Int? {
         guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
@@ -492,8 +518,7 @@ enum HeadScanner {
 
     /// What a Connection field's value says: close, keep-alive, or other tokens (nil: look closer).
     static func connectionKeepAlive(_ value: UnsafeRawBufferPointer) -> Bool? {
-        if sameIgnoringASCIICase(value, "keep-alive") { return true }
-        if sameIgnoringASCIICase(value, "close") { return false }
+        if let plain = plainConnection(value) { return plain }
         let tokens = Self.tokens(String(decoding: value, as: UTF8.self))
         if tokens.contains("close") { return false }
         if tokens.contains("keep-alive") { return true }

@@ -11,6 +11,9 @@ public struct RequestHead: Sendable, Equatable {
     /// Whether the client keeps the connection open after this exchange.
     public var keepAlive: Bool
     public var expectsContinue: Bool
+    /// False when every Connection field is just `keep-alive` or `close`: then it names no
+    /// fields to drop, and the writer does not look (nearly every request).
+    var connectionNamesFields = true
 
     /// The first value of field `name` (lowercase).
     public func field(_ name: String) -> String? { fields.first { $0.named(name) }?.value }
@@ -145,6 +148,7 @@ public struct HTTPRequestParser {
         var sawLength = false, sawCoding = false, sawHost = false
         var keepAlive = minor == 1
         var expectsContinue = false
+        var namesFields = false
         try fields.withBytes { (bytes) throws(HTTPMessageError) in
             for span in fields.spans {
                 switch span.kind {
@@ -168,7 +172,13 @@ public struct HTTPRequestParser {
                     if sawHost { throw HTTPMessageError(400, "duplicate Host") }
                     sawHost = true
                 case .connection:
-                    if let alive = HeadScanner.connectionKeepAlive(span.value(in: bytes)) { keepAlive = alive }
+                    let value = span.value(in: bytes)
+                    if let plain = HeadScanner.plainConnection(value) {
+                        keepAlive = plain
+                    } else {
+                        namesFields = true
+                        if let alive = HeadScanner.connectionKeepAlive(value) { keepAlive = alive }
+                    }
                 case .expect:
                     if sameIgnoringASCIICase(span.value(in: bytes), "100-continue") { expectsContinue = true }
                 default:
@@ -181,6 +191,6 @@ public struct HTTPRequestParser {
         let framing: BodyFraming = chunked ? .chunked : (length.map { $0 > 0 ? .length($0) : .none } ?? .none)
         return RequestHead(
             method: method, target: target, minorVersion: minor, fields: fields, framing: framing,
-            keepAlive: keepAlive, expectsContinue: expectsContinue)
+            keepAlive: keepAlive, expectsContinue: expectsContinue, connectionNamesFields: namesFields)
     }
 }

@@ -9,6 +9,9 @@ public struct ResponseHead: Sendable, Equatable {
     public var framing: BodyFraming
     /// Whether the upstream connection can carry another request after this response.
     public var keepAlive: Bool
+    /// False when every Connection field is just `keep-alive` or `close`: then it names no
+    /// fields to drop, and the writer does not look (nearly every response).
+    var connectionNamesFields = true
 
     public func field(_ name: String) -> String? { fields.first { $0.named(name) }?.value }
 }
@@ -125,6 +128,7 @@ public struct HTTPResponseParser {
         var keepAlive = minor == 1
         var length: Int?
         var coding: String?
+        var namesFields = false
         try split.fields.withBytes { (bytes) throws(HTTPMessageError) in
             for span in split.fields.spans {
                 switch span.kind {
@@ -137,7 +141,13 @@ public struct HTTPResponseParser {
                     let value = String(decoding: span.value(in: bytes), as: UTF8.self)
                     coding = coding.map { $0 + "," + value } ?? value
                 case .connection:
-                    if let alive = HeadScanner.connectionKeepAlive(span.value(in: bytes)) { keepAlive = alive }
+                    let value = span.value(in: bytes)
+                    if let plain = HeadScanner.plainConnection(value) {
+                        keepAlive = plain
+                    } else {
+                        namesFields = true
+                        if let alive = HeadScanner.connectionKeepAlive(value) { keepAlive = alive }
+                    }
                 default: break
                 }
             }
@@ -156,6 +166,6 @@ public struct HTTPResponseParser {
         if case .untilClose = framing { keepAlive = false }
         return ResponseHead(
             status: status, reason: reason, minorVersion: minor, fields: split.fields,
-            framing: framing, keepAlive: keepAlive)
+            framing: framing, keepAlive: keepAlive, connectionNamesFields: namesFields)
     }
 }

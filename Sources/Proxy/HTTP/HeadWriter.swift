@@ -11,7 +11,7 @@ enum HeadWriter {
         fields.withBytes { bytes in
             for span in fields.spans where span.kind == .connection {
                 let value = span.value(in: bytes)
-                if sameIgnoringASCIICase(value, "keep-alive") || sameIgnoringASCIICase(value, "close") { continue }
+                if HeadScanner.plainConnection(value) != nil { continue }
                 for token in HeadScanner.tokens(String(decoding: value, as: UTF8.self)) where token != "close" && token != "keep-alive" {
                     named.append(String(token))
                 }
@@ -67,7 +67,7 @@ enum HeadWriter {
     static func writeRequest(
         _ head: borrowing RequestHead, clientAddress: String, forwardedProto: String?, backendHost: String, into buffer: inout ByteBuffer
     ) {
-        let named = connectionNamed(head.fields)
+        let named = head.connectionNamesFields ? connectionNamed(head.fields) : []
         let bound = head.method.utf8.count + head.target.utf8.count + clientAddress.utf8.count
             + (forwardedProto?.utf8.count ?? 0) + backendHost.utf8.count + fieldsBound(head.fields)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { space in
@@ -112,7 +112,7 @@ enum HeadWriter {
     static func writeResponse(
         _ head: borrowing ResponseHead, keepAlive: Bool, clientMinorVersion: Int, setCookie: String?, into buffer: inout ByteBuffer
     ) {
-        let named = connectionNamed(head.fields)
+        let named = head.connectionNamesFields ? connectionNamed(head.fields) : []
         let bound = head.reason.utf8.count + (setCookie?.utf8.count ?? 0) + 2 * fieldsBound(head.fields)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { space in
             var out = HeadCursor(space)
