@@ -11,6 +11,7 @@ struct FieldSpan: Sendable, Equatable {
     var valueLength: Int32
     var kind: FieldKind
 
+    @inline(__always)
     init(name: Range<Int>, value: Range<Int>, kind: FieldKind) {
         nameStart = Int32(name.lowerBound)
         nameLength = Int32(name.count)
@@ -374,8 +375,13 @@ enum HeadScanner {
     /// The head in `bytes`: where it starts (after the empty lines RFC 9112 §2.2 lets a server
     /// skip before a request line), where it ends (the byte after its empty line) and its start
     /// line; its fields are appended to `list`, with offsets from the start. nil while no empty
-    /// line ends it. A line is refused as soon as it is complete, so a smuggling attempt is
-    /// refused without waiting for the rest of the head.
+    /// line ends it. A line is refused as soon as what it holds is known to be wrong, so a
+    /// smuggling attempt is refused without waiting for the rest of the head.
+    ///
+    /// A field line is read in one pass: its name up to the colon, then its value up to the
+    /// first control character, eight bytes at a time. That character is the line's end (CRLF,
+    /// or a bare LF where one is allowed), an HTAB (allowed: the scan goes on) or an error, so
+    /// finding the end and checking the value are the same loop.
     static func scan(
         _ bytes: UnsafeRawBufferPointer, requireCR: Bool, fieldLimit: Int, into list: inout [FieldSpan]
     ) throws(HTTPMessageError) -> (start: Int, end: Int, startLine: Range<Int>)? {
@@ -388,93 +394,119 @@ enum HeadScanner {
         let count = bytes.count
         var start = 0
         while start &+ 1 < count, bytes[start] == 13, bytes[start &+ 1] == 10 { start &+= 2 }
-        var startLine: Range<Int>?
-        var lineStart = start
+        // The start line, whatever bytes it holds: its own parser checks them.
+        guard start < count, let lf = memchr(base + start, 10, count &- start) else { return nil }
+        let startLF = UnsafeRawPointer(lf) - UnsafeRawPointer(base)
+        let startHasCR = startLF > start && bytes[startLF &- 1] == 13
+        if !startHasCR && requireCR { throw HTTPMessageError(400, "bare LF in the head (lines must end with CRLF)") }
+        let startLineEnd = startHasCR ? startLF &- 1 : startLF
+        guard startLineEnd > start else { throw HTTPMessageError(400, "empty start line") }
+        let startLine = 0..<(startLineEnd &- start)
         let classes = nameByteClasses.utf8Start
-        // memchr finds each LF at vector speed; the byte loop it replaced was a third of the
-        // scanner's instructions.
-        while lineStart < count, let lf = memchr(base + lineStart, 10, count &- lineStart) {
-            let i = UnsafeRawPointer(lf) - UnsafeRawPointer(base)
-            let hasCR = i > lineStart && bytes[i &- 1] == 13
-            if !hasCR && requireCR { throw HTTPMessageError(400, "bare LF in the head (lines must end with CRLF)") }
-            let lineEnd = hasCR ? i &- 1 : i
-            let line = lineStart..<lineEnd
-            lineStart = i &+ 1
-            guard let first = startLine else {
-                guard !line.isEmpty else { throw HTTPMessageError(400, "empty start line") }
-                startLine = (line.lowerBound &- start)..<(line.upperBound &- start)
-                continue
+        var lineStart = startLF &+ 1
+        while true {
+            guard lineStart < count else { return nil }
+            let first = bytes[lineStart]
+            // The empty line that ends the head.
+            if first == 10 {
+                if requireCR { throw HTTPMessageError(400, "bare LF in the head (lines must end with CRLF)") }
+                return (start, lineStart &+ 1, startLine)
             }
-            if line.isEmpty { return (start, lineStart, first) }
-            let firstByte = bytes[line.lowerBound]
-            if firstByte == 32 || firstByte == 9 { throw HTTPMessageError(400, "obs-fold: a header line starts with whitespace") }
+            if first == 13 {
+                guard lineStart &+ 1 < count else { return nil }
+                if bytes[lineStart &+ 1] == 10 { return (start, lineStart &+ 2, startLine) }
+            }
+            if first == 32 || first == 9 { throw HTTPMessageError(400, "obs-fold: a header line starts with whitespace") }
             // The name: eight bytes at a time while each is a tchar (their classes, OR-ed
             // together, are then "0"), then byte by byte up to the colon.
-            var colon = line.lowerBound
-            while colon &+ 8 <= line.upperBound {
+            var colon = lineStart
+            while colon &+ 8 <= count {
                 let p = base + colon
                 var classesSeen: UInt8 = 0
                 for k in 0..<8 { classesSeen |= classes[Int(p.load(fromByteOffset: k, as: UInt8.self))] }
                 if classesSeen != 48 { break }
                 colon &+= 8
             }
-            while colon < line.upperBound {
-                let byteClass = classes[Int(bytes[colon])]
+            while true {
+                guard colon < count else { return nil }
+                let byte = bytes[colon]
+                let byteClass = classes[Int(byte)]
                 if byteClass == 48 {  // a tchar
                     colon &+= 1
                     continue
                 }
                 if byteClass == 49 { break }  // the colon
                 if byteClass == 50 { throw HTTPMessageError(400, "whitespace between a header name and its colon") }
+                if byte == 13 || byte == 10 { throw HTTPMessageError(400, "a header line without a name and colon") }
                 throw HTTPMessageError(400, "invalid character in a header name")
             }
-            guard colon < line.upperBound, colon > line.lowerBound else { throw HTTPMessageError(400, "a header line without a name and colon") }
+            guard colon > lineStart else { throw HTTPMessageError(400, "a header line without a name and colon") }
+            let nameStart = lineStart
             var valueStart = colon &+ 1
-            var valueEnd = line.upperBound
-            while valueStart < valueEnd && (bytes[valueStart] == 32 || bytes[valueStart] == 9) { valueStart &+= 1 }
-            while valueEnd > valueStart && (bytes[valueEnd &- 1] == 32 || bytes[valueEnd &- 1] == 9) { valueEnd &-= 1 }
-            if hasControlCharacter(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])) {
+            while valueStart < count && (bytes[valueStart] == 32 || bytes[valueStart] == 9) { valueStart &+= 1 }
+            // The value, up to the line's end.
+            var i = valueStart
+            let lineEnd: Int
+            while true {
+                guard let at = firstControl(bytes, from: i) else { return nil }
+                let byte = bytes[at]
+                if byte == 9 {
+                    i = at &+ 1
+                    continue
+                }
+                if byte == 10 {
+                    if requireCR { throw HTTPMessageError(400, "bare LF in the head (lines must end with CRLF)") }
+                    lineEnd = at
+                    lineStart = at &+ 1
+                    break
+                }
+                if byte == 13 {
+                    guard at &+ 1 < count else { return nil }
+                    if bytes[at &+ 1] == 10 {
+                        lineEnd = at
+                        lineStart = at &+ 2
+                        break
+                    }
+                }
                 throw HTTPMessageError(400, "control character in a header value")
             }
-            let name = (line.lowerBound &- start)..<(colon &- start)
-            let kind = FieldKind(token: UnsafeRawBufferPointer(start: base + line.lowerBound, count: name.count))
-            spans.append(FieldSpan(name: name, value: (valueStart &- start)..<(valueEnd &- start), kind: kind))
+            var valueEnd = lineEnd
+            while valueEnd > valueStart && (bytes[valueEnd &- 1] == 32 || bytes[valueEnd &- 1] == 9) { valueEnd &-= 1 }
+            let kind = FieldKind(token: UnsafeRawBufferPointer(start: base + nameStart, count: colon &- nameStart))
+            spans.append(FieldSpan(name: (nameStart &- start)..<(colon &- start), value: (valueStart &- start)..<(valueEnd &- start), kind: kind))
             if spans.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
+        }
+    }
+
+    /// Where the first byte from `from` on that is a control character (below 0x20, LF, CR and
+    /// HTAB included) or DEL lies; nil if none is in `bytes`. Eight bytes at a time: the
+    /// standard tricks flag a byte below 0x20 or equal to 0x7f, and the lowest flag is exact
+    /// (a borrow only sets flags above the byte that caused it).
+    @inline(__always)
+    static func firstControl(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let count = bytes.count
+        var i = from
+        #if _endian(little)
+        if let p = bytes.baseAddress {
+            while i &+ 8 <= count {
+                let x = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let del = x ^ (0x7f &* ones)
+                let flags = ((x &- 0x20 &* ones) & ~x | (del &- ones) & ~del) & highs
+                if flags != 0 { return i &+ flags.trailingZeroBitCount &>> 3 }
+                i &+= 8
+            }
+        }
+        #endif
+        while i < count {
+            let c = bytes[i]
+            if c < 32 || c == 127 { return i }
+            i &+= 1
         }
         return nil
     }
 
-    /// Whether `value` holds a control character other than HTAB (RFC 9110 §5.5: CTLs are not
-    /// field content). Eight bytes at a time, the last word overlapping the one before it, and
-    /// a value of four to seven bytes as two overlapping halves, so no value ends in a byte
-    /// loop; a word is looked at byte by byte only when it holds a byte below 0x20 or a DEL,
-    /// which in practice means a tab.
-    @inline(__always)
-    static func hasControlCharacter(_ value: UnsafeRawBufferPointer) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func mayHold(_ x: UInt64) -> Bool {
-            let del = x ^ (0x7f &* ones)
-            // Standard zero-byte tricks: a byte below 0x20, or a byte equal to 0x7f.
-            return ((x &- 0x20 &* ones) & ~x | (del &- ones) & ~del) & highs != 0
-        }
-        @inline(__always) func bytesHold(_ range: Range<Int>) -> Bool {
-            for k in range where isControl(value[k]) { return true }
-            return false
-        }
-        let n = value.count
-        guard let p = value.baseAddress, n >= 4 else { return bytesHold(0..<n) }
-        if n < 8 {
-            let x = UInt64(p.loadUnaligned(as: UInt32.self)) | UInt64(p.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)) << 32
-            return mayHold(x) && bytesHold(0..<n)
-        }
-        var i = 0
-        while true {
-            if mayHold(p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) && bytesHold(i..<(i &+ 8)) { return true }
-            if i &+ 8 == n { return false }
-            i = min(i &+ 8, n &- 8)
-        }
-    }
 
     @inline(__always)
     static func isControl(_ c: UInt8) -> Bool { (c < 32 && c != 9) || c == 127 }
