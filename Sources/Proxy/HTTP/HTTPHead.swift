@@ -11,6 +11,17 @@ struct FieldSpan: Sendable, Equatable {
     var valueLength: Int32
     var kind: FieldKind
 
+    /// A field the head scanner found: its offsets lie in a window of at most 2^30 bytes
+    /// (`HeadScanner.windowLimit`), so they fit without the four checked conversions.
+    @inline(__always)
+    init(nameStart: Int, colon: Int, valueStart: Int, valueEnd: Int, kind: FieldKind) {
+        self.nameStart = Int32(truncatingIfNeeded: nameStart)
+        nameLength = Int32(truncatingIfNeeded: colon &- nameStart)
+        self.valueStart = Int32(truncatingIfNeeded: valueStart)
+        valueLength = Int32(truncatingIfNeeded: valueEnd &- valueStart)
+        self.kind = kind
+    }
+
     @inline(__always)
     init(name: Range<Int>, value: Range<Int>, kind: FieldKind) {
         nameStart = Int32(name.lowerBound)
@@ -362,7 +373,7 @@ enum HeadScanner {
         fields.removeAll(keepingCapacity: true)  // in place when unique, a new buffer otherwise
         fields.reserveCapacity(16)
         let found = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
-            try scan(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, limit &+ 1)]), requireCR: requireCR, fieldLimit: fieldLimit, into: &fields)
+            try scan(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, min(limit, windowLimit) &+ 1)]), requireCR: requireCR, fieldLimit: fieldLimit, into: &fields)
         }
         spare = fields
         guard let found else { return nil }
@@ -371,6 +382,10 @@ enum HeadScanner {
         let startLine = head.getSlice(at: head.readerIndex + found.startLine.lowerBound, length: found.startLine.count)!
         return (startLine, HTTPFields(storage: head, spans: fields), found.end - found.start)
     }
+
+    /// The most bytes a head is looked for in, whatever the configured limit (which is far
+    /// lower): field offsets then fit in 32 bits unchecked.
+    static let windowLimit = 1 << 30
 
     /// The head in `bytes`: where it starts (after the empty lines RFC 9112 §2.2 lets a server
     /// skip before a request line), where it ends (the byte after its empty line) and its start
@@ -386,6 +401,7 @@ enum HeadScanner {
         _ bytes: UnsafeRawBufferPointer, requireCR: Bool, fieldLimit: Int, into list: inout [FieldSpan]
     ) throws(HTTPMessageError) -> (start: Int, end: Int, startLine: Range<Int>)? {
         guard let base = bytes.baseAddress else { return nil }
+        precondition(bytes.count <= windowLimit &+ 1, "a head window beyond the limit")
         // The function's own variable for the loop (swapped in and back out, so the storage
         // stays unique): appending through the inout reloaded it on every field.
         var spans: [FieldSpan] = []
@@ -473,7 +489,7 @@ enum HeadScanner {
             var valueEnd = lineEnd
             while valueEnd > valueStart && (bytes[valueEnd &- 1] == 32 || bytes[valueEnd &- 1] == 9) { valueEnd &-= 1 }
             let kind = FieldKind(token: UnsafeRawBufferPointer(start: base + nameStart, count: colon &- nameStart))
-            spans.append(FieldSpan(name: (nameStart &- start)..<(colon &- start), value: (valueStart &- start)..<(valueEnd &- start), kind: kind))
+            spans.append(FieldSpan(nameStart: nameStart &- start, colon: colon &- start, valueStart: valueStart &- start, valueEnd: valueEnd &- start, kind: kind))
             if spans.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
         }
     }
