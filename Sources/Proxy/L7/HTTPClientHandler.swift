@@ -65,8 +65,8 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         var responseChunked = false
         var responseKeepAlive = true
         var status = 0
-        /// Read from `head` once: reading a field of the head through the object copies the
-        /// whole head (its strings, fields and buffer retained and released) each time.
+        /// Kept apart from `head`, read once: read through the object, a field of the head can
+        /// cost a copy of the whole head (its strings, fields and buffer retained and released).
         let chunked: Bool
         let isHeadMethod: Bool
         let minorVersion: Int
