@@ -564,6 +564,19 @@ enum HeadScanner {
         return n
     }
 
+    /// A Connection field's value, for the parsers: `keepAlive` follows a `keep-alive` or
+    /// `close` in it, and `namesFields` is set when it holds anything but one of those alone
+    /// (it may name fields the writers must drop).
+    @inline(__always)
+    static func readConnection(_ value: UnsafeRawBufferPointer, keepAlive: inout Bool, namesFields: inout Bool) {
+        if let plain = plainConnection(value) {
+            keepAlive = plain
+            return
+        }
+        namesFields = true
+        if let alive = connectionKeepAlive(value) { keepAlive = alive }
+    }
+
     /// What a Connection field's value says: close, keep-alive, or other tokens (nil: look closer).
     static func connectionKeepAlive(_ value: UnsafeRawBufferPointer) -> Bool? {
         if let plain = plainConnection(value) { return plain }

@@ -172,13 +172,7 @@ public struct HTTPRequestParser {
                     if sawHost { throw HTTPMessageError(400, "duplicate Host") }
                     sawHost = true
                 case .connection:
-                    let value = span.value(in: bytes)
-                    if let plain = HeadScanner.plainConnection(value) {
-                        keepAlive = plain
-                    } else {
-                        namesFields = true
-                        if let alive = HeadScanner.connectionKeepAlive(value) { keepAlive = alive }
-                    }
+                    HeadScanner.readConnection(span.value(in: bytes), keepAlive: &keepAlive, namesFields: &namesFields)
                 case .expect:
                     if sameIgnoringASCIICase(span.value(in: bytes), "100-continue") { expectsContinue = true }
                 default:

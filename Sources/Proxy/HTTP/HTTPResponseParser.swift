@@ -141,13 +141,7 @@ public struct HTTPResponseParser {
                     let value = String(decoding: span.value(in: bytes), as: UTF8.self)
                     coding = coding.map { $0 + "," + value } ?? value
                 case .connection:
-                    let value = span.value(in: bytes)
-                    if let plain = HeadScanner.plainConnection(value) {
-                        keepAlive = plain
-                    } else {
-                        namesFields = true
-                        if let alive = HeadScanner.connectionKeepAlive(value) { keepAlive = alive }
-                    }
+                    HeadScanner.readConnection(span.value(in: bytes), keepAlive: &keepAlive, namesFields: &namesFields)
                 default: break
                 }
             }
