@@ -523,10 +523,6 @@ enum HeadScanner {
         return nil
     }
 
-
-    @inline(__always)
-    static func isControl(_ c: UInt8) -> Bool { (c < 32 && c != 9) || c == 127 }
-
     /// A Connection value that is exactly `keep-alive` (true) or `close` (false), ignoring case;
     /// nil for anything else. For a value the scanner has accepted, compared a word at a time:
     /// it holds no control characters, and among the other bytes setting bit 0x20 folds only an
