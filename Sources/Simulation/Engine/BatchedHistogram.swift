@@ -152,7 +152,6 @@ enum LatencyLayout {
         let bucket = index >> 10 - 1
         return UInt64(index & 1023 + 1024) << bucket
     }
-
 }
 
 /// The batch buffers and counters of a run's backend histograms, in two allocations freed with
