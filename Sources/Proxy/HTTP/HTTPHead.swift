@@ -573,9 +573,9 @@ enum HeadScanner {
         if let alive = connectionKeepAlive(value) { keepAlive = alive }
     }
 
-    /// What a Connection field's value says: close, keep-alive, or other tokens (nil: look closer).
+    /// What a Connection field's value that is not a lone `keep-alive` or `close` (those are
+    /// `readConnection`'s) says among its tokens: close, keep-alive, or neither (nil).
     static func connectionKeepAlive(_ value: UnsafeRawBufferPointer) -> Bool? {
-        if let plain = plainConnection(value) { return plain }
         let tokens = Self.tokens(String(decoding: value, as: UTF8.self))
         if tokens.contains("close") { return false }
         if tokens.contains("keep-alive") { return true }
