@@ -41,6 +41,7 @@ final class ProxyState: @unchecked Sendable {
     var accessLog: CSVLog?
     var nextRequestID = 0
     var openClientConnections = 0
+    var openAdminConnections = 0
     /// Open L7 client connections, to close the idle ones when draining.
     var clientHandlers: [ObjectIdentifier: HTTPClientHandler] = [:]
     var draining = false
@@ -53,7 +54,7 @@ final class ProxyState: @unchecked Sendable {
     var activeSwitch: PoolSet.PoolSwitch?
     /// The timeouts armed on every request, converted once: a `Duration` becomes nanoseconds
     /// through 128-bit arithmetic, which cost more than arming the timer.
-    let timeouts: (read: TimeAmount, header: TimeAmount, keepalive: TimeAmount)
+    let timeouts: (read: TimeAmount, header: TimeAmount, keepalive: TimeAmount, body: TimeAmount, idle: TimeAmount)
 
     struct Totals {
         var requests = 0
@@ -96,7 +97,8 @@ final class ProxyState: @unchecked Sendable {
         startUptime = NIODeadline.now().uptimeNanoseconds
         timeouts = (
             .nanoseconds(configuration.balancer.timeouts.read.nanoseconds), .nanoseconds(configuration.client.headerTimeout.nanoseconds),
-            .nanoseconds(configuration.client.keepaliveTimeout.nanoseconds)
+            .nanoseconds(configuration.client.keepaliveTimeout.nanoseconds), .nanoseconds(configuration.client.bodyTimeout.nanoseconds),
+            .nanoseconds(configuration.client.idleTimeout.nanoseconds)
         )
         let balancer = configuration.balancer
         let pools = Set(configuration.backends.map(\.pool)).sorted()

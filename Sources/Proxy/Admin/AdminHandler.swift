@@ -15,15 +15,63 @@ final class AdminHandler: ChannelInboundHandler {
 
     unowned let state: ProxyState
     private var parser = HTTPRequestParser()
-    private var inbound: ByteBuffer?
+    private var inbound = ByteBuffer()
+    /// When the connection is closed unless a whole request has come by then: the admin
+    /// listener's header and idle timeout in one (`admin_limits.timeout`).
+    private var deadline = NIODeadline.distantFuture
+    private var timer: Scheduled<Void>?
+    private var counted = false
 
     init(state: ProxyState) { self.state = state }
 
+    /// Over `admin_limits.max_connections`, a connection gets 503 and is closed at once, so
+    /// a flood of admin connections holds a bounded number of descriptors and the main
+    /// listener keeps its own.
+    func channelActive(context: ChannelHandlerContext) {
+        let limit = state.configuration.adminLimits.maxConnections
+        guard state.openAdminConnections < limit else {
+            let out = HeadWriter.errorResponse(
+                status: 503, reason: HeadWriter.reasonPhrase(503), detail: "too many admin connections (admin_limits.max_connections is \(limit))",
+                close: true, allocator: context.channel.allocator)
+            context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        counted = true
+        state.openAdminConnections += 1
+        restartClock(context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        if counted { state.openAdminConnections -= 1 }
+        counted = false
+    }
+
+    private func restartClock(_ context: ChannelHandlerContext) {
+        deadline = .now() + .nanoseconds(state.configuration.adminLimits.timeout.nanoseconds)
+        if timer == nil { schedule(context, at: deadline) }
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, at when: NIODeadline) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
+            timer = nil
+            guard counted else { return }
+            if NIODeadline.now() < deadline {
+                schedule(context, at: deadline)
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        if inbound == nil { inbound = bytes } else { inbound!.writeBuffer(&bytes) }
+        guard counted else { return }
+        inbound.writeBuffer(&bytes)
         do {
-            while let event = try parser.next(&inbound!) {
+            while let event = try parser.next(&inbound) {
+                restartClock(context)
                 // Admin requests carry no body worth reading; bodies are skipped.
                 guard case .head(let head) = event else { continue }
                 let (status, type, body) = answer(head)
@@ -69,9 +117,12 @@ final class AdminHandler: ChannelInboundHandler {
     private func splitTarget(_ target: String) -> (String, [String: String]) {
         guard let q = target.firstIndex(of: "?") else { return (target, [:]) }
         var query: [String: String] = [:]
+        // `split` drops empty pieces, so `?&` and `?=` have none to read; a pair without a
+        // key is ignored, and the first value of a key wins.
         for pair in target[target.index(after: q)...].split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1)
-            query[String(kv[0])] = kv.count > 1 ? String(kv[1]) : ""
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = kv.first, !key.isEmpty, query[String(key)] == nil else { continue }
+            query[String(key)] = kv.count > 1 ? String(kv[1]) : ""
         }
         return (String(target[..<q]), query)
     }

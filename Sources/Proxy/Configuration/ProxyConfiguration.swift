@@ -19,6 +19,7 @@ public struct ProxyConfiguration: Decodable, Sendable {
     /// Idle upstream connections kept per backend (nginx `keepalive 32`); 0 disables reuse.
     public var upstreamKeepalive = 32
     public var client = ClientLimits()
+    public var adminLimits = AdminLimits()
     /// How long a stopping proxy lets in-flight requests finish.
     public var drainTimeout: Duration = .seconds(10)
 
@@ -32,12 +33,21 @@ public struct ProxyConfiguration: Decodable, Sendable {
         public var keepaliveTimeout: Duration = .seconds(75)
         /// Open client connections at most; more are accepted and closed at once (L4) or get 503 (L7).
         public var maxConnections = 10_000
+        /// Time between two reads of a request body (nginx `client_body_timeout`, HAProxy
+        /// `timeout client`): a body that stops arriving gets 408 and the connection closes.
+        public var bodyTimeout: Duration = .seconds(60)
+        /// Header fields in one request at most: more gets 431.
+        public var maxHeaderFields = 100
+        /// L4: a relayed connection with no byte either way for this long is closed (nginx
+        /// stream `proxy_timeout`, HAProxy `timeout client`/`timeout tunnel`).
+        public var idleTimeout: Duration = .seconds(600)
 
         public init() {}
 
         enum CodingKeys: String, StrictCodingKey {
             case maxHeaderSize = "max_header_size", headerTimeout = "header_timeout"
             case keepaliveTimeout = "keepalive_timeout", maxConnections = "max_connections"
+            case bodyTimeout = "body_timeout", maxHeaderFields = "max_header_fields", idleTimeout = "idle_timeout"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -50,13 +60,42 @@ public struct ProxyConfiguration: Decodable, Sendable {
             try c.require(keepaliveTimeout > .zero, .keepaliveTimeout, "keepalive_timeout must be positive")
             maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? maxConnections
             try c.require(maxConnections >= 1, .maxConnections, "max_connections must be at least 1")
+            bodyTimeout = try c.decodeIfPresent(Duration.self, forKey: .bodyTimeout) ?? bodyTimeout
+            try c.require(bodyTimeout > .zero, .bodyTimeout, "body_timeout must be positive")
+            maxHeaderFields = try c.decodeIfPresent(Int.self, forKey: .maxHeaderFields) ?? maxHeaderFields
+            try c.require(maxHeaderFields >= 1 && maxHeaderFields <= 10_000, .maxHeaderFields, "max_header_fields must be within 1…10000")
+            idleTimeout = try c.decodeIfPresent(Duration.self, forKey: .idleTimeout) ?? idleTimeout
+            try c.require(idleTimeout > .zero, .idleTimeout, "idle_timeout must be positive")
+        }
+    }
+
+    /// Limits of the admin listener, which must stay usable (and must not starve the main
+    /// listener of descriptors) when someone floods it.
+    public struct AdminLimits: Decodable, Sendable, Equatable {
+        /// Open admin connections at most; more get 503 and are closed at once.
+        public var maxConnections = 16
+        /// Time to receive an admin request head, and to keep an idle admin connection.
+        public var timeout: Duration = .seconds(10)
+
+        public init() {}
+
+        enum CodingKeys: String, StrictCodingKey {
+            case maxConnections = "max_connections", timeout
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? maxConnections
+            try c.require(maxConnections >= 1 && maxConnections <= 1000, .maxConnections, "max_connections must be within 1…1000")
+            timeout = try c.decodeIfPresent(Duration.self, forKey: .timeout) ?? timeout
+            try c.require(timeout > .zero, .timeout, "timeout must be positive")
         }
     }
 
     enum CodingKeys: String, StrictCodingKey {
         case name, mode, listen, admin, adminToken = "admin_token", seed, balancer, backends
         case forwardedProto = "forwarded_proto", upstreamKeepalive = "upstream_keepalive", client
-        case drainTimeout = "drain_timeout"
+        case drainTimeout = "drain_timeout", adminLimits = "admin_limits"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -89,6 +128,7 @@ public struct ProxyConfiguration: Decodable, Sendable {
         upstreamKeepalive = try c.decodeIfPresent(Int.self, forKey: .upstreamKeepalive) ?? upstreamKeepalive
         try c.require(upstreamKeepalive >= 0 && upstreamKeepalive <= 10_000, .upstreamKeepalive, "upstream_keepalive must be within 0…10000")
         client = try c.decodeIfPresent(ClientLimits.self, forKey: .client) ?? client
+        adminLimits = try c.decodeIfPresent(AdminLimits.self, forKey: .adminLimits) ?? adminLimits
         drainTimeout = try c.decodeIfPresent(Duration.self, forKey: .drainTimeout) ?? drainTimeout
         try c.require(drainTimeout >= .zero, .drainTimeout, "drain_timeout must not be negative")
         let pools = Set(backends.map(\.pool))

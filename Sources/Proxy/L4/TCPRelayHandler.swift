@@ -27,6 +27,10 @@ final class TCPRelayHandler: ChannelInboundHandler {
     private var arrival = Instant.zero
     private var start: Instant?
     private var id = 0
+    /// `client.idle_timeout`: the relay closes when no byte has moved either way for that long.
+    /// Lazy, like the L7 timers: a byte moves the deadline, the one task re-arms itself.
+    private var idleDeadline = NIODeadline.distantFuture
+    private var idleTimer: Scheduled<Void>?
     #if DEBUG
     /// Counted while alive, for the resource tests (`LiveObjects`).
     private let live = LiveObjects.Token(.relayHandler)
@@ -50,7 +54,27 @@ final class TCPRelayHandler: ChannelInboundHandler {
             return
         }
         setClientReads(false)
+        touched()
         connect(avoiding: nil)
+    }
+
+    private func touched() {
+        idleDeadline = .now() + state.timeouts.idle
+        if idleTimer == nil, let context { scheduleIdleCheck(context, at: idleDeadline) }
+    }
+
+    private func scheduleIdleCheck(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            idleTimer = nil
+            guard !finished, let context = self.context else { return }
+            if NIODeadline.now() < idleDeadline {
+                scheduleIdleCheck(context, at: idleDeadline)
+                return
+            }
+            finish(status: 200, outcome: "idle_timeout")
+            upstream?.close(promise: nil)
+            context.close(promise: nil)
+        }
     }
 
     private var peerAddress: IPAddress? { context?.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) }
@@ -111,6 +135,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
+        touched()
         guard let upstream else {
             pending.append(bytes)
             return
@@ -128,6 +153,8 @@ final class TCPRelayHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
         state.openClientConnections -= 1
         upstream?.close(promise: nil)
         finish(status: 200, outcome: "ok")
@@ -145,6 +172,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
 
     func upstreamRead(_ bytes: ByteBuffer) {
         guard let context else { return }
+        touched()
         context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
         if !context.channel.isWritable { _ = try? upstream?.syncOptions?.setOption(.autoRead, value: false) }
     }

@@ -29,8 +29,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private var closeAfterResponse = false
     private var closing = false
     /// The connection's one timer, lazy like the upstream read timer: waiting for a request
-    /// head (`header_timeout`) or idle between requests (`keepalive_timeout`).
-    private enum Wait { case none, header, idle }
+    /// head (`header_timeout`), for the next piece of a request body (`body_timeout`), or idle
+    /// between requests (`keepalive_timeout`).
+    private enum Wait { case none, header, body, idle }
     private var wait = Wait.none
     private var waitDeadline = NIODeadline.distantFuture
     private var timer: Scheduled<Void>?
@@ -89,7 +90,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     init(state: ProxyState) {
         self.state = state
-        parser = HTTPRequestParser(maxHeadBytes: state.configuration.client.maxHeaderSize)
+        parser = HTTPRequestParser(maxHeadBytes: state.configuration.client.maxHeaderSize, maxFields: state.configuration.client.maxHeaderFields)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -145,13 +146,11 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         stopWaiting()
         timer?.cancel()
         closing = true
-        if let exchange, let b = exchange.backend, exchange.dispatched {
+        if let exchange, exchange.backend != nil, exchange.dispatched {
             // The client went away mid-exchange: the upstream connection cannot be reused.
-            exchange.upstream?.close()
-            state.balancer.requestFinished(on: BackendID(b))
             self.exchange = nil
+            abandonUpstream(exchange)
             finishRecord(exchange, status: 499, outcome: "error")
-            exchange.upstream = nil
         }
         exchange = nil
     }
@@ -170,8 +169,18 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         process()
     }
 
+    /// Whether `process` is on the stack. Handling one event can lead back to `process` (a
+    /// request sent on an idle upstream connection reads the rest of its body; an answer
+    /// ends the exchange and looks for the next request): the inner call returns at once and
+    /// the outer loop goes on with whatever state the event left, so no event is handled
+    /// while another is half done.
+    private var processing = false
+
     /// Parses what the buffer holds: a new request only when none is in progress.
     private func process() {
+        guard !processing else { return }
+        processing = true
+        defer { processing = false }
         reading: while !closing, inbound != nil {
             if exchange != nil && !parser.expectsBody { break }  // pipelined: wait for the response
             do {
@@ -200,38 +209,46 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         let id = state.nextRequestID
         state.nextRequestID += 1
         let keepAlive = head.keepAlive, expectsContinue = head.expectsContinue
-        exchange = Exchange(id: id, head: head, arrival: state.now)
+        let exchange = Exchange(id: id, head: head, arrival: state.now)
+        self.exchange = exchange
         if !keepAlive || state.draining { closeAfterResponse = true }
         if !parser.expectsBody {
-            exchange!.bodyComplete = true
+            exchange.bodyComplete = true
             dispatch(avoiding: nil)
-        } else if expectsContinue {
+            return
+        }
+        armBodyTimer()
+        if expectsContinue {
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
         }
     }
 
+    /// A piece of the request body. Dispatching can end the exchange (503 when no backend can
+    /// be picked), so it is read again after.
     private func bodyData(_ data: ByteBuffer) {
-        guard exchange != nil else { return }
-        if exchange!.sent, let upstream = exchange!.upstream {
+        guard let exchange else { return }
+        armBodyTimer()
+        if exchange.sent, let upstream = exchange.upstream {
             upstream.write(framed(data), flush: true)
             return
         }
-        exchange!.pending.append(data)
-        exchange!.pendingBytes += data.readableBytes
-        if exchange!.pendingBytes > Self.retainLimit {
-            exchange!.retained = false
-            if !exchange!.dispatched { dispatch(avoiding: nil) }
-            // While connecting, hold reading: memory stays bounded by the retain limit.
-            if !exchange!.sent { setAutoRead(false) }
-        }
+        exchange.pending.append(data)
+        exchange.pendingBytes += data.readableBytes
+        guard exchange.pendingBytes > Self.retainLimit else { return }
+        exchange.retained = false
+        if !exchange.dispatched { dispatch(avoiding: nil) }
+        // While connecting, hold reading: memory stays bounded by the retain limit.
+        if self.exchange === exchange, !exchange.sent { setAutoRead(false) }
     }
 
     private func bodyEnd() {
-        guard exchange != nil else { return }
-        exchange!.bodyComplete = true
-        if exchange!.sent, let upstream = exchange!.upstream {
-            if exchange!.chunked { upstream.write(ByteBuffer(string: "0\r\n\r\n"), flush: true) }
-        } else if !exchange!.dispatched {
+        guard let exchange else { return }
+        if wait == .body { stopWaiting() }
+        exchange.bodyComplete = true
+        if exchange.sent, let upstream = exchange.upstream {
+            if exchange.chunked { upstream.write(ByteBuffer(string: "0\r\n\r\n"), flush: true) }
+            upstream.requestComplete()
+        } else if !exchange.dispatched {
             dispatch(avoiding: nil)
         }
     }
@@ -246,10 +263,8 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func requestRejected(_ error: HTTPMessageError) {
         if let exchange, exchange.dispatched {
             // A framing error inside a streamed body: abort the upstream request.
-            exchange.upstream?.close()
-            exchange.upstream = nil
-            if let b = exchange.backend { state.balancer.requestFinished(on: BackendID(b)) }
             self.exchange = nil
+            abandonUpstream(exchange)
             if exchange.responseStarted {
                 finishRecord(exchange, status: error.status, outcome: "error")
                 closeNow()
@@ -266,6 +281,32 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             state.nextRequestID += 1
         }
         respondAndClose(error.status, error.reason)
+    }
+
+    /// Lets go of the backend of an exchange that ends for the client's reasons (it left, its
+    /// body was malformed or stopped arriving): the upstream connection, which is mid-request,
+    /// is closed, and the backend's in-flight count drops. Passive checking is not told: the
+    /// backend did nothing wrong.
+    private func abandonUpstream(_ exchange: Exchange) {
+        exchange.upstream?.close()
+        exchange.upstream = nil
+        if let b = exchange.backend, exchange.dispatched { state.balancer.requestFinished(on: BackendID(b)) }
+    }
+
+    /// The request body stopped arriving for `body_timeout` (nginx `client_body_timeout`):
+    /// 408 and close, or just close when part of the response is already with the client.
+    private func bodyTimedOut() {
+        let timeout = state.configuration.client.bodyTimeout
+        let reason = "request body stalled: nothing received for \(formatSeconds(timeout.nanoseconds))s"
+        guard let exchange else {
+            respondAndClose(408, reason)
+            return
+        }
+        self.exchange = nil
+        abandonUpstream(exchange)
+        finishRecord(exchange, status: 408, outcome: "client_timeout")
+        state.logger.info("\(peer): \(reason)")
+        if exchange.responseStarted { closeNow() } else { respondAndClose(408, reason) }
     }
 
     // MARK: Balancing and upstream
@@ -322,7 +363,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         }
         if !exchange.retained { exchange.pending.removeAll() }
         if exchange.bodyComplete, exchange.chunked { out.writeStaticString("0\r\n\r\n") }
-        connection.start(out, requestIsHead: exchange.isHeadMethod, owner: self)
+        connection.start(out, requestIsHead: exchange.isHeadMethod, complete: exchange.bodyComplete, owner: self)
         requestScratch = out
         exchange.upstream = connection
         exchange.sent = true
@@ -513,7 +554,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             status: status, reason: HeadWriter.reasonPhrase(status), detail: reason, close: true, allocator: allocator)
         closing = true
         stopWaiting()
-        context.writeAndFlush(wrapOutboundOut(response)).assumeIsolated().whenComplete { [context] _ in context?.close(promise: nil) }
+        writeThenClose(response)
     }
 
     private func closeNow() {
@@ -521,7 +562,31 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         writePending()
         closing = true
         stopWaiting()
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { [context] _ in context?.close(promise: nil) }
+        writeThenClose(ByteBuffer())
+    }
+
+    /// How long a closing connection goes on reading and dropping a body the client is still
+    /// sending (nginx `lingering_time` is 30 s, with 5 s between reads; one bound here).
+    static let lingerLimit = TimeAmount.seconds(5)
+
+    /// Writes `bytes` and closes. When the client may still be sending (a request body not
+    /// read to its end), the connection lingers as nginx's `lingering_close` does: the output
+    /// side closes, so the client sees the whole answer and its end, and what still arrives is
+    /// read and dropped until the client closes or `lingerLimit` passes. Closing at once with
+    /// unread bytes makes the kernel answer with a reset, which can destroy the response
+    /// before the client has read it.
+    private func writeThenClose(_ bytes: ByteBuffer) {
+        let linger = parser.expectsBody
+        if linger { setAutoRead(true) }
+        context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { [context] _ in
+            guard let context else { return }
+            guard linger else {
+                context.close(promise: nil)
+                return
+            }
+            context.close(mode: .output, promise: nil)
+            context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerLimit) { context.close(promise: nil) }
+        }
     }
 
     /// Called when the proxy starts draining: idle connections close now, busy ones after
@@ -546,6 +611,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func armHeaderTimer() { startWaiting(.header, state.timeouts.header) }
 
     private func armIdleTimer() { startWaiting(.idle, state.timeouts.keepalive) }
+
+    /// Moves the body deadline on (each piece of the body restarts it: nginx times the gap
+    /// between two reads, not the whole body).
+    private func armBodyTimer() { startWaiting(.body, state.timeouts.body) }
 
     private func stopWaiting() { wait = .none }
 
@@ -572,11 +641,18 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             schedule(at: waitDeadline)
             return
         }
-        if wait == .header {
+        switch wait {
+        case .header:
             // nginx answers a slow head with 408 and closes (client_header_timeout).
             let timeout = state.configuration.client.headerTimeout
             respondAndClose(408, "request head not received within \(formatSeconds(timeout.nanoseconds))s")
-        } else {
+        case .body where !reading:
+            // The proxy itself holds the client's reads (connecting, or a backend that does
+            // not keep up): the client is not stalling, so its clock starts again.
+            startWaiting(.body, state.timeouts.body)
+        case .body:
+            bodyTimedOut()
+        case .idle, .none:
             closeNow()
         }
     }

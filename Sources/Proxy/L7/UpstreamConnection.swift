@@ -70,19 +70,38 @@ final class UpstreamConnection: ChannelInboundHandler {
             .nonisolated()
     }
 
-    /// Sends a request head (and whatever body is ready) for `owner`.
-    func start(_ bytes: ByteBuffer, requestIsHead: Bool, owner: any UpstreamOwner) {
+    /// Sends a request head (and whatever body is ready) for `owner`; `complete` says whether
+    /// that is the whole request.
+    ///
+    /// The read timeout runs from when the whole request has been written (here, or at
+    /// `requestComplete()`), as nginx arms `proxy_read_timeout` only once the request is sent:
+    /// a client slow to send its body runs into its own `client.body_timeout` (408), and the
+    /// backend is not blamed for waiting for it. While the body is still being sent, the same
+    /// timeout bounds a backend that stops reading it (nginx's `proxy_send_timeout`, whose
+    /// default equals the read timeout's).
+    func start(_ bytes: ByteBuffer, requestIsHead: Bool, complete: Bool, owner: any UpstreamOwner) {
         self.owner = owner
         parser.expectResponse(toHead: requestIsHead)
         responseStarted = false
+        sendingBody = !complete
         if let context {
             context.write(wrapOutboundOut(bytes), promise: nil)
             state.flushAtEndOfTurn(context)
         } else {
             channel.writeAndFlush(bytes, promise: nil)
         }
-        armReadTimer()
+        if complete { armReadTimer() } else { disarmReadTimer() }
     }
+
+    /// The last of the request body has been written: the wait for the response begins.
+    func requestComplete() {
+        sendingBody = false
+        if owner != nil { armReadTimer() }
+    }
+
+    /// The request body is still being written (the read timer runs only while the backend
+    /// does not take it).
+    private var sendingBody = false
 
     func write(_ bytes: ByteBuffer, flush: Bool) {
         guard let context else {
@@ -124,8 +143,9 @@ final class UpstreamConnection: ChannelInboundHandler {
     /// firing checks the current deadline and re-arms itself if it moved. Scheduling and
     /// cancelling a NIO task for every read cost more than the rest of a small request.
     private func armReadTimer() {
-        readDeadline = .now() + state.timeouts.read
-        if readTimer == nil { scheduleReadCheck(at: readDeadline!) }
+        let deadline = NIODeadline.now() + state.timeouts.read
+        readDeadline = deadline
+        if readTimer == nil { scheduleReadCheck(at: deadline) }
     }
 
     private func disarmReadTimer() { readDeadline = nil }
@@ -214,7 +234,11 @@ final class UpstreamConnection: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        owner?.upstreamWritabilityChanged(context.channel.isWritable)
+        let writable = context.channel.isWritable
+        if sendingBody && owner != nil {
+            if !writable { armReadTimer() } else if !responseStarted { disarmReadTimer() }
+        }
+        owner?.upstreamWritabilityChanged(writable)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
