@@ -3,6 +3,10 @@ import Logging
 import NIOCore
 import NIOPosix
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `lbsim proxy`: binds the listeners, starts health checking and serves until `stop()`.
 ///
 /// One event loop runs everything (listeners, client and upstream connections, probes,
@@ -33,6 +37,7 @@ public final class ProxyServer: @unchecked Sendable {
                 throw ProxyStartError("backend \(backend.core.name): cannot resolve \(backend.address.text): \(error)")
             }
         }
+        raiseDescriptorLimit(for: configuration, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             return try ProxyServer(
@@ -143,5 +148,26 @@ public final class ProxyServer: @unchecked Sendable {
         }
         try? done.futureResult.wait()
         try? group.syncShutdownGracefully()
+    }
+}
+
+/// Raises the soft limit on open descriptors to the hard one, as HAProxy sets `ulimit-n` from
+/// `maxconn` by itself: each L7 client connection can hold an upstream connection too, and a
+/// limit reached means accepting nothing more (the main listener included). Warns when even the
+/// hard limit is below what the configured limits can open.
+func raiseDescriptorLimit(for configuration: ProxyConfiguration, logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    if limit.rlim_cur < limit.rlim_max {
+        var raised = limit
+        raised.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+    }
+    let backends = configuration.backends.count
+    let needed = 2 * configuration.client.maxConnections + configuration.adminLimits.maxConnections
+        + backends * (configuration.upstreamKeepalive + 1) + 64
+    if limit.rlim_cur < rlim_t(needed) {
+        logger.warning(
+            "open-file limit is \(limit.rlim_cur), below the \(needed) descriptors client.max_connections and upstream_keepalive allow: lower client.max_connections or raise ulimit -n")
     }
 }

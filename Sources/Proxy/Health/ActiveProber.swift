@@ -80,7 +80,7 @@ final class ProbeHandler: ChannelInboundHandler {
     let expectBody: String?
     let completion: (ProbeResult) -> Void
     private var parser = HTTPResponseParser()
-    private var inbound: ByteBuffer?
+    private var inbound = ByteBuffer()
     private var status = 0
     private var body: [UInt8] = []
     private var reported = false
@@ -99,9 +99,9 @@ final class ProbeHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        if inbound == nil { inbound = bytes } else { inbound!.writeBuffer(&bytes) }
+        if inbound.readableBytes == 0 { inbound = bytes } else { inbound.writeBuffer(&bytes) }
         do {
-            while let event = try parser.next(&inbound!) {
+            while let event = try parser.next(&inbound) {
                 switch event {
                 case .head(let head):
                     status = head.status

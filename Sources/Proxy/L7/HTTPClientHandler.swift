@@ -22,9 +22,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     /// this one is read several times per request. The cycle through the state (its idle pool
     /// and handler table) is broken when the channel closes.
     let state: ProxyState
-    private var context: ChannelHandlerContext!
+    private var context: ChannelHandlerContext?
     private var parser: HTTPRequestParser
-    private var inbound: ByteBuffer?
+    private var inbound = ByteBuffer()
     private var exchange: Exchange?
     private var closeAfterResponse = false
     private var closing = false
@@ -161,10 +161,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         var bytes = unwrapInboundIn(data)
         guard !closing else { return }
         if wait == .idle { armHeaderTimer() }
-        if inbound == nil || inbound!.readableBytes == 0 {
+        if inbound.readableBytes == 0 {
             inbound = bytes
         } else {
-            inbound!.writeBuffer(&bytes)
+            inbound.writeBuffer(&bytes)
         }
         process()
     }
@@ -181,10 +181,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         guard !processing else { return }
         processing = true
         defer { processing = false }
-        reading: while !closing, inbound != nil {
+        reading: while !closing {
             if exchange != nil && !parser.expectsBody { break }  // pipelined: wait for the response
             do {
-                switch try parser.next(&inbound!) {
+                switch try parser.next(&inbound) {
                 case .head(let head)?: begin(head)
                 case .body(.data(let data))?: bodyData(data)
                 case .body(.end)?: bodyEnd()
@@ -195,7 +195,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
                 return
             }
         }
-        if exchange != nil, !parser.expectsBody, (inbound?.readableBytes ?? 0) > Self.retainLimit {
+        if exchange != nil, !parser.expectsBody, inbound.readableBytes > Self.retainLimit {
             // Pipelined requests pile up behind the current one: stop reading (bounded memory).
             setAutoRead(false)
         }
@@ -219,7 +219,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         }
         armBodyTimer()
         if expectsContinue {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+            context?.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
         }
     }
 
@@ -441,14 +441,16 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func writePending() {
         if let out = pendingOut {
             pendingOut = nil
-            context.write(wrapOutboundOut(out), promise: nil)
+            context?.write(wrapOutboundOut(out), promise: nil)
         }
     }
 
     func upstreamData(_ data: ByteBuffer) {
-        guard let exchange else { return }
-        if pendingOut != nil, pendingOut!.readableBytes + data.readableBytes <= Self.coalesceLimit {
-            if exchange.responseChunked { HeadWriter.writeChunk(data, into: &pendingOut!) } else { pendingOut!.writeImmutableBuffer(data) }
+        guard let exchange, let context else { return }
+        if var out = pendingOut, out.readableBytes + data.readableBytes <= Self.coalesceLimit {
+            pendingOut = nil  // moved out and back, so that writing into it copies nothing
+            if exchange.responseChunked { HeadWriter.writeChunk(data, into: &out) } else { out.writeImmutableBuffer(data) }
+            pendingOut = out
             return
         }
         writePending()
@@ -463,9 +465,15 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     }
 
     func upstreamEnd() {
-        guard let exchange, let b = exchange.backend else { return }
+        guard let exchange, let b = exchange.backend, let context else { return }
         if exchange.responseChunked {
-            if pendingOut != nil { pendingOut!.writeStaticString("0\r\n\r\n") } else { context.write(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n")), promise: nil) }
+            if var out = pendingOut {
+                pendingOut = nil
+                out.writeStaticString("0\r\n\r\n")
+                pendingOut = out
+            } else {
+                context.write(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n")), promise: nil)
+            }
         }
         if let out = pendingOut {
             // Head and body in one write, flushed with the turn's other responses (now when the
@@ -494,7 +502,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         // A response that continues in later reads is not held back: streaming stays live.
         guard pendingOut != nil else { return }
         writePending()
-        context.flush()
+        context?.flush()
     }
 
     func upstreamWritabilityChanged(_ writable: Bool) {
@@ -519,7 +527,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         let response = HeadWriter.errorResponse(
             status: status, reason: HeadWriter.reasonPhrase(status), detail: reason, close: closeAfterResponse,
             allocator: allocator)
-        context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+        context?.writeAndFlush(wrapOutboundOut(response), promise: nil)
         requestDone()
     }
 
@@ -529,7 +537,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             return
         }
         setAutoRead(true)
-        if let inbound, inbound.readableBytes > 0 {
+        if inbound.readableBytes > 0 {
             armHeaderTimer()
             process()
         } else {
@@ -578,8 +586,8 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func writeThenClose(_ bytes: ByteBuffer) {
         let linger = parser.expectsBody
         if linger { setAutoRead(true) }
-        context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { [context] _ in
-            guard let context else { return }
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
             guard linger else {
                 context.close(promise: nil)
                 return
@@ -605,7 +613,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func setAutoRead(_ on: Bool) {
         guard on != reading else { return }
         reading = on
-        _ = try? context.channel.syncOptions?.setOption(.autoRead, value: on)
+        _ = try? context?.channel.syncOptions?.setOption(.autoRead, value: on)
     }
 
     private func armHeaderTimer() { startWaiting(.header, state.timeouts.header) }
@@ -631,6 +639,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         timerAt = deadline
         // Captured strongly: a weak capture gives the handler a side table, which puts every
         // retain and release of it on the slow path. `channelInactive` cancels the task.
+        guard let context else { return }
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in timerFired() }
     }
 

@@ -34,7 +34,7 @@ final class UpstreamConnection: ChannelInboundHandler {
     /// a timeout, a failure) sets this to nil.
     var owner: (any UpstreamOwner)?
     private var parser = HTTPResponseParser()
-    private var inbound: ByteBuffer?
+    private var inbound = ByteBuffer()
     private var readTimer: Scheduled<Void>?
     private var readDeadline: NIODeadline?
     private var keepAlive = false
@@ -178,14 +178,14 @@ final class UpstreamConnection: ChannelInboundHandler {
             close()
             return
         }
-        if inbound == nil || inbound!.readableBytes == 0 {
+        if inbound.readableBytes == 0 {
             inbound = bytes
         } else {
-            inbound!.writeBuffer(&bytes)
+            inbound.writeBuffer(&bytes)
         }
         armReadTimer()
         do {
-            while let event = try parser.next(&inbound!) {
+            while let event = try parser.next(&inbound) {
                 switch consume event {
                 case .head(let head):
                     keepAlive = head.keepAlive
@@ -213,8 +213,8 @@ final class UpstreamConnection: ChannelInboundHandler {
     private func finish(_ owner: any UpstreamOwner) {
         disarmReadTimer()
         self.owner = nil
-        let reusable = keepAlive && (inbound?.readableBytes ?? 0) == 0
-        inbound = nil
+        let reusable = keepAlive && inbound.readableBytes == 0
+        inbound = ByteBuffer()  // the shared empty buffer: lets go of the last read's storage
         owner.upstreamEnd()
         if reusable { state.putIdle(self) } else { close() }
     }
