@@ -51,6 +51,16 @@ import Testing
             + "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.7\r\nX-Forwarded-Proto: https\r\n\r\n")
     }
 
+    @Test func hostIsKeptEvenWhenConnectionNamesIt() throws {
+        let head = try requestHead("GET / HTTP/1.1\r\nHost: h\r\nConnection: Host, X-Drop\r\nX-Drop: 1\r\n\r\n")
+        #expect(request(head) == "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.7\r\n\r\n")
+    }
+
+    @Test func anAbsoluteFormTargetGoesUpstreamInOriginFormWithItsAuthorityAsHost() throws {
+        let head = try requestHead("GET http://real.test/api/x?q HTTP/1.1\r\nHost: spoofed\r\nAccept: */*\r\n\r\n")
+        #expect(request(head) == "GET /api/x?q HTTP/1.1\r\nHost: real.test\r\nAccept: */*\r\nX-Forwarded-For: 10.0.0.7\r\n\r\n")
+    }
+
     @Test func chunkedAndEmptyBodiesGetTheProxysOwnFraming() throws {
         let chunked = try requestHead("PUT /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
         #expect(request(chunked) == "PUT /u HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.7\r\nTransfer-Encoding: chunked\r\n\r\n")

@@ -284,3 +284,80 @@ import Testing
         _ = one
     }
 }
+
+/// Routing that normalisation and target forms cannot bypass, and the status codes a client
+/// gets when things go wrong, on loopback.
+@Suite(.serialized) struct L7RoutingIntegrityTests {
+    @Test func everySpellingOfAnAPIPathReachesTheAPIPool() throws {
+        let h = try Harness(backends: ["web", "api"], yaml: """
+            balancer:
+              routes:
+                - { path_prefix: /api/, pool: api }
+            backends:
+              - { name: web, address: "{web}" }
+              - { name: api, address: "{api}", pool: api }
+            """)
+        defer { h.stop() }
+        for target in ["/api/x", "//api/x", "/./api/x", "/%61pi/x", "/web/../api/x", "http://x/api/x", "HTTP://x//api/./x"] {
+            let client = try RawClient(port: h.port)
+            client.send("GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try client.readResponse()?.text == "api", "\(target)")
+        }
+        #expect(h["api"].traffic.allSatisfy { $0.uri == "/api/x" }, "the backend gets the path that was routed")
+        #expect(try fetch(port: h.port, "/web/x")?.text == "web")
+        let above = try RawClient(port: h.port)
+        above.send("GET /../api/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try above.readResponse()?.status == 400)
+    }
+
+    @Test func anAbsoluteFormAuthorityIsTheHostTheBackendSees() throws {
+        let h = try Harness(backends: ["a"], yaml: """
+            backends: [ { name: a, address: "{a}" } ]
+            """)
+        defer { h.stop() }
+        let client = try RawClient(port: h.port)
+        client.send("GET http://right.test/p HTTP/1.1\r\nHost: wrong.test\r\n\r\n")
+        #expect(try client.readResponse()?.status == 200)
+        #expect(h["a"].traffic.last?.uri == "/p")
+        #expect(h["a"].traffic.last?.header("host") == "right.test")
+        client.send("GET /q HTTP/1.1\r\nHost: h.test\r\nConnection: Host\r\n\r\n")
+        #expect(try client.readResponse()?.status == 200)
+        #expect(h["a"].traffic.last?.header("host") == "h.test", "Connection: Host does not drop Host")
+    }
+
+    @Test func statusCodesForLongTargetsNewerVersionsAndHTTP10Expectations() throws {
+        let h = try Harness(backends: ["a"], yaml: """
+            client: { max_header_size: 1024 }
+            backends: [ { name: a, address: "{a}" } ]
+            """)
+        defer { h.stop() }
+        #expect(try fetch(port: h.port, "/" + String(repeating: "l", count: 3000))?.status == 414)
+        let newer = try RawClient(port: h.port)
+        newer.send("GET /v HTTP/1.2\r\nHost: x\r\n\r\n")
+        let answer = try newer.readResponse()
+        #expect(answer?.status == 200)
+        #expect(answer?.head.minorVersion == 1)
+        // An HTTP/1.0 client that sends Expect gets the final response only, no 100.
+        let old = try RawClient(port: h.port)
+        old.send("POST /old HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi")
+        let final = try old.readResponse()
+        #expect(final?.status == 200)
+        #expect(old.drain().isEmpty)
+    }
+
+    @Test func theOnlyBackendFailingIs502Or504NotNoBackend() throws {
+        let h = try Harness(backends: ["a"], yaml: """
+            balancer: { retries: 2, timeouts: { read: 300ms } }
+            backends: [ { name: a, address: "{a}" } ]
+            """)
+        defer { h.stop() }
+        h["a"].set { $0.delay = .milliseconds(1500) }
+        let slow = try fetch(port: h.port)
+        #expect(slow?.status == 504)
+        h["a"].set { $0.delay = .zero }
+        try h["a"].stop()
+        let gone = try fetch(port: h.port)
+        #expect(gone?.status == 502)
+        #expect(gone?.text.contains("connect") == true)
+    }
+}

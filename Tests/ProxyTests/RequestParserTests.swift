@@ -274,3 +274,87 @@ import Testing
         }
     }
 }
+
+/// Request targets and versions: what is forwarded, routed and refused.
+@Suite struct RequestTargetTests {
+    func head(_ text: String) throws -> RequestHead {
+        var parser = HTTPRequestParser()
+        var buffer = ByteBuffer(string: text)
+        guard case .head(let head)? = try parser.next(&buffer) else { throw ParseFailure() }
+        return head
+    }
+
+    struct ParseFailure: Error {}
+
+    func status(_ text: String, maxHead: Int = 8192) -> Int? {
+        var parser = HTTPRequestParser(maxHeadBytes: maxHead)
+        var buffer = ByteBuffer(string: text)
+        do {
+            while try parser.next(&buffer) != nil {}
+        } catch {
+            return error.status
+        }
+        return nil
+    }
+
+    @Test func anAbsoluteFormTargetBecomesOriginFormAndItsAuthorityReplacesHost() throws {
+        let h = try head("GET http://Example.test:8080/api/x?q=1 HTTP/1.1\r\nHost: other\r\n\r\n")
+        #expect(h.target == "/api/x?q=1")
+        #expect(h.path == "/api/x")
+        #expect(h.authority == "Example.test:8080")
+        #expect(try head("GET https://h HTTP/1.1\r\nHost: h\r\n\r\n").target == "/")
+        #expect(try head("GET HTTP://h?x=1 HTTP/1.1\r\nHost: h\r\n\r\n").target == "/?x=1")
+        #expect(try head("GET http://h//a/../b HTTP/1.1\r\nHost: h\r\n\r\n").target == "/b")
+    }
+
+    @Test func pathsAreForwardedInNormalFormWithTheQueryUntouched() throws {
+        #expect(try head("GET //api/x HTTP/1.1\r\nHost: h\r\n\r\n").target == "/api/x")
+        #expect(try head("GET /./api/x HTTP/1.1\r\nHost: h\r\n\r\n").target == "/api/x")
+        #expect(try head("GET /%61pi/x HTTP/1.1\r\nHost: h\r\n\r\n").target == "/api/x")
+        #expect(try head("GET /web/../api/x?a=/../b//c%61 HTTP/1.1\r\nHost: h\r\n\r\n").target == "/api/x?a=/../b//c%61")
+        #expect(try head("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").target == "*")
+        #expect(try head("GET /caf\u{e9} HTTP/1.1\r\nHost: h\r\n\r\n").target == "/caf\u{e9}", "valid UTF-8 passes unchanged")
+    }
+
+    @Test(arguments: [
+        ("dot segments above the root", "GET /../etc/passwd HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("a broken percent encoding", "GET /a%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("a relative target", "GET api/x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("authority-form", "CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("* for another method than OPTIONS", "GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("another scheme", "GET ftp://h/x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("an absolute form without a host", "GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("user information in the authority", "GET http://u@h/x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("HTTP/2.0", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+    ])
+    func refusedTargets(_ name: String, _ text: String, _ expected: Int) {
+        #expect(status(text) == expected, "\(name)")
+    }
+
+    @Test func bytesThatAreNotUTF8Are400NeverRewritten() {
+        var parser = HTTPRequestParser()
+        var buffer = ByteBuffer(bytes: Array("GET /".utf8) + [0xFF, 0xFE] + Array(" HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
+        #expect(throws: HTTPMessageError.self) { try parser.next(&buffer) }
+    }
+
+    @Test func aLongRequestLineIs414AndLongFieldsAre431() {
+        let long = "GET /" + String(repeating: "a", count: 2000) + " HTTP/1.1\r\nHost: h\r\n\r\n"
+        #expect(status(long, maxHead: 1024) == 414)
+        #expect(status(String(long.prefix(1500)), maxHead: 1024) == 414, "before the line ends")
+        let fields = "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + String(repeating: "b", count: 2000) + "\r\n\r\n"
+        #expect(status(fields, maxHead: 1024) == 431)
+    }
+
+    @Test func anyHTTP1MinorVersionIsHTTP11() throws {
+        for minor in 1...9 {
+            let h = try head("GET / HTTP/1.\(minor)\r\nHost: h\r\n\r\n")
+            #expect(h.minorVersion == 1, "HTTP/1.\(minor)")
+        }
+        #expect(try head("GET / HTTP/1.0\r\n\r\n").minorVersion == 0)
+    }
+
+    @Test func anHTTP10ClientIsNeverPromised100Continue() throws {
+        #expect(try head("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n").expectsContinue)
+        #expect(try !head("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n").expectsContinue)
+    }
+}

@@ -1,3 +1,4 @@
+import Balancing
 import NIOCore
 
 /// A client's request head, validated.
@@ -14,6 +15,9 @@ public struct RequestHead: Sendable, Equatable {
     /// False when every Connection field is just `keep-alive` or `close`: then it names no
     /// fields to drop, and the writer does not look (nearly every request).
     var connectionNamesFields = true
+    /// The host of an absolute-form target (`GET http://host/path`), which replaces the
+    /// client's Host upstream (RFC 9112 §3.2.2); the target itself is then origin-form.
+    public var authority: String?
 
     /// The first value of field `name` (lowercase).
     public func field(_ name: String) -> String? { fields.first { $0.named(name) }?.value }
@@ -108,16 +112,25 @@ public struct HTTPRequestParser {
 
     private mutating func parseHead(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> RequestHead? {
         guard let split = try HeadScanner.readHead(from: &buffer, limit: maxHeadBytes, requireCR: true, fieldLimit: maxFields, reusing: &spareSpans) else {
-            if buffer.readableBytes > maxHeadBytes { throw HTTPMessageError(431, "request head larger than \(maxHeadBytes) bytes") }
+            if buffer.readableBytes > maxHeadBytes { throw tooLarge(requestLineEnds: buffer.readableBytesView.prefix(maxHeadBytes).contains(10)) }
             return nil
         }
-        if split.length > maxHeadBytes { throw HTTPMessageError(431, "request head larger than \(maxHeadBytes) bytes") }
+        if split.length > maxHeadBytes { throw tooLarge(requestLineEnds: split.startLine.readableBytes < maxHeadBytes) }
         return try Self.validate(startLine: split.startLine, fields: split.fields)
     }
 
+    /// A head over the limit: 414 when the request line alone does not fit (nginx's answer to
+    /// a request line longer than `large_client_header_buffers`), else 431 (RFC 6585).
+    private func tooLarge(requestLineEnds: Bool) -> HTTPMessageError {
+        requestLineEnds
+            ? HTTPMessageError(431, "request head larger than \(maxHeadBytes) bytes")
+            : HTTPMessageError(414, "request line longer than \(maxHeadBytes) bytes")
+    }
+
     /// `METHOD SP target SP HTTP/1.x`, read on bytes (String splitting cost more than the rest
-    /// of the request's parsing).
-    static func requestLine(_ line: ByteBuffer) throws(HTTPMessageError) -> (method: String, target: String, minor: Int) {
+    /// of the request's parsing). The target comes back in the form sent upstream
+    /// (`requestTarget`), with the authority of an absolute-form target apart.
+    static func requestLine(_ line: ByteBuffer) throws(HTTPMessageError) -> (method: String, target: String, minor: Int, authority: String?) {
         try line.withUnsafeReadableBytes { b throws(HTTPMessageError) in
             guard let sp1 = b.firstIndex(of: 32), sp1 > 0, b[0..<sp1].allSatisfy(HeadScanner.isTokenByte),
                 let sp2 = b[(sp1 + 1)...].firstIndex(of: 32), sp2 > sp1 + 1
@@ -126,9 +139,11 @@ public struct HTTPRequestParser {
             let version = UnsafeRawBufferPointer(rebasing: b[(sp2 + 1)...])
             let minor: Int
             // Compared as bytes: the generic `elementsEqual` against a String's UTF-8 view cost
-            // more than the rest of the request line.
-            if version.count == 8 && sameBytes(UnsafeRawBufferPointer(rebasing: version[0..<7]), "HTTP/1."), version[7] == 49 || version[7] == 48 {
-                minor = version[7] == 49 ? 1 : 0
+            // more than the rest of the request line. Any HTTP/1.x is HTTP/1 (RFC 9110 §2.5:
+            // a minor version above the one implemented is handled as the highest one
+            // implemented, 1.1 here).
+            if version.count == 8 && sameBytes(UnsafeRawBufferPointer(rebasing: version[0..<7]), "HTTP/1."), version[7] >= 48 && version[7] <= 57 {
+                minor = version[7] == 48 ? 0 : 1
             } else {
                 let digits = version.dropFirst(5)
                 if version.starts(with: "HTTP/".utf8), digits.count == 3, digits.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 }) {
@@ -136,13 +151,61 @@ public struct HTTPRequestParser {
                 }
                 throw HTTPMessageError(400, "malformed HTTP version")
             }
-            return (commonString(UnsafeRawBufferPointer(rebasing: b[0..<sp1])),
-                    String(decoding: UnsafeRawBufferPointer(rebasing: b[(sp1 + 1)..<sp2]), as: UTF8.self), minor)
+            let method = commonString(UnsafeRawBufferPointer(rebasing: b[0..<sp1]))
+            let (target, authority) = try requestTarget(UnsafeRawBufferPointer(rebasing: b[(sp1 + 1)..<sp2]), method: method)
+            return (method, target, minor, authority)
         }
     }
 
+    /// The request target as forwarded: origin-form (`/path?query`) with its path in normal
+    /// form (`PathNormalization`, the form routes are matched against, so that the backend
+    /// sees exactly the path that was routed), plus the authority of an absolute-form target
+    /// (`http://host/path`), which RFC 9112 §3.2.2 says replaces Host. `OPTIONS *` passes as
+    /// it is; any other form (authority-form, a relative path) is 400, as nginx answers.
+    /// A target that is not UTF-8 is 400: it is neither forwarded rewritten nor matched on
+    /// a lossy decoding.
+    static func requestTarget(_ raw: UnsafeRawBufferPointer, method: String) throws(HTTPMessageError) -> (String, String?) {
+        var rest = raw[...]
+        var authority: String?
+        if raw.first != UInt8(ascii: "/") {
+            if raw.count == 1 && raw[0] == UInt8(ascii: "*") && method == "OPTIONS" { return ("*", nil) }
+            let scheme: Int
+            if raw.count > 7 && sameIgnoringASCIICase(UnsafeRawBufferPointer(rebasing: raw[0..<7]), "http://") {
+                scheme = 7
+            } else if raw.count > 8 && sameIgnoringASCIICase(UnsafeRawBufferPointer(rebasing: raw[0..<8]), "https://") {
+                scheme = 8
+            } else {
+                throw HTTPMessageError(400, "the request target is neither a path (/…) nor an absolute http(s) URI")
+            }
+            let afterScheme = raw[scheme...]
+            let end = afterScheme.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? afterScheme.endIndex
+            let host = afterScheme[..<end]
+            guard !host.isEmpty, !host.contains(UInt8(ascii: "@")), host.allSatisfy({ $0 < 128 }) else {
+                throw HTTPMessageError(400, "the absolute-form target has no valid host")
+            }
+            authority = String(decoding: host, as: UTF8.self)
+            rest = afterScheme[end...]
+        }
+        let queryStart = rest.firstIndex(of: UInt8(ascii: "?")) ?? rest.endIndex
+        let path = rest[..<queryStart]
+        let normal: [UInt8]?
+        do {
+            normal = try PathNormalization.normalize(path)
+        } catch {
+            throw HTTPMessageError(400, error.reason)
+        }
+        if raw.contains(where: { $0 >= 128 }), String(validating: raw, as: UTF8.self) == nil {
+            throw HTTPMessageError(400, "the request target is not valid UTF-8")
+        }
+        if normal == nil && authority == nil { return (String(decoding: raw, as: UTF8.self), nil) }
+        var target = normal ?? Array(path)
+        if target.isEmpty { target = [UInt8(ascii: "/")] }  // `http://host` or `http://host?q`
+        target.append(contentsOf: rest[queryStart...])
+        return (String(decoding: target, as: UTF8.self), authority)
+    }
+
     static func validate(startLine: ByteBuffer, fields: HTTPFields) throws(HTTPMessageError) -> RequestHead {
-        let (method, target, minor) = try requestLine(startLine)
+        let (method, target, minor, authority) = try requestLine(startLine)
         var length: Int?
         var chunked = false
         var sawLength = false, sawCoding = false, sawHost = false
@@ -174,7 +237,8 @@ public struct HTTPRequestParser {
                 case .connection:
                     HeadScanner.readConnection(span.value(in: bytes), keepAlive: &keepAlive, namesFields: &namesFields)
                 case .expect:
-                    if sameIgnoringASCIICase(span.value(in: bytes), "100-continue") { expectsContinue = true }
+                    // RFC 9110 §10.1.1: an HTTP/1.0 client is never sent 100 (Continue).
+                    if minor == 1 && sameIgnoringASCIICase(span.value(in: bytes), "100-continue") { expectsContinue = true }
                 default:
                     break
                 }
@@ -185,6 +249,6 @@ public struct HTTPRequestParser {
         let framing: BodyFraming = chunked ? .chunked : (length.map { $0 > 0 ? .length($0) : .none } ?? .none)
         return RequestHead(
             method: method, target: target, minorVersion: minor, fields: fields, framing: framing,
-            keepAlive: keepAlive, expectsContinue: expectsContinue, connectionNamesFields: namesFields)
+            keepAlive: keepAlive, expectsContinue: expectsContinue, connectionNamesFields: namesFields, authority: authority)
     }
 }

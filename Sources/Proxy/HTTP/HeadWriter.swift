@@ -68,7 +68,7 @@ enum HeadWriter {
         _ head: borrowing RequestHead, clientAddress: String, forwardedProto: String?, backendHost: String, into buffer: inout ByteBuffer
     ) {
         let named = head.connectionNamesFields ? connectionNamed(head.fields) : []
-        let bound = head.method.utf8.count + head.target.utf8.count + clientAddress.utf8.count
+        let bound = head.method.utf8.count + head.target.utf8.count + clientAddress.utf8.count + (head.authority?.utf8.count ?? 0)
             + (forwardedProto?.utf8.count ?? 0) + backendHost.utf8.count + fieldsBound(head.fields)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { space in
             var out = HeadCursor(space)
@@ -76,11 +76,19 @@ enum HeadWriter {
             out.append(" ")
             out.append(head.target)
             out.append(" HTTP/1.1\r\n")
-            if !head.fields.spans.contains(where: { $0.kind == .host }) { out.field("Host", backendHost) }
+            let replaceHost = head.authority != nil
+            if let authority = head.authority {
+                out.field("Host", authority)
+            } else if !head.fields.spans.contains(where: { $0.kind == .host }) {
+                out.field("Host", backendHost)
+            }
             var forwardedFor = false
             head.fields.withBytes { bytes in
                 copyFields(head.fields, bytes, into: &out) { span in
                     let kind = span.kind
+                    // Host is end-to-end and required: a Connection field naming it does not
+                    // drop it (only an absolute-form target's authority replaces it).
+                    if kind == .host { return !replaceHost }
                     if kind.isHopByHop || kind == .expect || kind == .xForwardedFor { return false }
                     if kind == .xForwardedProto && forwardedProto != nil { return false }
                     return named.isEmpty || !isNamed(span.name(in: bytes), in: named)
@@ -182,6 +190,7 @@ enum HeadWriter {
         case 405: return "Method Not Allowed"
         case 408: return "Request Timeout"
         case 413: return "Payload Too Large"
+        case 414: return "URI Too Long"
         case 431: return "Request Header Fields Too Large"
         case 501: return "Not Implemented"
         case 502: return "Bad Gateway"

@@ -83,7 +83,8 @@ final class TCPRelayHandler: ChannelInboundHandler {
         attempts += 1
         let decision = state.balancer.pick(RequestContext(clientAddress: peerAddress), avoiding: avoiding, using: &state.rng)
         guard let id = decision.backend else {
-            finish(status: 503, outcome: "rejected")
+            // On a retry, the backend tried failed and none other is left: that failure (502).
+            if avoiding == nil { finish(status: 503, outcome: "rejected") } else { finish(status: 502, outcome: "error") }
             context?.close(promise: nil)
             return
         }

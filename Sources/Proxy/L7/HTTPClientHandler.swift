@@ -66,6 +66,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         var responseChunked = false
         var responseKeepAlive = true
         var status = 0
+        /// How the last attempt failed, answered when a retry finds no other backend: the
+        /// client learns that its backend failed (502, 504), not that none was there (503),
+        /// as nginx answers once every eligible peer has been tried.
+        var lastFailure: (status: Int, reason: String, outcome: String)?
         /// Kept apart from `head`, read once: read through the object, a field of the head can
         /// cost a copy of the whole head (its strings, fields and buffer retained and released).
         let chunked: Bool
@@ -316,7 +320,14 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         exchange.dispatched = true
         exchange.attempts += 1
         var request = RequestContext(clientAddress: peerAddress, path: exchange.head.path)
-        if state.needsRequestHeaders { request.headers = exchange.head.fields.map { ($0.name, $0.value) } }
+        if state.needsRequestHeaders {
+            request.headers = exchange.head.fields.map { ($0.name, $0.value) }
+            if let authority = exchange.head.authority {
+                // Routes and hashing see the Host the backend will see (RFC 9112 §3.2.2).
+                request.headers.removeAll { $0.name.lowercased() == "host" }
+                request.headers.append(("Host", authority))
+            }
+        }
         // Without cookie affinity there is no cookie to set: the pick without its record.
         let picked: BackendID?
         if state.configuration.balancer.affinity == nil {
@@ -327,8 +338,11 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             picked = decision.backend
         }
         guard let id = picked else {
-            self.exchange = exchange
-            answerError(503, "no backend available (all down, draining, ejected or at max_connections)", outcome: "rejected")
+            if let failure = exchange.lastFailure {
+                answerError(failure.status, failure.reason + "; no other backend to retry on", outcome: failure.outcome)
+            } else {
+                answerError(503, "no backend available (all down, draining, ejected or at max_connections)", outcome: "rejected")
+            }
             return
         }
         let b = id.index
@@ -387,16 +401,14 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         self.exchange = exchange
         let sentToBackend = outcome != .connectFailure
         let canRetry = exchange.retained && exchange.bodyComplete && (!sentToBackend || exchange.head.isIdempotent)
+        let failure = outcome == .timeout ? (504, reason, "timeout") : (502, reason, "error")
         if exchange.attempts <= state.configuration.balancer.retries && canRetry && !state.draining {
             state.totals.retried += 1
+            exchange.lastFailure = failure
             dispatch(avoiding: BackendID(b))
             return
         }
-        if outcome == .timeout {
-            answerError(504, reason, outcome: "timeout")
-        } else {
-            answerError(502, reason, outcome: "error")
-        }
+        answerError(failure.0, failure.1, outcome: failure.2)
     }
 
     func upstreamFailed(_ outcome: RequestOutcome, reason: String) {

@@ -93,7 +93,9 @@ public struct RequestReplay: Sendable {
             }
             replay.times.append(Int64(((r.seconds - first) / speed * 1e9).rounded()))
             replay.clients.append(id)
-            replay.paths.append(r.path)
+            // Routed in the form the proxy routes it (`PathNormalization`); a path the proxy
+            // would refuse with 400 keeps its spelling and matches whatever its prefix matches.
+            replay.paths.append((try? PathNormalization.normalized(r.path)) ?? r.path)
             replay.serviceTimes.append(r.service)
         }
         return replay
