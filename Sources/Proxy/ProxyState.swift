@@ -19,17 +19,24 @@ final class ProxyState: @unchecked Sendable {
     let configuration: ProxyConfiguration
     let loop: any EventLoop
     let logger: Logger
-    var balancer: RoutedBalancer
+    /// The balancer with its health machines and retry rule, shared with the simulator; the
+    /// proxy only carries out its effects (`perform`).
+    var supervisor: BalancerSupervisor
+    var balancer: RoutedBalancer {
+        get { supervisor.balancer }
+        _modify { yield &supervisor.balancer }
+    }
     var rng: SplitMix64
     let addresses: [SocketAddress]
     let names: [String]
     /// Each backend's address as configured: the Host of its health probes, and of a request
     /// that came without one.
     let hostNames: [String]
-    /// Active checking: one machine per backend, and the probe in flight (its channel).
-    var active: [ActiveHealthCheck] = []
-    var outlier: OutlierDetector?
-    var maxFails: [MaxFails] = []
+    /// Sends the active checks' probes (real sockets; a script in the parity tests).
+    var prober: (any ProbeSending)?
+    /// Reads the time from the event loop instead of the system clock: set for tests that run
+    /// the proxy's glue on an `EmbeddedEventLoop`, whose time they move by hand.
+    let loopClock: Bool
     var stats: [BackendStats]
     var totals = Totals()
     var idle: [[UpstreamConnection]]
@@ -77,7 +84,8 @@ final class ProxyState: @unchecked Sendable {
         var latencySum = 0.0
     }
 
-    init(configuration: ProxyConfiguration, loop: any EventLoop, logger: Logger, addresses: [SocketAddress]) {
+    init(configuration: ProxyConfiguration, loop: any EventLoop, logger: Logger, addresses: [SocketAddress], loopClock: Bool = false) {
+        self.loopClock = loopClock
         self.configuration = configuration
         self.loop = loop
         self.logger = logger
@@ -89,12 +97,12 @@ final class ProxyState: @unchecked Sendable {
         }
         names = backends.map(\.backend.name)
         hostNames = configuration.backends.map(\.address.text)
-        balancer = configuration.balancer.makeRoutedBalancer(backends: backends)
+        supervisor = BalancerSupervisor(balancer: configuration.balancer.makeRoutedBalancer(backends: backends), configuration: configuration.balancer)
         rng = SplitMix64(seed: configuration.seed)
         stats = Array(repeating: BackendStats(), count: backends.count)
         idle = Array(repeating: [], count: backends.count)
         lastTransition = Array(repeating: nil, count: backends.count)
-        startUptime = NIODeadline.now().uptimeNanoseconds
+        startUptime = (loopClock ? loop.now : NIODeadline.now()).uptimeNanoseconds
         timeouts = (
             .nanoseconds(configuration.balancer.timeouts.read.nanoseconds), .nanoseconds(configuration.client.headerTimeout.nanoseconds),
             .nanoseconds(configuration.client.keepaliveTimeout.nanoseconds), .nanoseconds(configuration.client.bodyTimeout.nanoseconds),
@@ -107,88 +115,49 @@ final class ProxyState: @unchecked Sendable {
     }
 
     /// Now, on the proxy's time line (nanoseconds since it started).
-    var now: Instant { Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds - startUptime)) }
+    var now: Instant { Instant(nanoseconds: Int64((loopClock ? loop.now : NIODeadline.now()).uptimeNanoseconds - startUptime)) }
 
     func deadline(_ instant: Instant) -> NIODeadline { .uptimeNanoseconds(startUptime + UInt64(max(0, instant.nanoseconds))) }
 
     // MARK: Health
 
     /// Starts active checking and the passive machines' timers.
-    func startHealth(prober: ActiveProber) {
-        let health = configuration.balancer.healthCheck
+    func startHealth(prober: any ProbeSending) {
+        self.prober = prober
         let now = self.now
-        if let config = health.active {
-            active = names.map { _ in ActiveHealthCheck(configuration: config.machine) }
-            for b in active.indices { carryOut(active[b].start(now: now, using: &rng), backend: b, prober: prober) }
+        if supervisor.checksActively {
+            for b in names.indices { perform(supervisor.startActive(backend: b, now: now, using: &rng)) }
         }
-        if let passive = health.passive {
-            switch passive.style {
-            case .outlier:
-                let detector = OutlierDetector(configuration: passive.outlier, hostCount: names.count)
-                outlier = detector
-                carryOut(detector.start(now: now))
-            case .maxFails:
-                maxFails = names.map { _ in MaxFails(configuration: passive.maxFails) }
-            }
-        }
+        perform(supervisor.startPassive(now: now))
     }
 
-    func carryOut(_ actions: [ActiveHealthCheck.Action], backend b: Int, prober: ActiveProber) {
-        for action in actions {
-            switch action {
-            case .scheduleProbe(let at):
+    /// Carries out the supervisor's effects: timers become tasks on the event loop (none once
+    /// draining), a probe goes out through `prober`, a transition is logged and recorded.
+    func perform(_ effects: [BalancerSupervisor.Effect]) {
+        for effect in effects {
+            switch effect {
+            case .schedule(let timer, let at):
                 loop.assumeIsolated().scheduleTask(deadline: deadline(at)) { [self] in
                     guard !draining else { return }
-                    carryOut(active[b].probeDue(now: now), backend: b, prober: prober)
+                    perform(supervisor.timerFired(timer, now: now))
                 }
-            case .sendProbe(let id, let deadline):
+            case .sendProbe(let b, let id, let deadline):
                 let sent = now
-                prober.probe(backend: b, id: id, deadline: deadline) { [self] result in
+                prober?.probe(backend: b, id: id, deadline: deadline) { [self] result in
                     let now = self.now
                     if let probeLog {
                         let ok: Bool
                         if case .success = result { ok = true } else { ok = false }
                         probeLog.write("\(formatSeconds(sent.nanoseconds)),\(csvField(names[b])),\(ok),\(ok ? formatSeconds((now.nanoseconds - sent.nanoseconds) * 1000) : "")")
                     }
-                    let actions: [ActiveHealthCheck.Action]
                     switch result {
-                    case .success: actions = active[b].probeSucceeded(id: id, now: now, using: &rng)
-                    case .failure(let failure):
-                        actions = failure == .timeout
-                            ? active[b].probeTimedOut(id: id, now: now, using: &rng)
-                            : active[b].probeFailed(id: id, now: now, failure: failure, using: &rng)
+                    case .success: perform(supervisor.probeSucceeded(backend: b, id: id, now: now, using: &rng))
+                    case .failure(.timeout): perform(supervisor.probeTimedOut(backend: b, id: id, now: now, using: &rng))
+                    case .failure(let failure): perform(supervisor.probeFailed(backend: b, id: id, failure: failure, now: now, using: &rng))
                     }
-                    carryOut(actions, backend: b, prober: prober)
                 }
-            case .markUp, .markDown:
-                record(balancer.apply(action, to: BackendID(b), at: now))
-            }
-        }
-    }
-
-    func carryOut(_ actions: [OutlierDetector.Action]) {
-        for action in actions {
-            switch action {
-            case .scheduleSweep(let at):
-                loop.assumeIsolated().scheduleTask(deadline: deadline(at)) { [self] in
-                    guard !draining, var detector = outlier else { return }
-                    let actions = detector.sweep(now: now)
-                    outlier = detector
-                    carryOut(actions)
-                }
-            case .eject, .uneject:
-                record(balancer.apply(action, at: now))
-            }
-        }
-    }
-
-    func carryOut(_ actions: [MaxFails.Action], backend b: Int) {
-        for action in actions {
-            switch action {
-            case .scheduleTimer(let at):
-                loop.assumeIsolated().scheduleTask(deadline: deadline(at)) { [self] in carryOut(maxFails[b].timerFired(now: now), backend: b) }
-            case .markAvailable, .markUnavailable:
-                record(balancer.apply(action, to: BackendID(b), at: now))
+            case .transition(let event, _):
+                record(event)
             }
         }
     }
@@ -205,7 +174,7 @@ final class ProxyState: @unchecked Sendable {
     /// The balancer picked backend `b` (nginx max_fails counts selections).
     func selected(_ b: Int) {
         stats[b].requests += 1
-        if !maxFails.isEmpty { carryOut(maxFails[b].selected(now: now), backend: b) }
+        if supervisor.countsSelections { perform(supervisor.selected(backend: b, now: now)) }
     }
 
     /// Passive checking sees how an attempt on backend `b` ended.
@@ -214,12 +183,8 @@ final class ProxyState: @unchecked Sendable {
         } else {
             stats[b].failed += 1
         }
-        if var detector = outlier {
-            let actions = detector.requestFinished(on: BackendID(b), outcome: outcome, now: now)
-            outlier = detector
-            carryOut(actions)
-        }
-        if !maxFails.isEmpty { carryOut(maxFails[b].requestFinished(outcome: outcome, now: now), backend: b) }
+        guard supervisor.checksPassively else { return }
+        perform(supervisor.observePassively(outcome, on: b, now: now))
     }
 
     // MARK: Flushing

@@ -133,7 +133,7 @@ final class AdminHandler: ChannelInboundHandler {
             guard state.balancer.pools.index(of: target) != nil else {
                 return (404, "text/plain", "404: no pool named '\(target)' (pools: \(state.balancer.pools.names.joined(separator: ", ")))\n")
             }
-            guard let change = state.balancer.switchActive(to: target) else { return (500, "text/plain", "500: switch failed\n") }
+            guard let change = state.supervisor.switchActive(to: target) else { return (500, "text/plain", "500: switch failed\n") }
             if change.from != change.to { state.activeSwitch = change }
             state.logger.notice("active pool switched \(change.from) -> \(change.to) (operator)")
             return (200, "application/json", "{\"from\":\(json(change.from)),\"to\":\(json(change.to)),\"time_s\":\(formatSeconds(now.nanoseconds))}\n")
@@ -141,7 +141,7 @@ final class AdminHandler: ChannelInboundHandler {
         guard let change = state.activeSwitch else {
             return (409, "text/plain", "409: no switch to undo; use /pools/switch?to=NAME\n")
         }
-        state.balancer.rollback(change)
+        state.supervisor.rollback(change)
         state.activeSwitch = nil
         state.logger.notice("active pool switched back \(change.to) -> \(change.from) (operator)")
         return (200, "application/json", "{\"from\":\(json(change.to)),\"to\":\(json(change.from)),\"time_s\":\(formatSeconds(now.nanoseconds))}\n")
@@ -152,17 +152,16 @@ final class AdminHandler: ChannelInboundHandler {
             let hint = nearestSpelling(to: name, among: state.names).map { "; did you mean '\($0)'?" } ?? ""
             return (404, "text/plain", "404: no backend named '\(name)'\(hint)\n")
         }
-        let id = BackendID(b)
         switch action {
         case "drain":
-            state.record(state.balancer.drain(id, true, at: state.now))
+            state.perform(state.supervisor.drain(backend: b, true, now: state.now))
         case "enable":
-            state.record(state.balancer.drain(id, false, at: state.now))
+            state.perform(state.supervisor.drain(backend: b, false, now: state.now))
         case "weight":
             guard let text = query["value"], let weight = Int(text), weight >= 1, weight <= 1_000_000 else {
                 return (400, "text/plain", "400: weight needs ?value=N with N within 1…1000000\n")
             }
-            state.balancer.setWeight(id, weight)
+            state.supervisor.setWeight(backend: b, weight)
             state.logger.notice("backend \(name): weight set to \(weight) (operator)")
         default:
             return (404, "text/plain", "404: unknown action '\(action)' (drain, enable, weight)\n")

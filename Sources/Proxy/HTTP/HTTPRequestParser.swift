@@ -29,14 +29,8 @@ public struct RequestHead: Sendable, Equatable {
         return target
     }
 
-    /// RFC 9110 §9.2.2: methods whose repetition has the same effect, which nginx retries on
-    /// another upstream after the request was sent (`proxy_next_upstream` non_idempotent off).
-    public var isIdempotent: Bool {
-        switch method {
-        case "GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE": return true
-        default: return false
-        }
-    }
+    /// RFC 9110 §9.2.2 (`RequestMethod`, the simulator's definition too).
+    public var isIdempotent: Bool { RequestMethod.isIdempotent(method) }
 }
 
 /// An incremental, strict HTTP/1.1 request parser: bytes in, heads and body parts out. No

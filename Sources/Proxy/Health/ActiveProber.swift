@@ -8,11 +8,17 @@ enum ProbeResult {
     case failure(ProbeFailure)
 }
 
+/// What carries out a `sendProbe` effect: it reports exactly once, the probe's result or a
+/// timeout at `deadline`.
+protocol ProbeSending: AnyObject {
+    func probe(backend b: Int, id: UInt64, deadline: Instant, completion: @escaping (ProbeResult) -> Void)
+}
+
 /// Sends the active health checker's probes over real sockets: in L7 an HTTP `GET path`
 /// (HAProxy `option httpchk`) whose status must be in `expect_status` and whose body must hold
 /// `expect_body`; in L4 a plain TCP connect (HAProxy `check` without httpchk). Each probe
 /// reports exactly once: its result, or a timeout at the checker's deadline.
-final class ActiveProber: @unchecked Sendable {  // used on the proxy's loop only, like ProxyState
+final class ActiveProber: ProbeSending, @unchecked Sendable {  // used on the proxy's loop only, like ProxyState
     unowned let state: ProxyState
     let tcpOnly: Bool
 

@@ -123,11 +123,15 @@ final class TCPRelayHandler: ChannelInboundHandler {
                     state.balancer.requestFinished(on: BackendID(b))
                     state.observe(.connectFailure, on: b)
                     backend = nil
-                    if attempts <= state.configuration.balancer.retries && context?.channel.isActive == true {
+                    let decision = state.supervisor.afterFailure(
+                        on: b, outcome: .connectFailure, sent: false, idempotent: true, attempts: attempts,
+                        stopping: context?.channel.isActive != true)
+                    switch decision {
+                    case .retry(let avoiding):
                         state.totals.retried += 1
-                        connect(avoiding: BackendID(b))
-                    } else {
-                        finish(status: 502, outcome: "error")
+                        connect(avoiding: avoiding)
+                    case .answer(let status):
+                        finish(status: status, outcome: "error")
                         context?.close(promise: nil)
                     }
                 }

@@ -389,26 +389,27 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     }
 
     /// The current attempt failed before any response reached the client: tell passive
-    /// checking, then retry on another backend as nginx's `proxy_next_upstream error timeout`
-    /// does (a connect failure always; after the request was sent, idempotent methods only,
-    /// and only while the body is still whole), else answer 502 or 504.
+    /// checking, then retry or answer as the supervisor's `RetryPolicy` decides (a request is
+    /// replayable while its body is still whole in memory).
     private func attemptFailed(_ outcome: RequestOutcome, reason: String) {
         guard let exchange, let b = exchange.backend else { return }
         state.balancer.requestFinished(on: BackendID(b))
         state.observe(outcome, on: b)
         exchange.upstream = nil
         exchange.sent = false
-        self.exchange = exchange
-        let sentToBackend = outcome != .connectFailure
-        let canRetry = exchange.retained && exchange.bodyComplete && (!sentToBackend || exchange.head.isIdempotent)
-        let failure = outcome == .timeout ? (504, reason, "timeout") : (502, reason, "error")
-        if exchange.attempts <= state.configuration.balancer.retries && canRetry && !state.draining {
+        let decision = state.supervisor.afterFailure(
+            on: b, outcome: outcome, sent: outcome != .connectFailure, idempotent: exchange.head.isIdempotent,
+            attempts: exchange.attempts, replayable: exchange.retained && exchange.bodyComplete, stopping: state.draining)
+        let status = RetryPolicy.status(after: outcome)
+        let failure = (status, reason, status == 504 ? "timeout" : "error")
+        switch decision {
+        case .retry(let avoiding):
             state.totals.retried += 1
             exchange.lastFailure = failure
-            dispatch(avoiding: BackendID(b))
-            return
+            dispatch(avoiding: avoiding)
+        case .answer(let status):
+            answerError(status, reason, outcome: failure.2)
         }
-        answerError(failure.0, failure.1, outcome: failure.2)
     }
 
     func upstreamFailed(_ outcome: RequestOutcome, reason: String) {

@@ -15,15 +15,15 @@ extension Engine {
             // The toggles run every `period` from the start; the end brings the backend back.
             if begins { flapEvent(i, down: true, now: now) } else { setCondition(b, .normal, now: now) }
         case .drain:
-            record(balancer.drain(BackendID(b), begins, at: now), backend: b, now: now)
+            perform(supervisor.drain(backend: b, begins, now: now), now: now)
         case .weight(let value):
-            if begins { originalWeights[b] = balancer[BackendID(b)].weight }
-            balancer.setWeight(BackendID(b), begins ? value : originalWeights[b])
+            if begins { originalWeights[b] = supervisor.balancer[BackendID(b)].weight }
+            supervisor.setWeight(backend: b, begins ? value : originalWeights[b])
         case .switchPool(let pool):
             if begins {
-                activeSwitch = balancer.switchActive(to: pool)
+                activeSwitch = supervisor.switchActive(to: pool)
             } else if let change = activeSwitch {
-                balancer.rollback(change)
+                supervisor.rollback(change)
                 activeSwitch = nil
             }
         }

@@ -2,34 +2,19 @@ import Balancing
 
 /// Health checking inside the run: the core's machines, driven by simulated probes and outcomes.
 extension Engine {
-    mutating func carryOut(_ actions: [ActiveHealthCheck.Action], backend b: Int, now: Instant) {
-        for action in actions {
-            switch action {
-            case .scheduleProbe(let at):
-                queue.post(.probeDue(backend: Int32(b)), at: at)
-            case .sendProbe(let id, let deadline):
+    /// Carries out the supervisor's effects: timers become queued events, a probe becomes a
+    /// request to the simulated backend (its deadline an event), a transition a health.csv row.
+    mutating func perform(_ effects: [BalancerSupervisor.Effect], now: Instant) {
+        for effect in effects {
+            switch effect {
+            case .schedule(.probe(let b), let at): queue.post(.probeDue(backend: Int32(b)), at: at)
+            case .schedule(.outlierSweep, let at): queue.post(.outlierSweep, at: at)
+            case .schedule(.maxFails(let b), let at): queue.post(.maxFailsTimer(backend: Int32(b)), at: at)
+            case .sendProbe(let b, let id, let deadline):
                 sendProbe(b, id: Int32(truncatingIfNeeded: id), now: now)
                 queue.post(.probeDeadline(backend: Int32(b), probe: Int32(truncatingIfNeeded: id)), at: deadline)
-            case .markUp, .markDown:
-                record(balancer.apply(action, to: BackendID(b), at: now), backend: b, now: now)
-            }
-        }
-    }
-
-    mutating func carryOut(_ actions: [OutlierDetector.Action], now: Instant) {
-        for action in actions {
-            switch action {
-            case .scheduleSweep(let at): queue.post(.outlierSweep, at: at)
-            case .eject(let id, _, _), .uneject(let id, _, _): record(balancer.apply(action, at: now), backend: id.index, now: now)
-            }
-        }
-    }
-
-    mutating func carryOut(_ actions: [MaxFails.Action], backend b: Int, now: Instant) {
-        for action in actions {
-            switch action {
-            case .scheduleTimer(let at): queue.post(.maxFailsTimer(backend: Int32(b)), at: at)
-            case .markAvailable, .markUnavailable: record(balancer.apply(action, to: BackendID(b), at: now), backend: b, now: now)
+            case .transition(let event, let b):
+                record(event, backend: b, now: now)
             }
         }
     }
@@ -53,7 +38,7 @@ extension Engine {
         switch states[b].condition {
         case .normal: break
         case .crashed:
-            carryOut(active[b].probeFailed(id: UInt64(id), now: now, failure: .connectionFailed, using: &healthStreams[b]), backend: b, now: now)
+            perform(supervisor.probeFailed(backend: b, id: UInt64(id), failure: .connectionFailed, now: now, using: &healthStreams[b]), now: now)
             return
         case .hung, .partitioned:
             return  // no answer: the probe's deadline fails it
@@ -71,7 +56,7 @@ extension Engine {
         } else if states[b].queued < model.backends[b].queueLimit {
             states[b].enqueue(job)
         } else {
-            carryOut(active[b].probeFailed(id: UInt64(id), now: now, failure: .unexpectedStatus(503), using: &healthStreams[b]), backend: b, now: now)
+            perform(supervisor.probeFailed(backend: b, id: UInt64(id), failure: .unexpectedStatus(503), now: now, using: &healthStreams[b]), now: now)
         }
     }
 
@@ -79,26 +64,17 @@ extension Engine {
     /// checking, which is most runs, this is one test per request).
     @inline(__always)
     mutating func observe(_ outcome: RequestOutcome, on b: Int, now: Instant) {
-        guard outlier != nil || !maxFails.isEmpty else { return }
-        passivelyObserve(outcome, on: b, now: now)
-    }
-
-    mutating func passivelyObserve(_ outcome: RequestOutcome, on b: Int, now: Instant) {
-        if outlier != nil {
-            // In place: a copy of the detector would duplicate its arrays on every request.
-            let actions = outlier!.requestFinished(on: BackendID(b), outcome: outcome, now: now)
-            carryOut(actions, now: now)
-        }
-        if !maxFails.isEmpty { carryOut(maxFails[b].requestFinished(outcome: outcome, now: now), backend: b, now: now) }
+        guard supervisor.checksPassively else { return }
+        perform(supervisor.observePassively(outcome, on: b, now: now), now: now)
     }
 
     /// A backend answered probe `id` (late answers are ignored by the checker itself); under
     /// `health_fail` the answer is a 500.
     mutating func probeAnswered(_ b: Int, probe id: Int32, now: Instant) {
-        let actions = states[b].probesFail
-            ? active[b].probeFailed(id: UInt64(id), now: now, failure: .unexpectedStatus(500), using: &healthStreams[b])
-            : active[b].probeSucceeded(id: UInt64(id), now: now, using: &healthStreams[b])
-        carryOut(actions, backend: b, now: now)
+        let effects = states[b].probesFail
+            ? supervisor.probeFailed(backend: b, id: UInt64(id), failure: .unexpectedStatus(500), now: now, using: &healthStreams[b])
+            : supervisor.probeSucceeded(backend: b, id: UInt64(id), now: now, using: &healthStreams[b])
+        perform(effects, now: now)
     }
 
     /// An attempt of flight `f` on backend `b` failed: count it (backends.csv, timeseries.csv)

@@ -40,27 +40,29 @@ extension Engine {
             totals.retried += 1
             if duringOutage(flights[f].arrival) { totals.retriedDuringOutages += 1 }
         }
-        let decision = balancer.pick(balancer.readsRequest ? context(for: f) : blankContext, avoiding: avoiding, using: &balancerStream)
+        let decision = supervisor.balancer.pick(supervisor.balancer.readsRequest ? context(for: f) : blankContext, avoiding: avoiding, using: &balancerStream)
         noteAffinity(decision, flight: f)
         guard let id = decision.backend else {
-            answer(f, status: 503, outcome: .rejected, now: now)
+            // On a retry, the connect that failed is the answer (`RetryPolicy`); else nothing was there.
+            if avoiding == nil { answer(f, status: 503, outcome: .rejected, now: now) } else { answer(f, status: 502, outcome: .error, now: now) }
             freeConnections.append(Int32(c))
             return
         }
         let b = id.index
         connections[c].backend = Int32(b)
         connections[c].open = true
-        if !maxFails.isEmpty { carryOut(maxFails[b].selected(now: now), backend: b, now: now) }
+        if supervisor.countsSelections { perform(supervisor.selected(backend: b, now: now), now: now) }
         switch states[b].condition {
         case .crashed, .partitioned:
             // Refused (crash) or unanswered SYN (partition): the connect fails, nothing was sent.
             connections[c].open = false
-            balancer.requestFinished(on: id)
+            supervisor.balancer.requestFinished(on: id)
             countFailure(on: b, flight: f, outcome: .connectFailure, now: now)
-            if Int(flights[f].attempts) <= model.balancer.retries {
-                connect(c, request: f, avoiding: id, now: now)
-            } else {
-                answer(f, status: 502, outcome: .error, now: now)
+            switch supervisor.afterFailure(on: b, outcome: .connectFailure, sent: false, idempotent: true, attempts: Int(flights[f].attempts)) {
+            case .retry(let avoiding):
+                connect(c, request: f, avoiding: avoiding, now: now)
+            case .answer(let status):
+                answer(f, status: status, outcome: Self.label(status), now: now)
                 freeConnections.append(Int32(c))
             }
         case .normal, .hung:
@@ -124,7 +126,7 @@ extension Engine {
     mutating func closeConnection(_ c: Int, now: Instant) {
         guard connections[c].open else { return }
         connections[c].open = false
-        balancer.requestFinished(on: BackendID(Int(connections[c].backend)))
+        supervisor.balancer.requestFinished(on: BackendID(Int(connections[c].backend)))
         freeConnections.append(Int32(c))
     }
 

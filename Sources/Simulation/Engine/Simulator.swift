@@ -191,7 +191,6 @@ struct Engine {
     let groupClosed: [Bool]
     let groupClientCount: [Int]
     let groupHasNAT: [Bool]
-    var balancer: RoutedBalancer
     /// The context passed when the balancer reads none (`RoutedBalancer.readsRequest`).
     /// (Stored, not static: a static is reached through a `swift_once` check per access.)
     let blankContext = RequestContext()
@@ -230,11 +229,11 @@ struct Engine {
     /// requests.csv rows waiting for every earlier arrival to be written (arrival order).
     var pendingRows: [Int: String] = [:]
     var nextRowToWrite = 0
-    /// Health: one active checker per backend (nil without active checks), passive checking.
-    var active: [ActiveHealthCheck]
+    /// The balancer with its health machines and retry rule, shared with the proxy; the
+    /// engine only carries out its effects (`Simulator+Health.swift`).
+    var supervisor: BalancerSupervisor
+    /// Probe jitter, one stream per backend (empty without active checks).
     var healthStreams: [RandomStream]
-    var outlier: OutlierDetector?
-    var maxFails: [MaxFails]
     var healthEvents: [HealthEvent] = []
     var originalWeights: [Int]
     /// Windows in which some backend is crashed, hung or partitioned (nanoseconds), for the
@@ -276,7 +275,8 @@ struct Engine {
         replayNext = Array(repeating: 0, count: model.clients.count)
         serviceStreams = model.backends.map { master.child("backend/\($0.backend.name)/service") }
         serviceGenerators = serviceStreams.map(\.pointer)
-        balancer = model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) })
+        supervisor = BalancerSupervisor(
+            balancer: model.balancer.makeRoutedBalancer(backends: model.backends.map { ($0.backend, $0.pool) }), configuration: model.balancer)
         let latencyBuffers = LatencyBuffers(backends: model.backends.count)
         self.latencyBuffers = latencyBuffers
         states = Slab(model.backends.indices.map { Simulator.BackendState(latency: latencyBuffers.histogram($0)) })
@@ -296,11 +296,7 @@ struct Engine {
             default: return nil
             }
         }
-        let health = model.balancer.healthCheck
-        active = health.active.map { config in model.backends.map { _ in ActiveHealthCheck(configuration: config.machine) } } ?? []
-        healthStreams = health.active == nil ? [] : model.backends.map { master.child("health/\($0.backend.name)") }
-        outlier = health.passive.flatMap { $0.style == .outlier ? OutlierDetector(configuration: $0.outlier, hostCount: model.backends.count) : nil }
-        maxFails = health.passive.flatMap { $0.style == .maxFails ? model.backends.map { _ in MaxFails(configuration: health.passive!.maxFails) } : nil } ?? []
+        healthStreams = model.balancer.healthCheck.active == nil ? [] : model.backends.map { master.child("health/\($0.backend.name)") }
         requestsFile?.write("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome\n")
         for b in 0..<constants.count where constants[b].drawsAhead {
             states[b].drawnAhead = exponentialDraw(constants[b].serviceState.unsafelyUnwrapped, mean: constants[b].exponentialMean)
@@ -359,11 +355,10 @@ struct Engine {
                 for user in 0..<users { queue.post(.userSend(group: Int32(group), user: Int32(user)), at: .zero + thinkTime(group)) }
             }
         }
-        for b in active.indices {
-            let actions = active[b].start(now: .zero, using: &healthStreams[b])
-            carryOut(actions, backend: b, now: .zero)
+        if supervisor.checksActively {
+            for b in healthStreams.indices { perform(supervisor.startActive(backend: b, now: .zero, using: &healthStreams[b]), now: .zero) }
         }
-        if let outlier { for case .scheduleSweep(let at) in outlier.start(now: .zero) { queue.post(.outlierSweep, at: at) } }
+        perform(supervisor.startPassive(now: .zero), now: .zero)
         if timeseriesFile != nil { queue.post(.sample, at: .zero + model.timeseriesInterval) }
         for (i, failure) in model.failures.enumerated() {
             queue.post(.failure(index: Int32(i), begins: true), at: .zero + failure.start)
@@ -419,18 +414,15 @@ struct Engine {
             case .probeDue(let backend):
                 // Probing stops with the traffic, so the run ends once in-flight work drains.
                 guard now < end else { continue }
-                carryOut(active[Int(backend)].probeDue(now: now), backend: Int(backend), now: now)
+                perform(supervisor.timerFired(.probe(backend: Int(backend)), now: now), now: now)
             case .probeDeadline(let backend, let probe):
                 let b = Int(backend)
-                carryOut(active[b].probeTimedOut(id: UInt64(probe), now: now, using: &healthStreams[b]), backend: b, now: now)
+                perform(supervisor.probeTimedOut(backend: b, id: UInt64(probe), now: now, using: &healthStreams[b]), now: now)
             case .outlierSweep:
-                guard now < end, var detector = outlier else { continue }
-                let actions = detector.sweep(now: now)
-                outlier = detector
-                carryOut(actions, now: now)
+                guard now < end else { continue }
+                perform(supervisor.timerFired(.outlierSweep, now: now), now: now)
             case .maxFailsTimer(let backend):
-                let b = Int(backend)
-                carryOut(maxFails[b].timerFired(now: now), backend: b, now: now)
+                perform(supervisor.timerFired(.maxFails(backend: Int(backend)), now: now), now: now)
             }
         }
         for b in states.indices {
@@ -484,7 +476,7 @@ struct Engine {
         row.reserveCapacity(64 * states.count)
         let time = Array(formatSeconds(now.nanoseconds).utf8)
         for b in states.indices {
-            let backend = balancer[BackendID(b)]
+            let backend = supervisor.balancer[BackendID(b)]
             row.append(contentsOf: time)
             row.append(UInt8(ascii: ","))
             row.append(contentsOf: backend.name.utf8)
@@ -563,8 +555,9 @@ struct Engine {
         return ClientGroupModel.address(ofClient: id, group: g, publicAddress: groupHasNAT[g] ? natIndex[g][id] : nil)
     }
 
-    /// Sends flight `f` to a backend (or answers 503 when there is none).
-    mutating func dispatch(_ f: Int, avoiding: BackendID?, now: Instant) {
+    /// Sends flight `f` to a backend. When there is none: 503, or on a retry the status of the
+    /// failure that led to it (`failedWith`, as `RetryPolicy` says).
+    mutating func dispatch(_ f: Int, avoiding: BackendID?, failedWith: Int = 503, now: Instant) {
         flights[f].attempts += 1
         let attempt = flights[f].attempts
         if attempt > 1 && flights[f].counted {
@@ -574,21 +567,21 @@ struct Engine {
         // Built before borrowing `balancer`, and only when some rule or policy reads it; without
         // affinity (which reads the request) there is no cookie or session to note.
         let picked: BackendID?
-        if balancer.readsRequest {
+        if supervisor.balancer.readsRequest {
             let context = context(for: f)
-            let decision = balancer.pick(context, avoiding: avoiding, using: &balancerStream)
+            let decision = supervisor.balancer.pick(context, avoiding: avoiding, using: &balancerStream)
             noteAffinity(decision, flight: f)
             picked = decision.backend
         } else {
-            picked = balancer.pickBackend(blankContext, avoiding: avoiding, using: &balancerStream)
+            picked = supervisor.balancer.pickBackend(blankContext, avoiding: avoiding, using: &balancerStream)
         }
         guard let id = picked else {
-            answer(f, status: 503, outcome: .rejected, now: now)
+            answer(f, status: failedWith, outcome: Self.label(failedWith), now: now)
             return
         }
         let b = id.index
         flights[f].backend = Int32(b)
-        if !maxFails.isEmpty { carryOut(maxFails[b].selected(now: now), backend: b, now: now) }
+        if supervisor.countsSelections { perform(supervisor.selected(backend: b, now: now), now: now) }
         if flights[f].counted { states[b].requests += 1 }
         states[b].windowRequests += 1
         accumulate(b, until: now)
@@ -662,7 +655,7 @@ struct Engine {
                 answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
                 closeConnection(c, now: now)
             } else {
-                balancer.requestFinished(on: id)
+                supervisor.balancer.requestFinished(on: id)
                 answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
             }
             return
@@ -735,7 +728,7 @@ struct Engine {
         let current = !flights[f].answered && flights[f].attempts == attempt
         if current {
             flights[f].awaiting = false
-            if flights[f].connection < 0 { balancer.requestFinished(on: BackendID(b)) }
+            if flights[f].connection < 0 { supervisor.balancer.requestFinished(on: BackendID(b)) }
             observe(.response(status: 200), on: b, now: now)
             if flights[f].counted {
                 let latency = now.nanoseconds &- flights[f].arrival.nanoseconds
@@ -757,9 +750,7 @@ struct Engine {
     }
 
     /// The current attempt of flight `f` failed: tell the balancer and passive checking, then
-    /// retry on another backend while `retries` allow (always when nothing was sent; after the
-    /// request was sent, only for idempotent methods), else answer 502 (error) or 504 (timeout)
-    /// as nginx does.
+    /// retry or answer as the supervisor's `RetryPolicy` decides.
     mutating func attemptFailed(_ f: Int, outcome: RequestOutcome, sent: Bool, now: Instant) {
         if flights[f].connection >= 0 {
             connectionRequestFailed(f, outcome: outcome, now: now)
@@ -767,15 +758,21 @@ struct Engine {
         }
         let b = Int(flights[f].backend)
         flights[f].awaiting = false
-        balancer.requestFinished(on: BackendID(b))
+        supervisor.balancer.requestFinished(on: BackendID(b))
         countFailure(on: b, flight: f, outcome: outcome, now: now)
         let idempotent = flights[f].requestClass < 0 || model.clients[Int(flights[f].client)].classes[Int(flights[f].requestClass)].isIdempotent
-        if Int(flights[f].attempts) <= model.balancer.retries && (!sent || idempotent) {
-            dispatch(f, avoiding: BackendID(b), now: now)
-        } else if outcome == .timeout {
-            answer(f, status: 504, outcome: .timeout, now: now)
-        } else {
-            answer(f, status: 502, outcome: .error, now: now)
+        switch supervisor.afterFailure(on: b, outcome: outcome, sent: sent, idempotent: idempotent, attempts: Int(flights[f].attempts)) {
+        case .retry(let avoiding): dispatch(f, avoiding: avoiding, failedWith: RetryPolicy.status(after: outcome), now: now)
+        case .answer(let status): answer(f, status: status, outcome: Self.label(status), now: now)
+        }
+    }
+
+    /// The requests.csv outcome of a status the balancer answers itself.
+    static func label(_ status: Int) -> RequestOutcomeLabel {
+        switch status {
+        case 504: return .timeout
+        case 502: return .error
+        default: return .rejected
         }
     }
 

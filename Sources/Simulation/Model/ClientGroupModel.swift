@@ -52,7 +52,8 @@ public struct ClientGroupModel: Sendable {
             self.method = method
         }
 
-        public var isIdempotent: Bool { !["POST", "PATCH", "CONNECT"].contains(method) }
+        /// RFC 9110 §9.2.2, the definition the proxy uses too (`RequestMethod`).
+        public var isIdempotent: Bool { RequestMethod.isIdempotent(method) }
     }
 
     /// A point of an open-loop rate schedule: the rate at `time`; linear between points,

@@ -1,0 +1,202 @@
+/// The one owner of a balancer's decisions: the routed balancer, the active checkers, the
+/// passive machine (Envoy-style outlier detection or nginx `max_fails`) and the retry rule.
+///
+/// Both drivers hold one and only carry out its effects: the simulator posts `schedule` to its
+/// event queue, the proxy to its event loop; `sendProbe` becomes a simulated or a real probe;
+/// `transition` becomes a `health.csv` row. Inputs are plain events with the time passed in, so
+/// one history gives the same picks, retries and transitions in either driver (the pattern of
+/// async-http-client's `HTTPConnectionPool.StateMachine`: sub-machines behind one action type;
+/// and of Envoy's health checker base: one owner of every host's timers and counters).
+///
+/// Randomness comes in per call, so each driver keeps its own streams (the simulator has one
+/// per backend for probe jitter, the proxy one for everything).
+public struct BalancerSupervisor: Sendable {
+    public var balancer: RoutedBalancer
+    public private(set) var active: [ActiveHealthCheck]
+    public private(set) var outlier: OutlierDetector?
+    public private(set) var maxFails: [MaxFails]
+    public let retry: RetryPolicy
+
+    /// A timer an effect asks the driver to arm; when it fires, the driver hands it back to
+    /// `timerFired`.
+    public enum Timer: Hashable, Sendable {
+        case probe(backend: Int)
+        case outlierSweep
+        case maxFails(backend: Int)
+    }
+
+    public enum Effect: Equatable, Sendable {
+        case schedule(Timer, at: Instant)
+        /// Send probe `id` to `backend`; report its answer, or `probeTimedOut` at `deadline`.
+        case sendProbe(backend: Int, id: UInt64, deadline: Instant)
+        /// Backend `backend`'s state changed: a `health.csv` row.
+        case transition(HealthEvent, backend: Int)
+    }
+
+    public init(balancer: RoutedBalancer, configuration: BalancerConfiguration) {
+        self.balancer = balancer
+        let health = configuration.healthCheck
+        let count = balancer.count
+        active = health.active.map { config in (0..<count).map { _ in ActiveHealthCheck(configuration: config.machine) } } ?? []
+        outlier = nil
+        maxFails = []
+        if let passive = health.passive {
+            switch passive.style {
+            case .outlier: outlier = OutlierDetector(configuration: passive.outlier, hostCount: count)
+            case .maxFails: maxFails = (0..<count).map { _ in MaxFails(configuration: passive.maxFails) }
+            }
+        }
+        retry = RetryPolicy(retries: configuration.retries)
+    }
+
+    /// Whether active checks run (one checker per backend).
+    public var checksActively: Bool { !active.isEmpty }
+
+    /// Whether attempt outcomes feed a passive machine: without one, `observe` is skipped.
+    @inlinable public var checksPassively: Bool { outlier != nil || !maxFails.isEmpty }
+
+    // MARK: Starting
+
+    /// Backend `b`'s first probe (drawn from `generator` with `spread_first_probe`).
+    public mutating func startActive(backend b: Int, now: Instant, using generator: inout some RandomNumberGenerator) -> [Effect] {
+        effects(active[b].start(now: now, using: &generator), backend: b, now: now)
+    }
+
+    /// The outlier detector's first sweep (max_fails needs no timer until a failure).
+    public func startPassive(now: Instant) -> [Effect] {
+        guard let outlier else { return [] }
+        return outlier.start(now: now).compactMap { action in
+            if case .scheduleSweep(let at) = action { return .schedule(.outlierSweep, at: at) }
+            return nil
+        }
+    }
+
+    // MARK: Timers and probes
+
+    public mutating func timerFired(_ timer: Timer, now: Instant) -> [Effect] {
+        switch timer {
+        case .probe(let b):
+            return effects(active[b].probeDue(now: now), backend: b, now: now)
+        case .outlierSweep:
+            guard outlier != nil else { return [] }
+            // In place: a copy of the detector would duplicate its arrays.
+            let actions = outlier!.sweep(now: now)
+            return applying(actions, now: now)
+        case .maxFails(let b):
+            return effects(maxFails[b].timerFired(now: now), backend: b, now: now)
+        }
+    }
+
+    public mutating func probeSucceeded(backend b: Int, id: UInt64, now: Instant, using generator: inout some RandomNumberGenerator) -> [Effect] {
+        effects(active[b].probeSucceeded(id: id, now: now, using: &generator), backend: b, now: now)
+    }
+
+    public mutating func probeFailed(
+        backend b: Int, id: UInt64, failure: ProbeFailure, now: Instant, using generator: inout some RandomNumberGenerator
+    ) -> [Effect] {
+        effects(active[b].probeFailed(id: id, now: now, failure: failure, using: &generator), backend: b, now: now)
+    }
+
+    public mutating func probeTimedOut(backend b: Int, id: UInt64, now: Instant, using generator: inout some RandomNumberGenerator) -> [Effect] {
+        effects(active[b].probeTimedOut(id: id, now: now, using: &generator), backend: b, now: now)
+    }
+
+    // MARK: Requests
+
+    /// Whether picks are counted (nginx `max_fails`): without it, `selected` is skipped.
+    @inlinable public var countsSelections: Bool { !maxFails.isEmpty }
+
+    /// The balancer picked backend `b` (nginx `max_fails` counts selections, and a selection
+    /// after `fail_timeout` is the trial that decides). Call it when `countsSelections`.
+    public mutating func selected(backend b: Int, now: Instant) -> [Effect] {
+        guard !maxFails.isEmpty else { return [] }
+        return effects(maxFails[b].selected(now: now), backend: b, now: now)
+    }
+
+    /// An attempt on backend `b` ended with `outcome`: passive checking sees it. (The balancer's
+    /// in-flight count is the driver's to release: an L4 connection holds it past one request.)
+    @inlinable
+    public mutating func observe(_ outcome: RequestOutcome, on b: Int, now: Instant) -> [Effect] {
+        guard checksPassively else { return [] }
+        return observePassively(outcome, on: b, now: now)
+    }
+
+    public mutating func observePassively(_ outcome: RequestOutcome, on b: Int, now: Instant) -> [Effect] {
+        var out: [Effect] = []
+        if outlier != nil {
+            let actions = outlier!.requestFinished(on: BackendID(b), outcome: outcome, now: now)
+            if !actions.isEmpty { out = applying(actions, now: now) }
+        }
+        if !maxFails.isEmpty {
+            let actions = maxFails[b].requestFinished(outcome: outcome, now: now)
+            if !actions.isEmpty { out += effects(actions, backend: b, now: now) }
+        }
+        return out
+    }
+
+    /// What follows a failed attempt (`RetryPolicy`).
+    @inlinable
+    public func afterFailure(
+        on b: Int, outcome: RequestOutcome, sent: Bool, idempotent: Bool, attempts: Int, replayable: Bool = true, stopping: Bool = false
+    ) -> RetryPolicy.Decision {
+        retry.afterFailure(
+            on: BackendID(b), outcome: outcome, sent: sent, idempotent: idempotent, attempts: attempts, replayable: replayable,
+            stopping: stopping)
+    }
+
+    // MARK: Operator actions
+
+    /// Drain (`true`: no new requests, in-flight ones finish) or enable (`false`) backend `b`.
+    public mutating func drain(backend b: Int, _ draining: Bool, now: Instant) -> [Effect] {
+        balancer.drain(BackendID(b), draining, at: now).map { [.transition($0, backend: b)] } ?? []
+    }
+
+    public mutating func setWeight(backend b: Int, _ weight: Int) { balancer.setWeight(BackendID(b), weight) }
+
+    /// Makes `pool` the one unrouted requests go to (blue/green); nil when there is no such pool.
+    public mutating func switchActive(to pool: String) -> PoolSet.PoolSwitch? { balancer.switchActive(to: pool) }
+
+    public mutating func rollback(_ change: PoolSet.PoolSwitch) { balancer.rollback(change) }
+
+    // MARK: Machine actions as effects
+
+    /// Marks are applied to the balancer as they are met; every machine lists them before its
+    /// scheduling actions, so the effects keep the machine's order.
+    private mutating func effects(_ actions: [ActiveHealthCheck.Action], backend b: Int, now: Instant) -> [Effect] {
+        var out: [Effect] = []
+        out.reserveCapacity(actions.count)
+        for action in actions {
+            switch action {
+            case .scheduleProbe(let at): out.append(.schedule(.probe(backend: b), at: at))
+            case .sendProbe(let id, let deadline): out.append(.sendProbe(backend: b, id: id, deadline: deadline))
+            case .markUp, .markDown:
+                if let event = balancer.apply(action, to: BackendID(b), at: now) { out.append(.transition(event, backend: b)) }
+            }
+        }
+        return out
+    }
+
+    private mutating func applying(_ actions: [OutlierDetector.Action], now: Instant) -> [Effect] {
+        var out: [Effect] = []
+        for action in actions {
+            switch action {
+            case .scheduleSweep(let at): out.append(.schedule(.outlierSweep, at: at))
+            case .eject(let id, _, _), .uneject(let id, _, _):
+                if let event = balancer.apply(action, at: now) { out.append(.transition(event, backend: id.index)) }
+            }
+        }
+        return out
+    }
+
+    private mutating func effects(_ actions: [MaxFails.Action], backend b: Int, now: Instant) -> [Effect] {
+        var out: [Effect] = []
+        for action in actions {
+            switch action {
+            case .scheduleTimer(let at): out.append(.schedule(.maxFails(backend: b), at: at))
+            case .markAvailable, .markUnavailable:
+                if let event = balancer.apply(action, to: BackendID(b), at: now) { out.append(.transition(event, backend: b)) }
+            }
+        }
+        return out
+    }
+}
