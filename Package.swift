@@ -77,6 +77,17 @@ let package = Package(
         .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: strictness),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"], swiftSettings: strictness),
         .testTarget(name: "LbsimTests", dependencies: ["lbsim"], swiftSettings: strictness),
+        // One scripted history through both drivers' glue: the same health.csv rows and picks.
+        .testTarget(
+            name: "ParityTests",
+            dependencies: [
+                "Balancing", "Simulation", "Proxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictness
+        ),
         .testTarget(
             name: "ProxyTests",
             dependencies: [

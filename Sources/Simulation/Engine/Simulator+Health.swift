@@ -60,6 +60,13 @@ extension Engine {
         }
     }
 
+    /// The balancer picked backend `b`: nginx `max_fails` counts it (one test per request
+    /// without it).
+    @inline(__always)
+    mutating func selected(_ b: Int, now: Instant) {
+        if supervisor.countsSelections { perform(supervisor.selected(backend: b, now: now), now: now) }
+    }
+
     /// Passive checking sees how an attempt on backend `b` ended (inlined: without passive
     /// checking, which is most runs, this is one test per request).
     @inline(__always)

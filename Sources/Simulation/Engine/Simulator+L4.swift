@@ -51,7 +51,7 @@ extension Engine {
         let b = id.index
         connections[c].backend = Int32(b)
         connections[c].open = true
-        if supervisor.countsSelections { perform(supervisor.selected(backend: b, now: now), now: now) }
+        selected(b, now: now)
         switch states[b].condition {
         case .crashed, .partitioned:
             // Refused (crash) or unanswered SYN (partition): the connect fails, nothing was sent.

@@ -355,15 +355,9 @@ struct Engine {
                 for user in 0..<users { queue.post(.userSend(group: Int32(group), user: Int32(user)), at: .zero + thinkTime(group)) }
             }
         }
-        if supervisor.checksActively {
-            for b in healthStreams.indices { perform(supervisor.startActive(backend: b, now: .zero, using: &healthStreams[b]), now: .zero) }
-        }
-        perform(supervisor.startPassive(now: .zero), now: .zero)
+        startHealth()
         if timeseriesFile != nil { queue.post(.sample, at: .zero + model.timeseriesInterval) }
-        for (i, failure) in model.failures.enumerated() {
-            queue.post(.failure(index: Int32(i), begins: true), at: .zero + failure.start)
-            if let length = failure.length { queue.post(.failure(index: Int32(i), begins: false), at: .zero + failure.start + length) }
-        }
+        scheduleFailures()
         var arrival = earliestArrival()
         while true {
             let heapOrder = queue.peekOrder()
@@ -390,46 +384,68 @@ struct Engine {
             }
             guard let (now, event) = queue.pop() else { break }
             totals.events &+= 1
-            switch event {
-            case .userSend(let group, let user):
-                guard now < end else { continue }
-                arrive(client: group, id: user, now: now)
-            case .serviceDone(let backend, let flight, let attempt, let epoch):
-                serviceDone(backend: Int(backend), flight: Int(flight), attempt: attempt, epoch: epoch, now: now)
-            case .failure(let index, let begins):
-                failureEvent(Int(index), begins: begins, now: now)
-            case .flap(let index, let down):
-                flapEvent(Int(index), down: down, now: now)
-            case .connectionClose(let c):
-                closeConnection(Int(c), now: now)
-            case .reachBackend(let flight, let attempt):
-                reachBackend(Int(flight), attempt: attempt, now: now)
-            case .sample:
-                writeSample(now: now)
-                if now < end { queue.post(.sample, at: now + model.timeseriesInterval) }
-            case .connectTimeout(let flight, let attempt):
-                let f = Int(flight)
-                guard !flights[f].answered, flights[f].attempts == attempt else { continue }
-                attemptFailed(f, outcome: .timeout, sent: false, now: now)
-            case .probeDue(let backend):
-                // Probing stops with the traffic, so the run ends once in-flight work drains.
-                guard now < end else { continue }
-                perform(supervisor.timerFired(.probe(backend: Int(backend)), now: now), now: now)
-            case .probeDeadline(let backend, let probe):
-                let b = Int(backend)
-                perform(supervisor.probeTimedOut(backend: b, id: UInt64(probe), now: now, using: &healthStreams[b]), now: now)
-            case .outlierSweep:
-                guard now < end else { continue }
-                perform(supervisor.timerFired(.outlierSweep, now: now), now: now)
-            case .maxFailsTimer(let backend):
-                perform(supervisor.timerFired(.maxFails(backend: Int(backend)), now: now), now: now)
-            }
+            handle(event, at: now)
         }
         for b in states.indices {
             accumulate(b, until: queue.now)
             if let since = states[b].downSince { states[b].timeDown += (queue.now - max(since, warmupEnd)).secondsValue }
         }
         totals.endTime = queue.now
+    }
+
+    /// Starts the active checks' probes and the passive machine's timers.
+    mutating func startHealth() {
+        if supervisor.checksActively {
+            for b in healthStreams.indices { perform(supervisor.startActive(backend: b, now: .zero, using: &healthStreams[b]), now: .zero) }
+        }
+        perform(supervisor.startPassive(now: .zero), now: .zero)
+    }
+
+    /// Puts the scenario's failures and operations on the queue.
+    mutating func scheduleFailures() {
+        for (i, failure) in model.failures.enumerated() {
+            queue.post(.failure(index: Int32(i), begins: true), at: .zero + failure.start)
+            if let length = failure.length { queue.post(.failure(index: Int32(i), begins: false), at: .zero + failure.start + length) }
+        }
+    }
+
+    /// Handles one event from the queue, due at `now`.
+    @inline(__always)
+    mutating func handle(_ event: Simulator.Event, at now: Instant) {
+        switch event {
+        case .userSend(let group, let user):
+            guard now < end else { return }
+            arrive(client: group, id: user, now: now)
+        case .serviceDone(let backend, let flight, let attempt, let epoch):
+            serviceDone(backend: Int(backend), flight: Int(flight), attempt: attempt, epoch: epoch, now: now)
+        case .failure(let index, let begins):
+            failureEvent(Int(index), begins: begins, now: now)
+        case .flap(let index, let down):
+            flapEvent(Int(index), down: down, now: now)
+        case .connectionClose(let c):
+            closeConnection(Int(c), now: now)
+        case .reachBackend(let flight, let attempt):
+            reachBackend(Int(flight), attempt: attempt, now: now)
+        case .sample:
+            writeSample(now: now)
+            if now < end { queue.post(.sample, at: now + model.timeseriesInterval) }
+        case .connectTimeout(let flight, let attempt):
+            let f = Int(flight)
+            guard !flights[f].answered, flights[f].attempts == attempt else { return }
+            attemptFailed(f, outcome: .timeout, sent: false, now: now)
+        case .probeDue(let backend):
+            // Probing stops with the traffic, so the run ends once in-flight work drains.
+            guard now < end else { return }
+            perform(supervisor.timerFired(.probe(backend: Int(backend)), now: now), now: now)
+        case .probeDeadline(let backend, let probe):
+            let b = Int(backend)
+            perform(supervisor.probeTimedOut(backend: b, id: UInt64(probe), now: now, using: &healthStreams[b]), now: now)
+        case .outlierSweep:
+            guard now < end else { return }
+            perform(supervisor.timerFired(.outlierSweep, now: now), now: now)
+        case .maxFailsTimer(let backend):
+            perform(supervisor.timerFired(.maxFails(backend: Int(backend)), now: now), now: now)
+        }
     }
 
     /// Group `g`'s next arrival is due: draw the one after it, then let this one in.
@@ -581,7 +597,7 @@ struct Engine {
         }
         let b = id.index
         flights[f].backend = Int32(b)
-        if supervisor.countsSelections { perform(supervisor.selected(backend: b, now: now), now: now) }
+        selected(b, now: now)
         if flights[f].counted { states[b].requests += 1 }
         states[b].windowRequests += 1
         accumulate(b, until: now)
