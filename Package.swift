@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "lbsim", targets: ["lbsim"]),
         .library(name: "Balancing", targets: ["Balancing"]),
+        .library(name: "ConfigFiles", targets: ["ConfigFiles"]),
         .library(name: "Simulation", targets: ["Simulation"]),
         .library(name: "Proxy", targets: ["Proxy"]),
     ],
@@ -35,10 +36,16 @@ let package = Package(
         // The sans-I/O core shared by the simulator and the proxy: no NIO, no sockets, no clock.
         .target(
             name: "Balancing",
-            dependencies: [.product(name: "Yams", package: "Yams")],
             // Full cross-module optimisation: the drivers call the core's generic picks with
             // their own generator types, and only this lets those calls be specialised.
             swiftSettings: strictness + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+        ),
+        // Reading configuration files: YAML (Yams) into the core's configuration values, strictly
+        // (file, line, key path and a suggestion in every error), and `--set` overrides.
+        .target(
+            name: "ConfigFiles",
+            dependencies: ["Balancing", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictness
         ),
         // The simulator: virtual time, event queue, models, metrics, CSV; GSL random streams.
         .target(
@@ -66,6 +73,7 @@ let package = Package(
             name: "lbsim",
             dependencies: [
                 "Balancing",
+                "ConfigFiles",
                 "Simulation",
                 "Proxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,13 +83,14 @@ let package = Package(
             swiftSettings: strictness
         ),
         .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: strictness),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation"], swiftSettings: strictness),
+        .testTarget(name: "ConfigFilesTests", dependencies: ["ConfigFiles", "Balancing"], swiftSettings: strictness),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "ConfigFiles"], swiftSettings: strictness),
         .testTarget(name: "LbsimTests", dependencies: ["lbsim"], swiftSettings: strictness),
         // One scripted history through both drivers' glue: the same health.csv rows and picks.
         .testTarget(
             name: "ParityTests",
             dependencies: [
-                "Balancing", "Simulation", "Proxy",
+                "Balancing", "ConfigFiles", "Simulation", "Proxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,6 +102,7 @@ let package = Package(
             dependencies: [
                 "Proxy",
                 "Balancing",
+                "ConfigFiles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

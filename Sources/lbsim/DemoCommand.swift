@@ -1,3 +1,4 @@
+import ConfigFiles
 import ArgumentParser
 import Balancing
 import Foundation

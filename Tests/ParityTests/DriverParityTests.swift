@@ -1,3 +1,4 @@
+import ConfigFiles
 import Balancing
 import Foundation
 import Logging

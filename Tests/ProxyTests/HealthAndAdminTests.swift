@@ -1,3 +1,4 @@
+import ConfigFiles
 import Balancing
 import NIOConcurrencyHelpers
 import NIOCore

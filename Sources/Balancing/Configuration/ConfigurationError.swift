@@ -3,7 +3,8 @@
 /// Its description is one line in the compiler's format, so editors can jump to it:
 /// `scenario.yaml:12:7: balancer.health_check.active: unknown key 'intervall'; did you mean 'interval'?`
 public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
-    enum Code: Equatable {
+    /// `package`: the decoder that makes these (`ConfigFiles`) is another module of this package.
+    package enum Code: Equatable {
         case syntax
         case unknownKey(key: String, suggestion: String?)
         case duplicateKey(String)
@@ -12,7 +13,7 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
         case invalidValue(String)
     }
 
-    let code: Code
+    package let code: Code
     public let file: String
     /// 1-based; 0 when unknown.
     public let line: Int
@@ -20,7 +21,7 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
     /// Dotted key path (`backends[2].weight`); empty at the top level.
     public let path: String
 
-    init(_ code: Code, file: String, line: Int, column: Int, path: String) {
+    package init(_ code: Code, file: String, line: Int, column: Int, path: String) {
         self.code = code
         self.file = file
         self.line = line
@@ -64,7 +65,7 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
         return "\(location): " + (path.isEmpty ? "" : "\(path): ") + message
     }
 
-    static func syntax(_ text: String, file: String, line: Int, column: Int) -> ConfigurationError {
+    package static func syntax(_ text: String, file: String, line: Int, column: Int) -> ConfigurationError {
         ConfigurationError(.invalidValue("invalid YAML: \(text)"), file: file, line: line, column: column, path: "")
     }
 }

@@ -1,4 +1,5 @@
-import Yams
+public import Balancing
+public import Yams
 
 /// `--set key.path=value` overrides, applied to the parsed YAML tree before decoding, so that
 /// the override goes through the same strict checks as the file and every untouched key keeps
