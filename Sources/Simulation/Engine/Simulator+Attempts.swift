@@ -1,0 +1,150 @@
+import Balancing
+import CGSL
+
+/// Attempts: a request sent to a backend, its set-up, the read timeout, and retries.
+extension Engine {
+    /// Sends flight `f` to a backend. When there is none: 503, or on a retry the status of the
+    /// failure that led to it (`failedWith`, as `RetryPolicy` says).
+    mutating func dispatch(_ f: Int, avoiding: BackendID?, failedWith: Int = 503, now: Instant) {
+        flights[f].attempts += 1
+        let attempt = flights[f].attempts
+        if attempt > 1 && flights[f].counted {
+            totals.retried += 1
+            if duringOutage(flights[f].arrival) { totals.retriedDuringOutages += 1 }
+        }
+        // Built before borrowing `balancer`, and only when some rule or policy reads it; without
+        // affinity (which reads the request) there is no cookie or session to note.
+        let picked: BackendID?
+        if supervisor.balancer.readsRequest {
+            let context = context(for: f)
+            let decision = supervisor.balancer.pick(context, avoiding: avoiding, using: &balancerStream)
+            noteAffinity(decision, flight: f)
+            picked = decision.backend
+        } else {
+            picked = supervisor.balancer.pickBackend(blankContext, avoiding: avoiding, using: &balancerStream)
+        }
+        guard let id = picked else {
+            answer(f, status: failedWith, outcome: Self.label(failedWith), now: now)
+            return
+        }
+        let b = id.index
+        flights[f].backend = Int32(b)
+        selected(b, now: now)
+        if flights[f].counted { states[b].requests += 1 }
+        states[b].windowRequests += 1
+        accumulate(b, until: now)
+        switch states[b].condition {
+        case .normal:
+            break
+        case .crashed:
+            attemptFailed(f, outcome: .connectFailure, sent: false, now: now)
+            return
+        case .partitioned:
+            queue.post(.connectTimeout(flight: Int32(f), attempt: attempt), at: now + model.balancer.timeouts.connect)
+            return
+        case .hung:
+            // Accepted, never answered: only the read timeout will end this attempt.
+            armReadTimeout(f, attempt: attempt, now: now)
+            return
+        }
+        if constants[b].connectCostNanos > 0 {
+            flights[f].awaiting = true
+            queue.post(.reachBackend(flight: Int32(f), attempt: attempt), at: now + model.backends[b].connectCost)
+            return
+        }
+        place(f, on: b, attempt: attempt, id: id, now: now)
+    }
+
+    /// The set-up of attempt `attempt` of flight `f` is over: it reaches its backend, unless
+    /// the backend crashed or became unreachable meanwhile (a connect failure).
+    mutating func reachBackend(_ f: Int, attempt: Int32, now: Instant) {
+        guard !flights[f].answered, flights[f].attempts == attempt else { return }
+        let b = Int(flights[f].backend)
+        switch states[b].condition {
+        case .crashed, .partitioned:
+            if flights[f].connection >= 0 {
+                connectionRequestFailed(f, outcome: .connectFailure, now: now)
+            } else {
+                attemptFailed(f, outcome: .connectFailure, sent: false, now: now)
+            }
+        case .hung:
+            armReadTimeout(f, attempt: attempt, now: now)
+        case .normal:
+            flights[f].awaiting = false
+            if flights[f].connection >= 0 {
+                send(f, on: Int(flights[f].connection), now: now)
+            } else {
+                place(f, on: b, attempt: attempt, id: BackendID(b), now: now)
+            }
+        }
+    }
+
+    /// Puts attempt `attempt` of flight `f` on backend `b`: a worker, the queue, or a 503 when
+    /// the queue is full.
+    @inline(__always)  // once per request, from one hot caller
+    mutating func place(_ f: Int, on b: Int, attempt: Int32, id: BackendID, now: Instant) {
+        let job = Simulator.Job(flight: Int32(f), attempt: attempt)
+        if states[b].busy < constants[b].concurrency {
+            flights[f].jobsAtBackends += 1
+            let done = startService(b, job, now: now)
+            // Without failures in the run, nothing can stop this answer arriving at `done`: when
+            // that is within the read timeout, the timeout could never fire, so it is not armed.
+            if failureFree && done <= now.nanoseconds &+ readTimeoutNanos {
+                flights[f].awaiting = true
+                return
+            }
+        } else if states[b].queued < constants[b].queueLimit {
+            flights[f].jobsAtBackends += 1
+            states[b].enqueue(job)
+        } else {
+            countFailure(on: b, flight: f, outcome: .response(status: 503), now: now)
+            if flights[f].connection >= 0 {
+                let c = Int(flights[f].connection)
+                answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
+                closeConnection(c, now: now)
+            } else {
+                supervisor.balancer.requestFinished(on: id)
+                answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
+            }
+            return
+        }
+        armReadTimeout(f, attempt: attempt, now: now)
+    }
+
+    mutating func armReadTimeout(_ f: Int, attempt: Int32, now: Instant) {
+        flights[f].awaiting = true
+        readTimeouts.append((now.nanoseconds &+ readTimeoutNanos, Int32(f), flights[f].id, attempt))
+    }
+
+    mutating func timedOut(flight f: Int, attempt: Int32, now: Instant) {
+        guard !flights[f].answered, flights[f].attempts == attempt, flights[f].awaiting else { return }
+        attemptFailed(f, outcome: .timeout, sent: true, now: now)
+    }
+
+    /// The current attempt of flight `f` failed: tell the balancer and passive checking, then
+    /// retry or answer as the supervisor's `RetryPolicy` decides.
+    mutating func attemptFailed(_ f: Int, outcome: RequestOutcome, sent: Bool, now: Instant) {
+        if flights[f].connection >= 0 {
+            connectionRequestFailed(f, outcome: outcome, now: now)
+            return
+        }
+        let b = Int(flights[f].backend)
+        flights[f].awaiting = false
+        supervisor.balancer.requestFinished(on: BackendID(b))
+        countFailure(on: b, flight: f, outcome: outcome, now: now)
+        let idempotent = flights[f].requestClass < 0 || model.clients[Int(flights[f].client)].classes[Int(flights[f].requestClass)].isIdempotent
+        switch supervisor.afterFailure(on: b, outcome: outcome, sent: sent, idempotent: idempotent, attempts: Int(flights[f].attempts)) {
+        case .retry(let avoiding): dispatch(f, avoiding: avoiding, failedWith: RetryPolicy.status(after: outcome), now: now)
+        case .answer(let status): answer(f, status: status, outcome: Self.label(status), now: now)
+        }
+    }
+
+    /// The requests.csv outcome of a status the balancer answers itself.
+    static func label(_ status: Int) -> RequestOutcomeLabel {
+        switch status {
+        case 504: return .timeout
+        case 502: return .error
+        default: return .rejected
+        }
+    }
+}
