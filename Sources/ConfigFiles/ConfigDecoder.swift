@@ -252,7 +252,9 @@ struct MappingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return try NodeDecoder(node: entry.value, path: codingPath + [key], file: decoder.file).decodeValue(T.self)
     }
 
-    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+    func nestedContainer<NestedKey: CodingKey>(
+        keyedBy type: NestedKey.Type, forKey key: Key
+    ) throws
         -> KeyedDecodingContainer<NestedKey>
     {
         guard let entry = entry(key) else { throw decoder.error(.missingKey(key.stringValue)) }

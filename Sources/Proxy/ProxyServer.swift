@@ -164,10 +164,12 @@ func raiseDescriptorLimit(for configuration: ProxyConfiguration, logger: Logger)
         if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
     }
     let backends = configuration.backends.count
-    let needed = 2 * configuration.client.maxConnections + configuration.adminLimits.maxConnections
+    let needed =
+        2 * configuration.client.maxConnections + configuration.adminLimits.maxConnections
         + backends * (configuration.upstreamKeepalive + 1) + 64
     if limit.rlim_cur < rlim_t(needed) {
         logger.warning(
-            "open-file limit is \(limit.rlim_cur), below the \(needed) descriptors client.max_connections and upstream_keepalive allow: lower client.max_connections or raise ulimit -n")
+            "open-file limit is \(limit.rlim_cur), below the \(needed) descriptors client.max_connections and upstream_keepalive allow: lower client.max_connections or raise ulimit -n"
+        )
     }
 }

@@ -11,7 +11,8 @@ extension ProxyState {
     func finished(_ record: AccessRecord) {
         finished(
             status: record.status, ok: record.outcome == "ok", attempts: record.attempts, backend: record.backend,
-            arrival: record.arrival, end: record.end) { record }
+            arrival: record.arrival, end: record.end
+        ) { record }
     }
 
     /// The same on the per-request path: the access-log record (whose strings cost more than

@@ -91,9 +91,11 @@ final class ProxyState: @unchecked Sendable {
         self.logger = logger
         self.addresses = addresses
         let backends = configuration.backends.map { entry in
-            (backend: Backend(
-                name: entry.core.name, address: entry.address.text, weight: entry.core.weight,
-                maxConnections: entry.core.maxConnections, isBackup: entry.core.backup), pool: entry.pool)
+            (
+                backend: Backend(
+                    name: entry.core.name, address: entry.address.text, weight: entry.core.weight,
+                    maxConnections: entry.core.maxConnections, isBackup: entry.core.backup), pool: entry.pool
+            )
         }
         names = backends.map(\.backend.name)
         hostNames = configuration.backends.map(\.address.text)
@@ -110,7 +112,8 @@ final class ProxyState: @unchecked Sendable {
         )
         let balancer = configuration.balancer
         let pools = Set(configuration.backends.map(\.pool)).sorted()
-        needsRequestHeaders = balancer.affinity != nil || !balancer.routes.isEmpty
+        needsRequestHeaders =
+            balancer.affinity != nil || !balancer.routes.isEmpty
             || pools.contains { balancer.policySpec(forPool: $0).hashKey != .clientAddress }
     }
 
@@ -148,7 +151,9 @@ final class ProxyState: @unchecked Sendable {
                     if let probeLog {
                         let ok: Bool
                         if case .success = result { ok = true } else { ok = false }
-                        probeLog.write("\(formatSeconds(sent.nanoseconds)),\(csvField(names[b])),\(ok),\(ok ? formatSeconds((now.nanoseconds - sent.nanoseconds) * 1000) : "")")
+                        probeLog.write(
+                            "\(formatSeconds(sent.nanoseconds)),\(csvField(names[b])),\(ok),\(ok ? formatSeconds((now.nanoseconds - sent.nanoseconds) * 1000) : "")"
+                        )
                     }
                     switch result {
                     case .success: perform(supervisor.probeSucceeded(backend: b, id: id, now: now, using: &rng))

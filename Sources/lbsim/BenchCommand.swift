@@ -98,7 +98,8 @@ struct BenchCommand: ParsableCommand {
             print(benchCase.label.padded(24) + policyCells + balancerCells + (benchCase.hasTarget ? "policy < \(Int(Self.targetNanoseconds)) ns" : "-"))
         }
         if let csv { try writeFile(rows.joined(separator: "\n") + "\n", to: csv) }
-        print(missed.isEmpty ? "every targeted policy picks in under \(Int(Self.targetNanoseconds)) ns" : "policy over target: \(missed.joined(separator: ", "))")
+        print(
+            missed.isEmpty ? "every targeted policy picks in under \(Int(Self.targetNanoseconds)) ns" : "policy over target: \(missed.joined(separator: ", "))")
     }
 
     func measure(_ spec: PolicySpec, backends n: Int) -> Double {

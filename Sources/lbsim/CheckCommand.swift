@@ -51,7 +51,9 @@ struct CheckCommand: ParsableCommand {
         }
         let current = try ScenarioLoader(file: scenario, overrides: [])
         guard current.hash == hash else {
-            throw InputError("\(scenario) changed since the baseline in \(baseline) was made (\(hash), now \(current.hash)); regenerate it with: \(command) --out \(baseline)")
+            throw InputError(
+                "\(scenario) changed since the baseline in \(baseline) was made (\(hash), now \(current.hash)); regenerate it with: \(command) --out \(baseline)"
+            )
         }
         var template = "/tmp/lbsim-check-XXXXXX".utf8CString
         let scratch = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
@@ -83,7 +85,8 @@ struct CheckCommand: ParsableCommand {
                 if worsening > limit && test.pLarger < alpha {
                     regressions.append(
                         "\(algorithm) \(metric): \(decimal(ia.mean, 3)) → \(decimal(ib.mean, 3)) (\(worsening.isFinite ? decimal(worsening * 100, 1) + "% worse" : "from zero"), tolerance \(decimal(limit * 100, 1))%); "
-                            + "baseline 95% CI [\(decimal(ia.low, 3)), \(decimal(ia.high, 3))], now [\(decimal(ib.low, 3)), \(decimal(ib.high, 3))]; Welch p = \(decimal(test.pLarger, 4))")
+                            + "baseline 95% CI [\(decimal(ia.low, 3)), \(decimal(ia.high, 3))], now [\(decimal(ib.low, 3)), \(decimal(ib.high, 3))]; Welch p = \(decimal(test.pLarger, 4))"
+                    )
                 }
             }
         }

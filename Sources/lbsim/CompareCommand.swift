@@ -65,7 +65,8 @@ struct CompareCommand: ParsableCommand {
         try writeFile(([RunResult.summaryHeader] + summaries).joined(separator: "\n") + "\n", to: "\(directory)/runs.csv")
         let groups = names.enumerated().map { (a, name) in (labels: [name], summaries: Array(summaries[(a * seeds)..<((a + 1) * seeds)])) }
         let compare = Experiment.compareRows(scenario: base.name, groups: groups)
-        try writeFile((["scenario,algorithm,metric,mean,ci95_low,ci95_high,stddev,seeds"] + compare).joined(separator: "\n") + "\n", to: "\(directory)/compare.csv")
+        try writeFile(
+            (["scenario,algorithm,metric,mean,ci95_low,ci95_high,stddev,seeds"] + compare).joined(separator: "\n") + "\n", to: "\(directory)/compare.csv")
         try writeSidecars(results, names: names, directory: directory)
         try writeFile(commandRecord(loader: loader), to: "\(directory)/command.txt")
         printRanking(groups: groups, scenario: base.name, directory: directory)
@@ -77,7 +78,8 @@ struct CompareCommand: ParsableCommand {
         if let algorithms { words += ["--algorithms", algorithms] }
         words += ["--seeds", "\(seeds)"]
         for override in overrides { words += ["--set", override] }
-        return "command: " + words.map(shellQuoted).joined(separator: " ") + "\nscenario: \(scenario)\nscenario_hash: \(loader.hash)\nlbsim_version: \(LBSimVersion.current)\n"
+        return "command: " + words.map(shellQuoted).joined(separator: " ")
+            + "\nscenario: \(scenario)\nscenario_hash: \(loader.hash)\nlbsim_version: \(LBSimVersion.current)\n"
     }
 
     /// Files for the notebooks: latency quantiles per algorithm (mean over seeds), and the
@@ -124,8 +126,9 @@ struct CompareCommand: ParsableCommand {
             }
             let throughput = MeanInterval(Experiment.values("throughput_rps", in: entry.group.summaries))
             let failed = MeanInterval(Experiment.values("failed", in: entry.group.summaries))
-            print("\(i + 1)".padded(4) + entry.name.padded(24) + cell("latency_p99_ms").padded(30) + cell("latency_mean_ms").padded(30)
-                + decimal(throughput.mean, 1).padded(14) + decimal(failed.mean, 1))
+            print(
+                "\(i + 1)".padded(4) + entry.name.padded(24) + cell("latency_p99_ms").padded(30) + cell("latency_mean_ms").padded(30)
+                    + decimal(throughput.mean, 1).padded(14) + decimal(failed.mean, 1))
         }
         print("\nwrote \(directory)/compare.csv, runs.csv, cdf.csv, first-seed-backends.csv, first-seed-health.csv, first-seed-timeseries.csv, command.txt")
     }

@@ -53,7 +53,9 @@ struct DemoCommand: ParsableCommand {
 
         let active = document.balancer.healthCheck.active ?? ActiveHealthConfiguration()
         let victim = backends[0].name
-        print("\nactive check \(active.machine.counting.rawValue): inter \(active.machine.interval.secondsValue)s fall \(active.machine.fall) rise \(active.machine.rise); \(victim) dies at 9s, returns at 20s")
+        print(
+            "\nactive check \(active.machine.counting.rawValue): inter \(active.machine.interval.secondsValue)s fall \(active.machine.fall) rise \(active.machine.rise); \(victim) dies at 9s, returns at 20s"
+        )
         let events = Self.outage(active.machine, backend: victim, seed: seed)
         for event in events {
             print("  t=\(formatSeconds(event.time.nanoseconds))s \(event.backend) \(event.from.rawValue) -> \(event.to.rawValue): \(event.detail)")
@@ -103,7 +105,8 @@ struct DemoCommand: ParsableCommand {
                 pending += machine.probeDue(now: at)
             case .sendProbe(let id, _):
                 let alive = now < .seconds(9) || now >= .seconds(20)
-                pending += alive
+                pending +=
+                    alive
                     ? machine.probeSucceeded(id: id, now: now, using: &rng)
                     : machine.probeFailed(id: id, now: now, failure: .connectionFailed, using: &rng)
             case .markDown(let reason, let detail):

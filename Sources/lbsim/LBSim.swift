@@ -2,7 +2,6 @@ import ArgumentParser
 import Balancing
 import Simulation
 
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +13,10 @@ struct LBSim: ParsableCommand {
         commandName: "lbsim",
         abstract: "Simulate load balancers before production does, and run the same balancing core for real.",
         version: LBSimVersion.current,
-        subcommands: [RunCommand.self, CompareCommand.self, SweepCommand.self, MergeCommand.self, CheckCommand.self, TuneCommand.self, TraceCommand.self, ProxyCommand.self, DemoCommand.self, ValidateCommand.self, BenchCommand.self]
+        subcommands: [
+            RunCommand.self, CompareCommand.self, SweepCommand.self, MergeCommand.self, CheckCommand.self, TuneCommand.self, TraceCommand.self,
+            ProxyCommand.self, DemoCommand.self, ValidateCommand.self, BenchCommand.self,
+        ]
     )
 
     /// Exit codes follow the house rule: 2 for bad input (arguments, files), 1 for a failed

@@ -46,7 +46,9 @@ struct MergeCommand: ParsableCommand {
             if let header, header != String(first) { throw InputError("\(directory)/runs.csv has other columns than the first shard") }
             header = String(first)
             let indices = indexText.isEmpty ? [] : indexText.split(separator: ",").compactMap { Int($0) }
-            guard indices.count == lines.count - 1 else { throw InputError("\(directory): shard.txt lists \(indices.count) runs, runs.csv has \(lines.count - 1)") }
+            guard indices.count == lines.count - 1 else {
+                throw InputError("\(directory): shard.txt lists \(indices.count) runs, runs.csv has \(lines.count - 1)")
+            }
             for (i, line) in zip(indices, lines.dropFirst()) {
                 guard rows[i] == nil else { throw InputError("run \(i) appears in two shards (\(directory) among them)") }
                 rows[i] = String(line)

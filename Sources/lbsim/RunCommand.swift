@@ -2,7 +2,6 @@ import ArgumentParser
 import Balancing
 import Simulation
 
-
 /// `lbsim run SCENARIO`: one simulation, a summary table, and CSV files.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,7 +52,9 @@ struct RunCommand: ParsableCommand {
         // Wall-clock figures go to stdout only; the CSV files depend on the scenario and seed alone.
         // The rate is over the event loop; set-up (allocation) and the summary (percentiles)
         // are the rest of the wall time.
-        print("engine: \(result.totals.events) events in \(decimal(wall, 2)) s wall, event loop \(decimal(loop, 2)) s (\(decimal(Double(result.totals.events) / max(loop, 1e-9) / 1e6, 2))M events/s)")
+        print(
+            "engine: \(result.totals.events) events in \(decimal(wall, 2)) s wall, event loop \(decimal(loop, 2)) s (\(decimal(Double(result.totals.events) / max(loop, 1e-9) / 1e6, 2))M events/s)"
+        )
     }
 
     func openStreaming(_ path: String) throws -> StreamingFile {
@@ -66,16 +67,25 @@ struct RunCommand: ParsableCommand {
 
     func printSummary(_ r: RunResult, directory: String) {
         let m = r.model
-        print("\(m.name): \(m.balancer.algorithm.rawValue), seed \(m.seed), \(formatSeconds(m.duration.nanoseconds))s simulated (warm-up \(formatSeconds(m.warmup.nanoseconds))s), \(m.backends.count) backends")
-        print("requests \(r.totals.requests)  completed \(r.totals.completed)  failed \(r.totals.failed)  retried \(r.totals.retried)  throughput \(decimal(r.throughput, 1))/s")
-        print("latency ms  mean \(decimal(r.latencyMeanMilliseconds, 3))  p50 \(decimal(r.latencyPercentileMilliseconds(50), 3))  p90 \(decimal(r.latencyPercentileMilliseconds(90), 3))  p99 \(decimal(r.latencyPercentileMilliseconds(99), 3))  p99.9 \(decimal(r.latencyPercentileMilliseconds(99.9), 3))  max \(decimal(r.latencyMaxMilliseconds, 3))")
+        print(
+            "\(m.name): \(m.balancer.algorithm.rawValue), seed \(m.seed), \(formatSeconds(m.duration.nanoseconds))s simulated (warm-up \(formatSeconds(m.warmup.nanoseconds))s), \(m.backends.count) backends"
+        )
+        print(
+            "requests \(r.totals.requests)  completed \(r.totals.completed)  failed \(r.totals.failed)  retried \(r.totals.retried)  throughput \(decimal(r.throughput, 1))/s"
+        )
+        print(
+            "latency ms  mean \(decimal(r.latencyMeanMilliseconds, 3))  p50 \(decimal(r.latencyPercentileMilliseconds(50), 3))  p90 \(decimal(r.latencyPercentileMilliseconds(90), 3))  p99 \(decimal(r.latencyPercentileMilliseconds(99), 3))  p99.9 \(decimal(r.latencyPercentileMilliseconds(99.9), 3))  max \(decimal(r.latencyMaxMilliseconds, 3))"
+        )
         print("imbalance \(decimal(r.imbalance, 3)) (most requests on one backend / mean), \(r.healthEvents.count) health transitions")
         print("")
-        print("backend".padded(16) + "requests".padded(10) + "failed".padded(8) + "busy".padded(8) + "queue".padded(9) + "mean ms".padded(10) + "p99 ms".padded(10) + "down s")
+        print(
+            "backend".padded(16) + "requests".padded(10) + "failed".padded(8) + "busy".padded(8) + "queue".padded(9) + "mean ms".padded(10)
+                + "p99 ms".padded(10) + "down s")
         for b in r.backends {
-            print(b.name.padded(16) + "\(b.requests)".padded(10) + "\(b.failed)".padded(8) + decimal(b.busyFraction, 3).padded(8)
-                + decimal(b.meanQueue, 2).padded(9) + decimal(b.latencyMeanMilliseconds, 2).padded(10) + decimal(b.latencyP99Milliseconds, 2).padded(10)
-                + decimal(b.timeDownSeconds, 1))
+            print(
+                b.name.padded(16) + "\(b.requests)".padded(10) + "\(b.failed)".padded(8) + decimal(b.busyFraction, 3).padded(8)
+                    + decimal(b.meanQueue, 2).padded(9) + decimal(b.latencyMeanMilliseconds, 2).padded(10) + decimal(b.latencyP99Milliseconds, 2).padded(10)
+                    + decimal(b.timeDownSeconds, 1))
         }
         print("\nwrote \(directory)/summary.csv, backends.csv, health.csv, timeseries.csv\(noRequestsCSV ? "" : ", requests.csv")")
     }

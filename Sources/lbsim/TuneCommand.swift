@@ -84,7 +84,9 @@ struct TuneCommand: ParsableCommand {
             axes[key] = values
         }
         var settings: [Setting] = []
-        for inter in axes["inter"]! { for fall in axes["fall"]! { for rise in axes["rise"]! { settings.append(Setting(inter: inter, fall: fall, rise: rise)) } } }
+        for inter in axes["inter"]! {
+            for fall in axes["fall"]! { for rise in axes["rise"]! { settings.append(Setting(inter: inter, fall: fall, rise: rise)) } }
+        }
         let configuredTimeout = active.machine.timeout
         var models: [SimulationModel] = []
         for setting in settings {
@@ -120,7 +122,9 @@ struct TuneCommand: ParsableCommand {
         }
         try writeFile((["inter,fall,rise," + Self.columns.joined(separator: ",")] + rows).joined(separator: "\n") + "\n", to: "\(directory)/tune.csv")
         let outages = replayed.outages(until: base.duration)
-        print("\(base.name): \(settings.count) setting(s) × \(seeds) seed(s) against \(trace) (\(outages.count) outage(s), \(replayed.backends.count) backend(s))")
+        print(
+            "\(base.name): \(settings.count) setting(s) × \(seeds) seed(s) against \(trace) (\(outages.count) outage(s), \(replayed.backends.count) backend(s))"
+        )
         printPareto(settings)
         try recommend(settings, timeout: configuredTimeout, counting: active.machine.counting)
         print("\nwrote \(directory)/tune.csv")
@@ -129,7 +133,8 @@ struct TuneCommand: ParsableCommand {
     func row(_ s: Setting) -> String {
         "inter \(s.inter)".padded(12) + "fall \(s.fall)".padded(8) + "rise \(s.rise)".padded(8)
             + "detect \(decimal(s.values[0], 2))s (max \(decimal(s.values[1], 2))s)".padded(28) + "restore \(decimal(s.values[2], 2))s".padded(18)
-            + "false downs \(decimal(s.values[3], 1))".padded(18) + "flaps \(decimal(s.values[4], 1))".padded(12) + "failed \(decimal(s.values[5], 1))".padded(16)
+            + "false downs \(decimal(s.values[3], 1))".padded(18) + "flaps \(decimal(s.values[4], 1))".padded(12)
+            + "failed \(decimal(s.values[5], 1))".padded(16)
             + "probes \(decimal(s.values[7], 0))"
     }
 
@@ -153,21 +158,28 @@ struct TuneCommand: ParsableCommand {
         let allowed = settings.filter { s in
             (maxFalseDowns.map { s.values[3] <= $0 } ?? true) && (maxFlaps.map { s.values[4] <= $0 } ?? true)
         }
-        guard let best = allowed.min(by: { a, b in
-            a.values[target] != b.values[target] ? a.values[target] < b.values[target]
-                : a.values[7] != b.values[7] ? a.values[7] < b.values[7] : a.values[0] < b.values[0]
-        }) else {
+        guard
+            let best = allowed.min(by: { a, b in
+                a.values[target] != b.values[target]
+                    ? a.values[target] < b.values[target]
+                    : a.values[7] != b.values[7] ? a.values[7] < b.values[7] : a.values[0] < b.values[0]
+            })
+        else {
             print("\nNo setting meets the objective (--max-false-downs / --max-flaps); loosen it or widen the grid.")
             throw ExitCode(1)
         }
         let interval = try! parseDuration(best.inter)
         let checkTimeout = min(timeout ?? interval, interval)
-        print("\nRecommendation (minimize \(Self.columns[target])" + (maxFalseDowns.map { ", false downs ≤ \(decimal($0, 1))" } ?? "")
-            + (maxFlaps.map { ", flaps ≤ \(decimal($0, 1))" } ?? "") + "):")
+        print(
+            "\nRecommendation (minimize \(Self.columns[target])" + (maxFalseDowns.map { ", false downs ≤ \(decimal($0, 1))" } ?? "")
+                + (maxFlaps.map { ", flaps ≤ \(decimal($0, 1))" } ?? "") + "):")
         print("  " + row(best))
-        print("  HAProxy:  server NAME ADDR check inter \(best.inter) fall \(best.fall) rise \(best.rise)"
-            + (checkTimeout != interval ? "   (and: timeout check \(formatSeconds(checkTimeout.nanoseconds))s)" : ""))
-        print("  Envoy:    health_checks: [{ interval: \(formatSeconds(interval.nanoseconds))s, timeout: \(formatSeconds(checkTimeout.nanoseconds))s, unhealthy_threshold: \(best.fall), healthy_threshold: \(best.rise) }]")
+        print(
+            "  HAProxy:  server NAME ADDR check inter \(best.inter) fall \(best.fall) rise \(best.rise)"
+                + (checkTimeout != interval ? "   (and: timeout check \(formatSeconds(checkTimeout.nanoseconds))s)" : ""))
+        print(
+            "  Envoy:    health_checks: [{ interval: \(formatSeconds(interval.nanoseconds))s, timeout: \(formatSeconds(checkTimeout.nanoseconds))s, unhealthy_threshold: \(best.fall), healthy_threshold: \(best.rise) }]"
+        )
         if counting == .haproxy {
             print("            (Envoy counts consecutive results; HAProxy's health counter differs on mixed results:")
             print("             set counting: consecutive in the scenario to tune exactly what Envoy runs)")

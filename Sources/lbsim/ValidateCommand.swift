@@ -27,10 +27,14 @@ struct ValidateCommand: ParsableCommand {
                 if case .mapping(let mapping) = root, mapping["duration"] != nil || mapping["clients"] != nil {
                     let scenario = try decoder.decode(Scenario.self, from: root)
                     let model = try SimulationModel(scenario: scenario, file: file)
-                    print("\(file): ok (scenario \(model.name), \(model.balancer.algorithm.rawValue), \(model.backends.count) backends, \(model.clients.count) client groups)")
+                    print(
+                        "\(file): ok (scenario \(model.name), \(model.balancer.algorithm.rawValue), \(model.backends.count) backends, \(model.clients.count) client groups)"
+                    )
                 } else if case .mapping(let mapping) = root, mapping["listen"] != nil {
                     let proxy = try decoder.decode(ProxyConfiguration.self, from: root)
-                    print("\(file): ok (proxy \(proxy.mode.rawValue) on \(proxy.listen.text), \(proxy.balancer.algorithm.rawValue), \(proxy.backends.count) backends)")
+                    print(
+                        "\(file): ok (proxy \(proxy.mode.rawValue) on \(proxy.listen.text), \(proxy.balancer.algorithm.rawValue), \(proxy.backends.count) backends)"
+                    )
                 } else {
                     let document = try decoder.decode(BalancerDocument.self, from: root)
                     print("\(file): ok (\(document.balancer.algorithm.rawValue), \(document.expandedBackends.count) backends)")

@@ -48,7 +48,8 @@ func states(_ configuration: ActiveHealthCheck.Configuration, _ results: String)
     var out = ""
     for result in results {
         guard case .sendProbe(let id, _)? = machine.probeDue(now: now).first else { return "?" }
-        _ = result == "S"
+        _ =
+            result == "S"
             ? machine.probeSucceeded(id: id, now: now, using: &rng)
             : machine.probeFailed(id: id, now: now, failure: .timeout, using: &rng)
         out += machine.isUp ? "U" : "D"

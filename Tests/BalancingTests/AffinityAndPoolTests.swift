@@ -98,8 +98,9 @@ import Testing
         #expect(Instant.seconds(9).description == "9s")
         #expect(formatSeconds(1_500_000_000) == "1.5")
         #expect(formatSeconds(1_000) == "0.000001")
-        #expect(HealthEvent(time: .seconds(14), backend: "a", from: .up, to: .down, reason: "active_check_failed", detail: "3 probe(s), last: x").csvRow
-            == "14,a,up,down,active_check_failed,\"3 probe(s), last: x\"")
+        #expect(
+            HealthEvent(time: .seconds(14), backend: "a", from: .up, to: .down, reason: "active_check_failed", detail: "3 probe(s), last: x").csvRow
+                == "14,a,up,down,active_check_failed,\"3 probe(s), last: x\"")
     }
 }
 

@@ -54,14 +54,15 @@ import Testing
     }
 
     @Test func unknownKeyNamesFileLinePathAndSuggestion() throws {
-        let e = try #require(error(
-            """
-            balancer:
-              health_check:
-                active:
-                  intervall: 2s
-            backends: [{ name: a }]
-            """))
+        let e = try #require(
+            error(
+                """
+                balancer:
+                  health_check:
+                    active:
+                      intervall: 2s
+                backends: [{ name: a }]
+                """))
         #expect(e.file == "scenario.yaml")
         #expect(e.line == 4)
         #expect(e.path == "balancer.health_check.active")
@@ -138,8 +139,9 @@ import Testing
         #expect(passive.style == .maxFails)
         #expect(passive.maxFails.maxFails == 3)
         #expect(passive.maxFails.failures == [.connectFailure, .timeout, .http5xx])
-        #expect(error("balancer: { health_check: { passive: { failures: [5xxx] } } }\nbackends: [{name: a}]")?.message
-            == "'5xxx' is not one of 5xx, gateway, connect, timeout, reset; did you mean '5xx'?")
+        #expect(
+            error("balancer: { health_check: { passive: { failures: [5xxx] } } }\nbackends: [{name: a}]")?.message
+                == "'5xxx' is not one of 5xx, gateway, connect, timeout, reset; did you mean '5xx'?")
     }
 
     @Test func algorithmParametersReachThePolicy() throws {
@@ -159,8 +161,9 @@ import Testing
         #expect(spec.maglevTableSize == 5003)
         #expect(spec.ipv4PrefixLength == 16)
         #expect(spec.choiceCount == 3)
-        #expect(error("balancer: { consistent_hash: { table_size: 5000 } }\nbackends: [{name: a}]")?.message
-            == "table_size must be a prime such as 65537 or 5003")
+        #expect(
+            error("balancer: { consistent_hash: { table_size: 5000 } }\nbackends: [{name: a}]")?.message
+                == "table_size must be a prime such as 65537 or 5003")
         #expect(error("balancer: { hash_on: ip }\nbackends: [{name: a}]")?.path == "balancer.hash_on")
     }
 

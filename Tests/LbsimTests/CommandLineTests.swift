@@ -127,7 +127,10 @@ func temporaryDirectory() throws -> URL {
         }
         #expect(try Data(contentsOf: a.appendingPathComponent("requests.csv")) != Data(contentsOf: c.appendingPathComponent("requests.csv")))
         let summary = try String(contentsOf: a.appendingPathComponent("summary.csv"), encoding: .utf8).split(separator: "\n")
-        #expect(summary.first == "scenario,algorithm,seed,duration_s,requests,completed,failed,retried,throughput_rps,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p999_ms,latency_max_ms,imbalance,broken_sessions")
+        #expect(
+            summary.first
+                == "scenario,algorithm,seed,duration_s,requests,completed,failed,retried,throughput_rps,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p999_ms,latency_max_ms,imbalance,broken_sessions"
+        )
         #expect(summary.count == 2)
         let requests = try String(contentsOf: a.appendingPathComponent("requests.csv"), encoding: .utf8).split(separator: "\n")
         #expect(requests.first == "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome")
@@ -139,19 +142,27 @@ func temporaryDirectory() throws -> URL {
         // 20 s at 1 s intervals, 4 backends (the run may end a little after 20 s while draining).
         #expect(timeseries.count >= 1 + 20 * 4)
         let backends = try String(contentsOf: a.appendingPathComponent("backends.csv"), encoding: .utf8)
-        #expect(backends.hasPrefix("backend,pool,weight,requests,completed,failed,busy_fraction,mean_queue,latency_mean_ms,latency_p99_ms,time_down_s\nweb-1,default,1,"))
+        #expect(
+            backends.hasPrefix(
+                "backend,pool,weight,requests,completed,failed,busy_fraction,mean_queue,latency_mean_ms,latency_p99_ms,time_down_s\nweb-1,default,1,"))
     }
 
     @Test func badScenariosExit2WithLocatedMessages() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let cases: [(String, String)] = [
-            ("name: x\nduration: 10s\nbackends: [{ name: a, service_time: { dist: exponential, mean: 1ms } }]\nclients: [{ name: c, arival: { rate: 1/s } }]\n",
-             "bad.yaml:4:22: clients[0]: unknown key 'arival'; did you mean 'arrival'?"),
-            ("name: x\nduration: 10s\nbackends: [{ name: a, service_time: { dist: exponential, mean: 1ms } }]\nclients: [{ name: c, arrival: { rate: -3/s } }]\n",
-             "clients[0].arrival.rate: rate '-3/s' must not be negative"),
-            ("name: x\nduration: 10s\nbalancer: { algorithm: round_robbin }\nbackends: [{ name: a, service_time: { dist: exponential, mean: 1ms } }]\nclients: [{ name: c, arrival: { rate: 1/s } }]\n",
-             "did you mean 'round_robin'?"),
+            (
+                "name: x\nduration: 10s\nbackends: [{ name: a, service_time: { dist: exponential, mean: 1ms } }]\nclients: [{ name: c, arival: { rate: 1/s } }]\n",
+                "bad.yaml:4:22: clients[0]: unknown key 'arival'; did you mean 'arrival'?"
+            ),
+            (
+                "name: x\nduration: 10s\nbackends: [{ name: a, service_time: { dist: exponential, mean: 1ms } }]\nclients: [{ name: c, arrival: { rate: -3/s } }]\n",
+                "clients[0].arrival.rate: rate '-3/s' must not be negative"
+            ),
+            (
+                "name: x\nduration: 10s\nbalancer: { algorithm: round_robbin }\nbackends: [{ name: a, service_time: { dist: exponential, mean: 1ms } }]\nclients: [{ name: c, arrival: { rate: 1/s } }]\n",
+                "did you mean 'round_robin'?"
+            ),
             ("name: x\nduration: [10s\n", "invalid YAML"),
         ]
         for (yaml, expected) in cases {

@@ -6,7 +6,10 @@ import Testing
     @Test func compareIsIndependentOfJobsAndWritesTheContract() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let args = ["compare", "Scenarios/homogeneous-baseline.yaml", "--algorithms", "round_robin,least_conn", "--seeds", "3", "--set", "duration=20s", "--set", "warmup=2s"]
+        let args = [
+            "compare", "Scenarios/homogeneous-baseline.yaml", "--algorithms", "round_robin,least_conn", "--seeds", "3", "--set", "duration=20s", "--set",
+            "warmup=2s",
+        ]
         let one = try LbsimBinary.run(args + ["--jobs", "1", "--out", dir.appendingPathComponent("j1").path])
         let two = try LbsimBinary.run(args + ["--jobs", "2", "--out", dir.appendingPathComponent("j2").path])
         #expect(one.status == 0 && two.status == 0)
@@ -30,8 +33,10 @@ import Testing
     @Test func shardedSweepMergesByteIdentical() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let grid = ["--grid", "balancer.algorithm=p2c,least_conn,round_robin", "--grid", "balancer.retries=0,1", "--seeds", "2",
-                    "--set", "duration=10s", "--set", "warmup=1s"]
+        let grid = [
+            "--grid", "balancer.algorithm=p2c,least_conn,round_robin", "--grid", "balancer.retries=0,1", "--seeds", "2",
+            "--set", "duration=10s", "--set", "warmup=1s",
+        ]
         let whole = try LbsimBinary.run(["sweep", "Scenarios/homogeneous-baseline.yaml"] + grid + ["--out", dir.appendingPathComponent("all").path])
         #expect(whole.status == 0)
         var shards: [String] = []
@@ -60,8 +65,10 @@ import Testing
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let baseline = dir.appendingPathComponent("baseline").path
-        let made = try LbsimBinary.run(["compare", "Scenarios/homogeneous-baseline.yaml", "--algorithms", "p2c", "--seeds", "4",
-                                        "--set", "duration=30s", "--set", "warmup=2s", "--out", baseline])
+        let made = try LbsimBinary.run([
+            "compare", "Scenarios/homogeneous-baseline.yaml", "--algorithms", "p2c", "--seeds", "4",
+            "--set", "duration=30s", "--set", "warmup=2s", "--out", baseline,
+        ])
         #expect(made.status == 0)
         let same = try LbsimBinary.run(["check", baseline])
         #expect(same.status == 0)

@@ -11,10 +11,10 @@ import Testing
         let port = 20_000 + 2 * Int.random(in: 0..<6_000)
         let config = dir.appendingPathComponent("proxy.yaml")
         try """
-            listen: 127.0.0.1:\(port)
-            admin: 127.0.0.1:\(port + 1)
-            backends: [ { name: self, address: "127.0.0.1:\(port + 1)" } ]
-            """.write(to: config, atomically: true, encoding: .utf8)
+        listen: 127.0.0.1:\(port)
+        admin: 127.0.0.1:\(port + 1)
+        backends: [ { name: self, address: "127.0.0.1:\(port + 1)" } ]
+        """.write(to: config, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = LbsimBinary.url
         process.arguments = ["proxy", "--config", config.path, "--access-log", dir.appendingPathComponent("requests.csv").path]
@@ -47,7 +47,8 @@ import Testing
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("bad.yaml")
-        try "listen: 127.0.0.1:0\nbalancer: { algoritm: p2c }\nbackends: [ { name: a, address: 127.0.0.1:1 } ]\n".write(to: file, atomically: true, encoding: .utf8)
+        try "listen: 127.0.0.1:0\nbalancer: { algoritm: p2c }\nbackends: [ { name: a, address: 127.0.0.1:1 } ]\n".write(
+            to: file, atomically: true, encoding: .utf8)
         let run = try LbsimBinary.run(["proxy", "--config", file.path])
         #expect(run.status == 2)
         #expect(run.stderr.contains("bad.yaml:2:13: balancer: unknown key 'algoritm'; did you mean 'algorithm'?"))

@@ -99,7 +99,10 @@ import Testing
         func close(_ b: Int, at t: Double) {
             guard let (state, since) = current[b], state != .ok else { return }
             let kind: FailureModel.Kind = state == .failing ? .healthFail : state == .crashed ? .crash : .hang
-            failures.append(FailureModel(backend: b, kind: kind, start: .nanoseconds(Self.instant(since).nanoseconds), length: .nanoseconds(Self.instant(t).nanoseconds - Self.instant(since).nanoseconds)))
+            failures.append(
+                FailureModel(
+                    backend: b, kind: kind, start: .nanoseconds(Self.instant(since).nanoseconds),
+                    length: .nanoseconds(Self.instant(t).nanoseconds - Self.instant(since).nanoseconds)))
         }
         for (t, step) in Self.script {
             switch step {
@@ -108,7 +111,10 @@ import Testing
                 current[b] = (state, t)
             case .drain(let b, true):
                 let until = Self.script.first { if case .drain(b, false) = $0.1 { true } else { false } }!.0
-                failures.append(FailureModel(backend: b, kind: .drain, start: .nanoseconds(Self.instant(t).nanoseconds), length: .nanoseconds(Self.instant(until).nanoseconds - Self.instant(t).nanoseconds)))
+                failures.append(
+                    FailureModel(
+                        backend: b, kind: .drain, start: .nanoseconds(Self.instant(t).nanoseconds),
+                        length: .nanoseconds(Self.instant(until).nanoseconds - Self.instant(t).nanoseconds)))
             default: break
             }
         }

@@ -14,10 +14,12 @@ import Glibc
     /// connection: sending re-entered the parser, the rejection ended the exchange, and the
     /// caller then read the ended exchange.
     @Test func uploadRejectedWhileAnIdleUpstreamConnectionExists() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            upstream_keepalive: 4
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                upstream_keepalive: 4
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         let first = try RawClient(port: h.port)
         #expect(try first.get("/")?.status == 200)
@@ -33,11 +35,13 @@ import Glibc
     /// A body over the retain limit while no backend can be picked: the 503 ended the exchange
     /// in the middle of reading its body.
     @Test func largeBodyWhileEveryBackendIsDrained() throws {
-        let h = try Harness(backends: ["a", "b"], yaml: """
-            backends:
-              - { name: a, address: "{a}" }
-              - { name: b, address: "{b}" }
-            """)
+        let h = try Harness(
+            backends: ["a", "b"],
+            yaml: """
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                """)
         defer { h.stop() }
         #expect(try h.admin("POST", "/backends/a/drain").0 == 200)
         #expect(try h.admin("POST", "/backends/b/drain").0 == 200)
@@ -54,10 +58,12 @@ import Glibc
 
     /// The same with the only backend marked down by its active check (nothing listens).
     @Test func largeBodyWhileTheOnlyBackendIsDown() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            balancer: { health_check: { active: { interval: 100ms, timeout: 100ms, fall: 1, rise: 1 } } }
-            backends: [ { name: a, address: "{a}" } ]
-            """, events: true)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                balancer: { health_check: { active: { interval: 100ms, timeout: 100ms, fall: 1, rise: 1 } } }
+                backends: [ { name: a, address: "{a}" } ]
+                """, events: true)
         defer { h.stop() }
         try h["a"].stop()
         #expect(eventually { h.read("health.csv").contains(",a,up,down,active,") })
@@ -71,9 +77,11 @@ import Glibc
 
     /// Query strings of every odd shape on the admin listener.
     @Test func adminQueriesWithEmptyKeysOrValues() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         for target in ["/stats?=", "/stats?", "/stats?&", "/stats?==", "/stats?&=&", "/stats?a", "/stats?a=&=b"] {
             #expect(try h.admin("GET", target).0 == 200, "\(target)")

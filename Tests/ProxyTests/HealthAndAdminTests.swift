@@ -14,14 +14,16 @@ import Glibc
 /// Active checks over real sockets, the admin API, drain and blue/green under load.
 @Suite(.serialized) struct HealthAndAdminTests {
     @Test func activeChecksMarkAStoppedBackendDownAndARestartedOneUp() throws {
-        let h = try Harness(backends: ["a", "b"], yaml: """
-            balancer:
-              algorithm: round_robin
-              health_check: { active: { path: /health, interval: 100ms, timeout: 100ms, fall: 2, rise: 2 } }
-            backends:
-              - { name: a, address: "{a}" }
-              - { name: b, address: "{b}" }
-            """, events: true, probes: true)
+        let h = try Harness(
+            backends: ["a", "b"],
+            yaml: """
+                balancer:
+                  algorithm: round_robin
+                  health_check: { active: { path: /health, interval: 100ms, timeout: 100ms, fall: 2, rise: 2 } }
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                """, events: true, probes: true)
         defer { h.stop() }
         #expect(eventually { h["b"].received.contains { $0.uri == "/health" } }, "probes are GET /health")
         try h["b"].stop()
@@ -45,26 +47,33 @@ import Glibc
     }
 
     @Test func failingHealthEndpointAndBodyExpectation() throws {
-        let h = try Harness(backends: ["a", "b"], yaml: """
-            balancer:
-              health_check: { active: { path: /health, interval: 100ms, fall: 1, rise: 1, expect_status: [200], expect_body: "health of" } }
-            backends:
-              - { name: a, address: "{a}" }
-              - { name: b, address: "{b}" }
-            """, events: true)
+        let h = try Harness(
+            backends: ["a", "b"],
+            yaml: """
+                balancer:
+                  health_check: { active: { path: /health, interval: 100ms, fall: 1, rise: 1, expect_status: [200], expect_body: "health of" } }
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                """, events: true)
         defer { h.stop() }
         h["a"].set { $0.healthStatus = .serviceUnavailable }
-        #expect(eventually { h.read("health.csv").contains("a,up,down,active,\"active_check_failed: 1 probe(s) failed in a row, fall 1, last: Layer7 wrong status 503\"") })
+        #expect(
+            eventually {
+                h.read("health.csv").contains("a,up,down,active,\"active_check_failed: 1 probe(s) failed in a row, fall 1, last: Layer7 wrong status 503\"")
+            })
         #expect(!h.read("health.csv").contains(",b,up,down"), "b passes: 200 and the expected body text")
     }
 
     @Test func adminStatsMetricsAndOperatorActions() throws {
-        let h = try Harness(backends: ["a", "b"], yaml: """
-            balancer: { algorithm: weighted_round_robin }
-            backends:
-              - { name: a, address: "{a}" }
-              - { name: b, address: "{b}" }
-            """, events: true)
+        let h = try Harness(
+            backends: ["a", "b"],
+            yaml: """
+                balancer: { algorithm: weighted_round_robin }
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                """, events: true)
         defer { h.stop() }
         for _ in 0..<4 { _ = try fetch(port: h.port) }
         let (status, stats) = try h.admin("GET", "/stats")
@@ -92,10 +101,12 @@ import Glibc
     }
 
     @Test func adminTokenIsRequiredWhenConfigured() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            admin_token: s3cret
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                admin_token: s3cret
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         #expect(try h.admin("GET", "/stats").0 == 401)
         #expect(try h.admin("GET", "/stats", token: "wrong").0 == 401)
@@ -118,11 +129,13 @@ import Glibc
     }
 
     @Test func blueGreenSwitchUnderLoadLosesNoRequest() throws {
-        let h = try Harness(backends: ["blue", "green"], yaml: """
-            backends:
-              - { name: blue, address: "{blue}" }
-              - { name: green, address: "{green}", pool: green }
-            """)
+        let h = try Harness(
+            backends: ["blue", "green"],
+            yaml: """
+                backends:
+                  - { name: blue, address: "{blue}" }
+                  - { name: green, address: "{green}", pool: green }
+                """)
         defer { h.stop() }
         h["blue"].set { $0.delay = .milliseconds(20) }
         h["green"].set { $0.delay = .milliseconds(20) }
@@ -147,10 +160,12 @@ import Glibc
     }
 
     @Test func drainLetsInFlightRequestsFinishAndRefusesNewOnes() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            drain_timeout: 5s
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                drain_timeout: 5s
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         h["a"].set { $0.delay = .milliseconds(500) }
         let inFlight = try RawClient(port: h.port)
         inFlight.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -175,11 +190,13 @@ final class Thread: @unchecked Sendable {
 
     func start() {
         let box = Unmanaged.passRetained(self)
-        pthread_create(&handle, nil, { raw in
-            let thread = Unmanaged<Thread>.fromOpaque(raw!).takeRetainedValue()
-            thread.body()
-            return nil
-        }, box.toOpaque())
+        pthread_create(
+            &handle, nil,
+            { raw in
+                let thread = Unmanaged<Thread>.fromOpaque(raw!).takeRetainedValue()
+                thread.body()
+                return nil
+            }, box.toOpaque())
     }
 
     func join() { pthread_join(handle, nil) }

@@ -11,14 +11,16 @@ import Glibc
 /// The L4 (TCP) proxy: one decision per connection, bytes relayed, half-close passed on.
 @Suite(.serialized) struct L4ProxyTests {
     @Test func ipHashSendsOneClientAddressToOneBackend() throws {
-        let h = try Harness(backends: ["a", "b", "c"], yaml: """
-            mode: l4
-            balancer: { algorithm: ip_hash }
-            backends:
-              - { name: a, address: "{a}" }
-              - { name: b, address: "{b}" }
-              - { name: c, address: "{c}" }
-            """)
+        let h = try Harness(
+            backends: ["a", "b", "c"],
+            yaml: """
+                mode: l4
+                balancer: { algorithm: ip_hash }
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                  - { name: c, address: "{c}" }
+                """)
         defer { h.stop() }
         var names = Set<String>()
         for _ in 0..<6 { names.insert(try fetch(port: h.port)?.text ?? "?") }
@@ -26,13 +28,15 @@ import Glibc
     }
 
     @Test func leastConnCountsOpenConnections() throws {
-        let h = try Harness(backends: ["a", "b"], yaml: """
-            mode: l4
-            balancer: { algorithm: least_conn }
-            backends:
-              - { name: a, address: "{a}" }
-              - { name: b, address: "{b}" }
-            """)
+        let h = try Harness(
+            backends: ["a", "b"],
+            yaml: """
+                mode: l4
+                balancer: { algorithm: least_conn }
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                """)
         defer { h.stop() }
         let held = try RawClient(port: h.port)
         let first = try held.get("/")?.text
@@ -56,10 +60,12 @@ import Glibc
             }
             .bind(host: "127.0.0.1", port: 0).wait()
         defer { echo.close(promise: nil) }
-        let h = try Harness(backends: [], yaml: """
-            mode: l4
-            backends: [ { name: echo, address: "127.0.0.1:\(echo.localAddress!.port!)" } ]
-            """)
+        let h = try Harness(
+            backends: [],
+            yaml: """
+                mode: l4
+                backends: [ { name: echo, address: "127.0.0.1:\(echo.localAddress!.port!)" } ]
+                """)
         defer { h.stop() }
         let client = try RawClient(port: h.port)
         client.send("ping")
@@ -72,13 +78,15 @@ import Glibc
     }
 
     @Test func connectFailureClosesTheClientOrRetriesElsewhere() throws {
-        let h = try Harness(backends: ["a", "b"], yaml: """
-            mode: l4
-            balancer: { algorithm: round_robin, retries: 1 }
-            backends:
-              - { name: a, address: "{a}" }
-              - { name: b, address: "{b}" }
-            """, accessLog: true)
+        let h = try Harness(
+            backends: ["a", "b"],
+            yaml: """
+                mode: l4
+                balancer: { algorithm: round_robin, retries: 1 }
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                """, accessLog: true)
         defer { h.stop() }
         try h["a"].stop()
         for _ in 0..<3 { #expect(try fetch(port: h.port)?.text == "b") }

@@ -9,13 +9,15 @@ import Testing
 /// starts its own servers, and running them one at a time keeps the 2-core CI machine sane.
 @Suite(.serialized) struct L7ProxyTests {
     @Test func nginxSmoothWeightedSequenceOnRealRequests() throws {
-        let h = try Harness(backends: ["a", "b", "c"], yaml: """
-            balancer: { algorithm: weighted_round_robin }
-            backends:
-              - { name: a, address: "{a}", weight: 5 }
-              - { name: b, address: "{b}" }
-              - { name: c, address: "{c}" }
-            """)
+        let h = try Harness(
+            backends: ["a", "b", "c"],
+            yaml: """
+                balancer: { algorithm: weighted_round_robin }
+                backends:
+                  - { name: a, address: "{a}", weight: 5 }
+                  - { name: b, address: "{b}" }
+                  - { name: c, address: "{c}" }
+                """)
         defer { h.stop() }
         let client = try RawClient(port: h.port)
         var names = ""
@@ -25,12 +27,16 @@ import Testing
     }
 
     @Test func forwardsHeadersAndBodiesAndKeepsHost() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         let client = try RawClient(port: h.port)
-        client.send("POST /submit?x=1 HTTP/1.1\r\nHost: example.test\r\nX-Forwarded-For: 10.0.0.1\r\nContent-Length: 5\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\n\r\nhello")
+        client.send(
+            "POST /submit?x=1 HTTP/1.1\r\nHost: example.test\r\nX-Forwarded-For: 10.0.0.1\r\nContent-Length: 5\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\n\r\nhello"
+        )
         let response = try client.readResponse()
         #expect(response?.status == 200)
         client.send("POST /chunked HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
@@ -48,12 +54,14 @@ import Testing
 
     @Test func statusCodesSayWhy() throws {
         // c listens nowhere: its port is taken from a backend that is then stopped.
-        let h = try Harness(backends: ["a", "gone"], yaml: """
-            balancer: { retries: 0, timeouts: { connect: 1s, read: 300ms } }
-            backends:
-              - { name: a, address: "{a}" }
-              - { name: gone, address: "{gone}", pool: dead }
-            """)
+        let h = try Harness(
+            backends: ["a", "gone"],
+            yaml: """
+                balancer: { retries: 0, timeouts: { connect: 1s, read: 300ms } }
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: gone, address: "{gone}", pool: dead }
+                """)
         defer { h.stop() }
         // 504: the backend answers after the read timeout.
         h["a"].set { $0.delay = .milliseconds(1500) }
@@ -71,12 +79,14 @@ import Testing
     }
 
     @Test func connectFailureIsRetriedOnAnotherBackendThen502() throws {
-        let h = try Harness(backends: ["a", "b"], yaml: """
-            balancer: { algorithm: round_robin, retries: 1, timeouts: { connect: 1s } }
-            backends:
-              - { name: a, address: "{a}" }
-              - { name: b, address: "{b}" }
-            """, accessLog: true)
+        let h = try Harness(
+            backends: ["a", "b"],
+            yaml: """
+                balancer: { algorithm: round_robin, retries: 1, timeouts: { connect: 1s } }
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                """, accessLog: true)
         defer { h.stop() }
         try h["a"].stop()
         for _ in 0..<4 {
@@ -96,13 +106,15 @@ import Testing
     }
 
     @Test func cookieAffinityIsSetAndHonoured() throws {
-        let h = try Harness(backends: ["a", "b", "c"], yaml: """
-            balancer: { algorithm: round_robin, affinity: { cookie: SERVERID } }
-            backends:
-              - { name: a, address: "{a}" }
-              - { name: b, address: "{b}" }
-              - { name: c, address: "{c}" }
-            """)
+        let h = try Harness(
+            backends: ["a", "b", "c"],
+            yaml: """
+                balancer: { algorithm: round_robin, affinity: { cookie: SERVERID } }
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                  - { name: c, address: "{c}" }
+                """)
         defer { h.stop() }
         let first = try fetch(port: h.port)
         let cookie = try #require(first?.field("set-cookie"))
@@ -115,16 +127,18 @@ import Testing
     }
 
     @Test func routesByPathPrefixAndHeader() throws {
-        let h = try Harness(backends: ["web", "api", "canary"], yaml: """
-            balancer:
-              routes:
-                - { header: X-Beta, value: "true", pool: canary }
-                - { path_prefix: /api/, pool: api }
-            backends:
-              - { name: web, address: "{web}" }
-              - { name: api, address: "{api}", pool: api }
-              - { name: canary, address: "{canary}", pool: canary }
-            """)
+        let h = try Harness(
+            backends: ["web", "api", "canary"],
+            yaml: """
+                balancer:
+                  routes:
+                    - { header: X-Beta, value: "true", pool: canary }
+                    - { path_prefix: /api/, pool: api }
+                backends:
+                  - { name: web, address: "{web}" }
+                  - { name: api, address: "{api}", pool: api }
+                  - { name: canary, address: "{canary}", pool: canary }
+                """)
         defer { h.stop() }
         #expect(try fetch(port: h.port, "/index.html")?.text == "web")
         #expect(try fetch(port: h.port, "/api/users")?.text == "api")
@@ -132,12 +146,14 @@ import Testing
     }
 
     @Test func leastConnStaysAwayFromASlowBackend() throws {
-        let h = try Harness(backends: ["fast", "slow"], yaml: """
-            balancer: { algorithm: least_conn }
-            backends:
-              - { name: fast, address: "{fast}" }
-              - { name: slow, address: "{slow}" }
-            """)
+        let h = try Harness(
+            backends: ["fast", "slow"],
+            yaml: """
+                balancer: { algorithm: least_conn }
+                backends:
+                  - { name: fast, address: "{fast}" }
+                  - { name: slow, address: "{slow}" }
+                """)
         defer { h.stop() }
         h["slow"].set { $0.delay = .seconds(2) }
         // One request pins the slow backend; every later one goes to the fast one while it is busy.
@@ -154,9 +170,11 @@ import Testing
     }
 
     @Test func smugglingAttemptsAre400Or501AndNothingReachesABackend() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         let attempts: [(String, Int)] = [
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", 400),
@@ -179,10 +197,12 @@ import Testing
     }
 
     @Test func oversizedHeadersGet431() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            client: { max_header_size: 1024 }
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                client: { max_header_size: 1024 }
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         let response = try fetch(port: h.port, headers: ["X-Big: " + String(repeating: "b", count: 2000)])
         #expect(response?.status == 431)
@@ -190,10 +210,12 @@ import Testing
     }
 
     @Test func slowHeadersAndIdleKeepAliveAreCutOff() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            client: { header_timeout: 300ms, keepalive_timeout: 300ms }
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                client: { header_timeout: 300ms, keepalive_timeout: 300ms }
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         let slowloris = try RawClient(port: h.port)
         slowloris.send("GET / HTTP/1.1\r\nHost: x\r\n")  // never finishes the head
@@ -206,10 +228,12 @@ import Testing
     }
 
     @Test func backendClosingMidResponseClosesTheClientAndCountsAsPassiveFailure() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            balancer: { health_check: { passive: { consecutive_failures: 2, ejection: 30s, max_ejection_percent: 100 } } }
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                balancer: { health_check: { passive: { consecutive_failures: 2, ejection: 30s, max_ejection_percent: 100 } } }
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         h["a"].set {
             $0.closeMidResponse = true
@@ -226,9 +250,11 @@ import Testing
 
     @Test func aChunkedUpstreamBodyReachesAnHTTP10ClientUnframedThenTheConnectionCloses() throws {
         // RFC 9112 §6.1: no Transfer-Encoding to a client that did not speak HTTP/1.1.
-        let h = try Harness(backends: ["a"], yaml: """
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         h["a"].set {
             $0.chunked = true
@@ -254,9 +280,11 @@ import Testing
     }
 
     @Test func largeResponseStreamsThroughASlowReader() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         h["a"].set { $0.bodySize = 8 << 20 }
         let client = try RawClient(port: h.port)
@@ -268,10 +296,12 @@ import Testing
     }
 
     @Test func connectionLimitRefusesCleanly() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            client: { max_connections: 2 }
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                client: { max_connections: 2 }
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         let one = try RawClient(port: h.port)
         let two = try RawClient(port: h.port)
@@ -289,14 +319,16 @@ import Testing
 /// gets when things go wrong, on loopback.
 @Suite(.serialized) struct L7RoutingIntegrityTests {
     @Test func everySpellingOfAnAPIPathReachesTheAPIPool() throws {
-        let h = try Harness(backends: ["web", "api"], yaml: """
-            balancer:
-              routes:
-                - { path_prefix: /api/, pool: api }
-            backends:
-              - { name: web, address: "{web}" }
-              - { name: api, address: "{api}", pool: api }
-            """)
+        let h = try Harness(
+            backends: ["web", "api"],
+            yaml: """
+                balancer:
+                  routes:
+                    - { path_prefix: /api/, pool: api }
+                backends:
+                  - { name: web, address: "{web}" }
+                  - { name: api, address: "{api}", pool: api }
+                """)
         defer { h.stop() }
         for target in ["/api/x", "//api/x", "/./api/x", "/%61pi/x", "/web/../api/x", "http://x/api/x", "HTTP://x//api/./x"] {
             let client = try RawClient(port: h.port)
@@ -311,9 +343,11 @@ import Testing
     }
 
     @Test func anAbsoluteFormAuthorityIsTheHostTheBackendSees() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         let client = try RawClient(port: h.port)
         client.send("GET http://right.test/p HTTP/1.1\r\nHost: wrong.test\r\n\r\n")
@@ -326,10 +360,12 @@ import Testing
     }
 
     @Test func statusCodesForLongTargetsNewerVersionsAndHTTP10Expectations() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            client: { max_header_size: 1024 }
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                client: { max_header_size: 1024 }
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         #expect(try fetch(port: h.port, "/" + String(repeating: "l", count: 3000))?.status == 414)
         let newer = try RawClient(port: h.port)
@@ -346,10 +382,12 @@ import Testing
     }
 
     @Test func theOnlyBackendFailingIs502Or504NotNoBackend() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            balancer: { retries: 2, timeouts: { read: 300ms } }
-            backends: [ { name: a, address: "{a}" } ]
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                balancer: { retries: 2, timeouts: { read: 300ms } }
+                backends: [ { name: a, address: "{a}" } ]
+                """)
         defer { h.stop() }
         h["a"].set { $0.delay = .milliseconds(1500) }
         let slow = try fetch(port: h.port)

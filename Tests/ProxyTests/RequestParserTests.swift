@@ -49,7 +49,8 @@ import Testing
     }
 
     @Test func decodesChunkedBodiesAndPipelinedRequests() {
-        let text = "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: t\r\n\r\n"
+        let text =
+            "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: t\r\n\r\n"
             + "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
         let (events, status) = parse(text)
         #expect(status == nil)
@@ -131,7 +132,8 @@ import Testing
                     while let c = trimmed.first, c == 32 || c == 9 { trimmed = trimmed.dropFirst() }
                     while let c = trimmed.last, c == 32 || c == 9 { trimmed = trimmed.dropLast() }
                     switch event {
-                    case .success(.head(let head)?) where !control && head.fields.count == 3
+                    case .success(.head(let head)?)
+                    where !control && head.fields.count == 3
                         && head.fields[1].withValue({ Array($0) == Array(trimmed) }) && head.fields[2].value == "b":
                         continue
                     case .failure(let error as HTTPMessageError) where control && error.status == 400:
@@ -207,7 +209,8 @@ import Testing
     /// whitespace before a value, in a long value), waits for more bytes without an error, and
     /// the whole head then parses as it does in one piece.
     @Test func everyPrefixOfAHeadWaits() throws {
-        let text = "\r\nGET /path?q=1 HTTP/1.1\r\nHost: example.com\r\nX-Long-Field-Name:  a value\twith a tab and more than eight bytes \r\n"
+        let text =
+            "\r\nGET /path?q=1 HTTP/1.1\r\nHost: example.com\r\nX-Long-Field-Name:  a value\twith a tab and more than eight bytes \r\n"
             + "X-Empty:\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n"
         let bytes = Array(text.utf8)
         for cut in 0..<bytes.count {
@@ -247,7 +250,8 @@ import Testing
     /// The literal shortcut gives exactly what decoding gives, for the literals, their near
     /// misses (case, length, one byte off) and bytes that are not UTF-8.
     @Test func matchesDecoding() {
-        let cases: [[UInt8]] = ["OK", "GET", "PUT", "POST", "HEAD", "Ok", "ok", "GETS", "GE", "PUTT", "POSt", "HEAD ", "Not Found", "", "DELETE"].map { Array($0.utf8) }
+        let cases: [[UInt8]] =
+            ["OK", "GET", "PUT", "POST", "HEAD", "Ok", "ok", "GETS", "GE", "PUTT", "POSt", "HEAD ", "Not Found", "", "DELETE"].map { Array($0.utf8) }
             + [[0x47, 0x45, 0xff], [0xc3, 0x28], [0x4f, 0x4b, 0x80]]
         for bytes in cases {
             let got = bytes.withUnsafeBytes { commonString($0) }

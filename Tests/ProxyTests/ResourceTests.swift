@@ -27,11 +27,13 @@ import Glibc
     }
 
     @Test func noDescriptorLeakAfterTenThousandConnections() throws {
-        let h = try Harness(backends: ["a", "b"], yaml: """
-            backends:
-              - { name: a, address: "{a}" }
-              - { name: b, address: "{b}" }
-            """)
+        let h = try Harness(
+            backends: ["a", "b"],
+            yaml: """
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                """)
         defer { h.stop() }
         for _ in 0..<4 { _ = try fetch(port: h.port) }  // warm the upstream keep-alive pool
         #expect(eventually { (try? h.admin("GET", "/stats").1.contains("\"open_connections\":0")) == true })
@@ -58,18 +60,22 @@ import Glibc
         // And the objects behind them. The counts are the process's (suites in parallel hold a
         // few), so the bound is loose: the leak this guards against kept all 10,000 handlers,
         // and every third client above left mid-exchange, closing its upstream connection.
-        #expect(eventually(60) { LiveObjects.alive(.clientHandler) < 100 },
-                "client handlers alive: \(LiveObjects.alive(.clientHandler))")
-        #expect(eventually(60) { LiveObjects.alive(.upstreamConnection) < 100 },
-                "upstream connections alive: \(LiveObjects.alive(.upstreamConnection))")
+        #expect(
+            eventually(60) { LiveObjects.alive(.clientHandler) < 100 },
+            "client handlers alive: \(LiveObjects.alive(.clientHandler))")
+        #expect(
+            eventually(60) { LiveObjects.alive(.upstreamConnection) < 100 },
+            "upstream connections alive: \(LiveObjects.alive(.upstreamConnection))")
     }
 
     @Test func l4RelayHandlersAreFreedWhenTheirConnectionsClose() throws {
-        let h = try Harness(backends: ["a"], yaml: """
-            mode: l4
-            backends:
-              - { name: a, address: "{a}" }
-            """)
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                mode: l4
+                backends:
+                  - { name: a, address: "{a}" }
+                """)
         defer { h.stop() }
         var ok = 0
         for i in 0..<2_000 {
@@ -82,7 +88,8 @@ import Glibc
             }
         }
         #expect(ok == 2_000)
-        #expect(eventually(60) { LiveObjects.alive(.relayHandler) < 100 },
-                "relay handlers alive: \(LiveObjects.alive(.relayHandler))")
+        #expect(
+            eventually(60) { LiveObjects.alive(.relayHandler) < 100 },
+            "relay handlers alive: \(LiveObjects.alive(.relayHandler))")
     }
 }

@@ -6,33 +6,33 @@ import Testing
 /// The example scenario from issue #3, verbatim: its keys are a contract.
 @Suite struct ContractExampleTests {
     static let example = """
-name: crash-during-peak
-seed: 42
-duration: 600s          # simulated time
-warmup: 60s             # requests arriving before this are left out of summary metrics
-mode: l7                # l7 | l4
-balancer:
-  algorithm: least_conn # round_robin | weighted_round_robin | least_conn | ip_hash | consistent_hash | random | p2c
-  affinity: { cookie: SERVERID }            # optional
-  health_check:
-    active: { interval: 2s, timeout: 1s, fall: 3, rise: 2 }   # optional
-    passive: { consecutive_failures: 5, ejection: 30s }       # optional
-  retries: 1
-  timeouts: { connect: 1s, read: 30s }
-backends:
-  - { name: big, count: 2, weight: 3, concurrency: 8, service_time: { dist: exponential, mean: 20ms } }
-  - { name: old, count: 1, weight: 1, concurrency: 2, speed: 0.5, service_time: { dist: lognormal, mean: 20ms, p99: 200ms } }
-clients:
-  - { name: web, arrival: { process: poisson, rate: 400/s }, nat: { clients: 10000, ips: 50, sizes: zipf } }
-  - { name: batch, closed: { users: 20, think_time: { dist: exponential, mean: 1s } } }
-  - name: mixed
-    arrival: { process: poisson, rate: 100/s }
-    requests:                 # a request mix; a class's service_time replaces the backend's
-      - { weight: 95, path: /api, service_time: { dist: constant, value: 1ms } }
-      - { weight: 5, path: /report, headers: { X-Beta: "true" }, service_time: { dist: constant, value: 5s } }
-failures:
-  - { at: 200s, backend: big-1, kind: crash, for: 60s }
-"""
+        name: crash-during-peak
+        seed: 42
+        duration: 600s          # simulated time
+        warmup: 60s             # requests arriving before this are left out of summary metrics
+        mode: l7                # l7 | l4
+        balancer:
+          algorithm: least_conn # round_robin | weighted_round_robin | least_conn | ip_hash | consistent_hash | random | p2c
+          affinity: { cookie: SERVERID }            # optional
+          health_check:
+            active: { interval: 2s, timeout: 1s, fall: 3, rise: 2 }   # optional
+            passive: { consecutive_failures: 5, ejection: 30s }       # optional
+          retries: 1
+          timeouts: { connect: 1s, read: 30s }
+        backends:
+          - { name: big, count: 2, weight: 3, concurrency: 8, service_time: { dist: exponential, mean: 20ms } }
+          - { name: old, count: 1, weight: 1, concurrency: 2, speed: 0.5, service_time: { dist: lognormal, mean: 20ms, p99: 200ms } }
+        clients:
+          - { name: web, arrival: { process: poisson, rate: 400/s }, nat: { clients: 10000, ips: 50, sizes: zipf } }
+          - { name: batch, closed: { users: 20, think_time: { dist: exponential, mean: 1s } } }
+          - name: mixed
+            arrival: { process: poisson, rate: 100/s }
+            requests:                 # a request mix; a class's service_time replaces the backend's
+              - { weight: 95, path: /api, service_time: { dist: constant, value: 1ms } }
+              - { weight: 5, path: /report, headers: { X-Beta: "true" }, service_time: { dist: constant, value: 5s } }
+        failures:
+          - { at: 200s, backend: big-1, kind: crash, for: 60s }
+        """
 
     @Test func issueExampleDecodesAndRuns() throws {
         var root = try ConfigDecoder(file: "issue-3-example.yaml").parse(Self.example)

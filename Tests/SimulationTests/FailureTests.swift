@@ -39,7 +39,8 @@ import Testing
 
     /// The seed's story: a crash with fall 3 / inter 2s causes failures only until detection.
     @Test func crashFailsRequestsOnlyUntilDetection() throws {
-        let (result, rows) = try requests(model(failures: [FailureModel(backend: 1, kind: .crash, start: .seconds(20), length: .seconds(30))], health: Self.activeCheck))
+        let (result, rows) = try requests(
+            model(failures: [FailureModel(backend: 1, kind: .crash, start: .seconds(20), length: .seconds(30))], health: Self.activeCheck))
         let failed = rows.filter { $0.outcome == "error" }
         #expect(!failed.isEmpty)
         // Probes at 20, 22, 24 fail (refused): down by 24 s; nothing fails after that.
@@ -69,23 +70,26 @@ import Testing
     @Test func slowMultipliesServiceTimeAndHealthFailOnlyFailsProbes() {
         let slow = Simulator.run(model(failures: [FailureModel(backend: 0, kind: .slow(factor: 10), start: .zero)]))
         #expect(slow.backends[0].latencyMeanMilliseconds > 8 * slow.backends[1].latencyMeanMilliseconds)
-        let healthFail = Simulator.run(model(failures: [FailureModel(backend: 3, kind: .healthFail, start: .seconds(10), length: .seconds(20))], health: Self.activeCheck))
+        let healthFail = Simulator.run(
+            model(failures: [FailureModel(backend: 3, kind: .healthFail, start: .seconds(10), length: .seconds(20))], health: Self.activeCheck))
         #expect(healthFail.totals.failed == 0)
         #expect(healthFail.healthEvents.map(\.to) == [.down, .up])
         #expect(healthFail.backends[3].timeDownSeconds > 15)
     }
 
     @Test func flapTogglesAndOperatorsDrainAndReweight() {
-        let flap = Simulator.run(model(failures: [FailureModel(backend: 0, kind: .flap(period: .seconds(10)), start: .seconds(10), length: .seconds(40))], health: Self.activeCheck))
+        let flap = Simulator.run(
+            model(failures: [FailureModel(backend: 0, kind: .flap(period: .seconds(10)), start: .seconds(10), length: .seconds(40))], health: Self.activeCheck))
         #expect(flap.healthEvents.filter { $0.backend == "s0" && $0.to == .down }.count >= 2)
         let drain = Simulator.run(model(failures: [FailureModel(backend: 0, kind: .drain, start: .seconds(10), length: .seconds(20))]))
         #expect(drain.healthEvents.map(\.reason) == ["operator", "operator"])
         #expect(drain.healthEvents.map(\.to) == [.draining, .up])
-        let reweighted = Simulator.run({
-            var m = model(failures: [FailureModel(backend: 0, kind: .weight(3), start: .zero)])
-            m.balancer.algorithm = .weightedRoundRobin
-            return m
-        }())
+        let reweighted = Simulator.run(
+            {
+                var m = model(failures: [FailureModel(backend: 0, kind: .weight(3), start: .zero)])
+                m.balancer.algorithm = .weightedRoundRobin
+                return m
+            }())
         #expect(abs(Double(reweighted.backends[0].requests) / Double(reweighted.backends[1].requests) - 3) < 0.05)
     }
 
@@ -112,10 +116,11 @@ import Testing
             let mix = ClientGroupModel(
                 name: "c", load: .open(rate: 50, process: .poisson),
                 classes: [.init(weight: 1, path: "/read", method: "GET"), .init(weight: 1, path: "/write", method: "POST")])
-            return Simulator.run(SimulationModel(
-                name: "idem", seed: 2, duration: .seconds(30), balancer: balancer,
-                backends: (0..<2).map { BackendModel(backend: Backend(name: "s\($0)"), concurrency: 16, serviceTime: .constant(0.005)) },
-                clients: [mix], failures: [FailureModel(backend: 0, kind: kind, start: .seconds(5), length: .seconds(10))]))
+            return Simulator.run(
+                SimulationModel(
+                    name: "idem", seed: 2, duration: .seconds(30), balancer: balancer,
+                    backends: (0..<2).map { BackendModel(backend: Backend(name: "s\($0)"), concurrency: 16, serviceTime: .constant(0.005)) },
+                    clients: [mix], failures: [FailureModel(backend: 0, kind: kind, start: .seconds(5), length: .seconds(10))]))
         }
         let hung = run(.hang)
         #expect(hung.totals.retried > 0)

@@ -4,7 +4,9 @@ import Testing
 @testable import Simulation
 
 @Suite struct L4Tests {
-    func model(_ algorithm: Algorithm, connection: ClientGroupModel.Connection, rate: Double = 20, failures: [FailureModel] = [], retries: Int = 1) -> SimulationModel {
+    func model(
+        _ algorithm: Algorithm, connection: ClientGroupModel.Connection, rate: Double = 20, failures: [FailureModel] = [], retries: Int = 1
+    ) -> SimulationModel {
         var balancer = BalancerConfiguration()
         balancer.algorithm = algorithm
         balancer.retries = retries
@@ -89,10 +91,11 @@ import Testing
         func run(apart: Bool) -> RunResult {
             var slow = BackendModel(backend: Backend(name: "slow"), concurrency: 4, speed: 0.05, serviceTime: .exponential(mean: 0.01))
             slow.healthApart = apart
-            return Simulator.run(SimulationModel(
-                name: "apart", seed: 3, duration: .seconds(60), balancer: balancer,
-                backends: [BackendModel(backend: Backend(name: "good"), concurrency: 4, serviceTime: .exponential(mean: 0.01)), slow],
-                clients: [ClientGroupModel(name: "c", rate: 200)]))
+            return Simulator.run(
+                SimulationModel(
+                    name: "apart", seed: 3, duration: .seconds(60), balancer: balancer,
+                    backends: [BackendModel(backend: Backend(name: "good"), concurrency: 4, serviceTime: .exponential(mean: 0.01)), slow],
+                    clients: [ClientGroupModel(name: "c", rate: 200)]))
         }
         #expect(!run(apart: false).healthEvents.isEmpty)
         #expect(run(apart: true).healthEvents.isEmpty)

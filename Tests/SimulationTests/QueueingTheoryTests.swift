@@ -243,10 +243,11 @@ import Glibc
             let mix = ClientGroupModel(
                 name: "mix", load: .open(rate: 4, process: .poisson),
                 classes: [.init(weight: 95, path: "/api", serviceTime: .constant(0.001)), .init(weight: 5, path: "/report", serviceTime: .constant(5))])
-            return Simulator.run(SimulationModel(
-                name: "mix", seed: 21, duration: .seconds(600), warmup: .seconds(30), balancer: balancer,
-                backends: (0..<4).map { BackendModel(backend: Backend(name: "s\($0)"), serviceTime: .constant(0.001)) },
-                clients: [mix]))
+            return Simulator.run(
+                SimulationModel(
+                    name: "mix", seed: 21, duration: .seconds(600), warmup: .seconds(30), balancer: balancer,
+                    backends: (0..<4).map { BackendModel(backend: Backend(name: "s\($0)"), serviceTime: .constant(0.001)) },
+                    clients: [mix]))
         }
         let rr = run(.roundRobin)
         let lc = run(.leastConn)

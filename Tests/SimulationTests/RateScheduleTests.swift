@@ -37,7 +37,8 @@ import Testing
 
     @Test func scheduleKeysAreChecked() {
         func message(_ arrival: String) -> String? {
-            let yaml = "name: x\nduration: 10s\nbackends: [{ name: a, service_time: { dist: constant, value: 1ms } }]\nclients: [{ name: c, arrival: \(arrival) }]"
+            let yaml =
+                "name: x\nduration: 10s\nbackends: [{ name: a, service_time: { dist: constant, value: 1ms } }]\nclients: [{ name: c, arrival: \(arrival) }]"
             do {
                 _ = try ConfigDecoder(file: "s.yaml").decode(Scenario.self, from: yaml)
                 return nil

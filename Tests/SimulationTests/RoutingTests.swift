@@ -48,7 +48,8 @@ import Testing
     }
 
     @Test func blueGreenSwitchSendsTrafficToGreenOnlyInItsWindow() throws {
-        let model = try scenario("""
+        let model = try scenario(
+            """
             name: bluegreen
             duration: 30s
             backends:
@@ -87,6 +88,8 @@ import Testing
         #expect(message(base + "\nfailures: [{ at: 1s, kind: switch, pool: canarie }]")?.contains("did you mean 'canary'?") == true)
         #expect(message(base + "\nfailures: [{ at: 1s, kind: crash, backend: bb }]")?.contains("no backend named 'bb'") == true)
         #expect(message(base + "\nfailures: [{ at: 1s, kind: switch, backend: a, pool: canary }]")?.contains("acts on pools, not on a backend") == true)
-        #expect(message(base.replacingOccurrences(of: "{ name: a, service_time", with: "{ name: a, pool: x, service_time"))?.contains("no backend is in pool 'default'") == true)
+        #expect(
+            message(base.replacingOccurrences(of: "{ name: a, service_time", with: "{ name: a, pool: x, service_time"))?.contains(
+                "no backend is in pool 'default'") == true)
     }
 }

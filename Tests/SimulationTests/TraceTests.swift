@@ -16,8 +16,10 @@ import Testing
     static func replay(_ trace: String, inter: String, fall: Int, rise: Int, overrides: [String] = []) throws -> TuneMetrics {
         let decoder = ConfigDecoder(file: "tune-outage.yaml")
         var root = try decoder.parse(try text("Scenarios/tune-outage.yaml"))
-        for text in ["backends[0].health_apart=true", "balancer.health_check.active.interval=\(inter)", "balancer.health_check.active.fall=\(fall)",
-                     "balancer.health_check.active.rise=\(rise)"] + overrides {
+        for text in [
+            "backends[0].health_apart=true", "balancer.health_check.active.interval=\(inter)", "balancer.health_check.active.fall=\(fall)",
+            "balancer.health_check.active.rise=\(rise)",
+        ] + overrides {
             let (path, value) = try ConfigOverrides.parse(text)
             root = try ConfigOverrides.apply(path, value: value, to: root)
         }
@@ -90,7 +92,9 @@ import Testing
         let (trace, problems) = TraceImport.parse(try Self.text("Scenarios/traces/haproxy.log"), format: .haproxy)
         #expect(trace.stateCSV == "time_s,backend,state\n61,app-2,down\n68,app-3,down\n92,app-2,up\n100,app-3,up\n")
         #expect(problems == [FailureTrace.Problem(line: 4, reason: "no syslog or ISO 8601 timestamp")])
-        let iso = TraceImport.parse("2026-11-27T10:00:00.250Z lb haproxy[1]: Server be/s1 is DOWN, reason: Layer4 timeout\n2026-11-27T10:00:10.750Z lb haproxy[1]: Server be/s1 is UP, reason: Layer7 check passed\n", format: .haproxy, shift: .seconds(60))
+        let iso = TraceImport.parse(
+            "2026-11-27T10:00:00.250Z lb haproxy[1]: Server be/s1 is DOWN, reason: Layer4 timeout\n2026-11-27T10:00:10.750Z lb haproxy[1]: Server be/s1 is UP, reason: Layer7 check passed\n",
+            format: .haproxy, shift: .seconds(60))
         #expect(iso.trace.stateCSV == "time_s,backend,state\n60,s1,down\n70.5,s1,up\n")
     }
 

@@ -31,7 +31,8 @@ public struct BackendConfiguration: Decodable, Equatable, Sendable {
         }
         guard let nameKey = key(.name) else { preconditionFailure("a backend key type must have 'name'") }
         name = try c.decode(String.self, forKey: nameKey)
-        try check(!name.isEmpty && !name.contains(where: { $0 == "," || $0 == ";" || $0 == " " || $0 == "=" }), .name,
+        try check(
+            !name.isEmpty && !name.contains(where: { $0 == "," || $0 == ";" || $0 == " " || $0 == "=" }), .name,
             "backend name '\(name)' must be non-empty, without spaces, commas, semicolons or '=' (it goes into cookies and CSV)")
         address = try optional(String.self, .address)
         weight = try optional(Int.self, .weight) ?? weight

@@ -105,7 +105,8 @@ public struct OutlierDetector: Sendable {
         return [
             .eject(
                 id, reason: "outlier_ejected",
-                detail: "\(c.consecutiveFailures) consecutive failures, last: \(outcome); ejection \(host.ejections) for \(host.ejectionTime.secondsValue.shortText)s"
+                detail:
+                    "\(c.consecutiveFailures) consecutive failures, last: \(outcome); ejection \(host.ejections) for \(host.ejectionTime.secondsValue.shortText)s"
             )
         ]
     }

@@ -89,7 +89,8 @@ final class AdminHandler: ChannelInboundHandler {
                 }
             }
         } catch {
-            let out = HeadWriter.errorResponse(status: error.status, reason: HeadWriter.reasonPhrase(error.status), detail: error.reason, close: true, allocator: context.channel.allocator)
+            let out = HeadWriter.errorResponse(
+                status: error.status, reason: HeadWriter.reasonPhrase(error.status), detail: error.reason, close: true, allocator: context.channel.allocator)
             context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
     }
@@ -110,7 +111,9 @@ final class AdminHandler: ChannelInboundHandler {
         case (_, "stats"), (_, "metrics"), (_, "pools"), (_, "backends"):
             return (405, "text/plain", "405: \(head.method) is not allowed on \(path)\n")
         default:
-            return (404, "text/plain", "404: no admin endpoint \(path) (GET /stats, GET /metrics, POST /pools/switch, POST /backends/NAME/drain|enable|weight)\n")
+            return (
+                404, "text/plain", "404: no admin endpoint \(path) (GET /stats, GET /metrics, POST /pools/switch, POST /backends/NAME/drain|enable|weight)\n"
+            )
         }
     }
 
@@ -181,7 +184,8 @@ final class AdminHandler: ChannelInboundHandler {
         ]
         if let event = state.lastTransition[b] {
             fields.append(
-                "\"last_transition\":{\"time_s\":\(formatSeconds(event.time.nanoseconds)),\"from\":\(json(event.from.rawValue)),\"to\":\(json(event.to.rawValue)),\"reason\":\(json(event.reason)),\"detail\":\(json(event.detail))}")
+                "\"last_transition\":{\"time_s\":\(formatSeconds(event.time.nanoseconds)),\"from\":\(json(event.from.rawValue)),\"to\":\(json(event.to.rawValue)),\"reason\":\(json(event.reason)),\"detail\":\(json(event.detail))}"
+            )
         } else {
             fields.append("\"last_transition\":null")
         }
@@ -224,7 +228,9 @@ final class AdminHandler: ChannelInboundHandler {
         out += "# HELP lbsim_backend_request_duration_seconds Successful requests' duration per backend.\n"
         out += "# TYPE lbsim_backend_request_duration_seconds histogram\n"
         for b in state.names.indices {
-            out += histogram("lbsim_backend_request_duration_seconds", labels: "backend=\"\(state.names[b])\",", counts: state.stats[b].latencyCounts, sum: state.stats[b].latencySum)
+            out += histogram(
+                "lbsim_backend_request_duration_seconds", labels: "backend=\"\(state.names[b])\",", counts: state.stats[b].latencyCounts,
+                sum: state.stats[b].latencySum)
         }
         return out
     }

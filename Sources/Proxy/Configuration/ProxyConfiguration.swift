@@ -107,7 +107,8 @@ public struct ProxyConfiguration: Decodable, Sendable {
         adminToken = try c.decodeIfPresent(String.self, forKey: .adminToken)
         try c.require(adminToken.map { !$0.isEmpty } ?? true, .adminToken, "admin_token must not be empty")
         if let admin, !admin.isLoopback {
-            try c.require(adminToken != nil, .admin,
+            try c.require(
+                adminToken != nil, .admin,
                 "admin listens on \(admin.text), which is not loopback: set admin_token (requests then need 'Authorization: Bearer TOKEN')")
         }
         if let seed = try c.decodeIfPresent(Int.self, forKey: .seed) {
@@ -123,7 +124,8 @@ public struct ProxyConfiguration: Decodable, Sendable {
         }
         if let text = try c.decodeIfPresent(String.self, forKey: .forwardedProto) {
             forwardedProto = text == "none" ? nil : text
-            try c.require(text == "none" || HeadScanner.isToken(Substring(text)), .forwardedProto, "forwarded_proto must be a token such as http or https, or none")
+            try c.require(
+                text == "none" || HeadScanner.isToken(Substring(text)), .forwardedProto, "forwarded_proto must be a token such as http or https, or none")
         }
         upstreamKeepalive = try c.decodeIfPresent(Int.self, forKey: .upstreamKeepalive) ?? upstreamKeepalive
         try c.require(upstreamKeepalive >= 0 && upstreamKeepalive <= 10_000, .upstreamKeepalive, "upstream_keepalive must be within 0…10000")
@@ -132,7 +134,8 @@ public struct ProxyConfiguration: Decodable, Sendable {
         drainTimeout = try c.decodeIfPresent(Duration.self, forKey: .drainTimeout) ?? drainTimeout
         try c.require(drainTimeout >= .zero, .drainTimeout, "drain_timeout must not be negative")
         let pools = Set(backends.map(\.pool))
-        try c.require(pools.contains("default"), .backends,
+        try c.require(
+            pools.contains("default"), .backends,
             "no backend is in pool 'default', where requests no route matches go (blue/green: put blue in default, switch to green)")
         for route in balancer.routes where !pools.contains(route.pool) {
             try c.require(false, .balancer, "a route sends to pool '\(route.pool)', which no backend is in")

@@ -44,14 +44,18 @@ enum FieldKind: UInt8, Sendable {
             self = a == 0x6961_7274 && b == 0x7265_6c69 ? .trailer : a == 0x7267_7075 && b == 0x6564_6172 ? .upgrade : .other
         case 10:
             let a = w64(0), b = w64(2)
-            self = a == 0x6974_6365_6e6e_6f63 && b == 0x6e6f_6974_6365_6e6e ? .connection
+            self =
+                a == 0x6974_6365_6e6e_6f63 && b == 0x6e6f_6974_6365_6e6e
+                ? .connection
                 : a == 0x696c_612d_7065_656b && b == 0x6576_696c_612d_7065 ? .keepAlive : .other
         case 14: self = w64(0) == 0x2d74_6e65_746e_6f63 && w64(6) == 0x6874_676e_656c_2d74 ? .contentLength : .other
         case 15: self = w64(0) == 0x7261_7772_6f66_2d78 && w64(7) == 0x726f_662d_6465_6472 ? .xForwardedFor : .other
         case 16: self = w64(0) == 0x6f63_2d79_786f_7270 && w64(8) == 0x6e6f_6974_6365_6e6e ? .proxyConnection : .other
         case 17:
             let a = w64(0), b = w64(8), c = w64(9)
-            self = a == 0x7265_6673_6e61_7274 && b == 0x6e69_646f_636e_652d && c == 0x676e_6964_6f63_6e65 ? .transferEncoding
+            self =
+                a == 0x7265_6673_6e61_7274 && b == 0x6e69_646f_636e_652d && c == 0x676e_6964_6f63_6e65
+                ? .transferEncoding
                 : a == 0x7261_7772_6f66_2d78 && b == 0x746f_7270_2d64_6564 && c == 0x6f74_6f72_702d_6465 ? .xForwardedProto : .other
         default: self = .other
         }

@@ -26,7 +26,9 @@ enum HeadScanner {
         fields.removeAll(keepingCapacity: true)  // in place when unique, a new buffer otherwise
         fields.reserveCapacity(16)
         let found = try buffer.withUnsafeReadableBytes { bytes throws(HTTPMessageError) in
-            try scan(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, min(limit, windowLimit) &+ 1)]), requireCR: requireCR, fieldLimit: fieldLimit, into: &fields)
+            try scan(
+                UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, min(limit, windowLimit) &+ 1)]), requireCR: requireCR, fieldLimit: fieldLimit,
+                into: &fields)
         }
         spare = fields
         guard let found else { return nil }
@@ -142,7 +144,8 @@ enum HeadScanner {
             var valueEnd = lineEnd
             while valueEnd > valueStart && (bytes[valueEnd &- 1] == 32 || bytes[valueEnd &- 1] == 9) { valueEnd &-= 1 }
             let kind = FieldKind(token: UnsafeRawBufferPointer(start: base + nameStart, count: colon &- nameStart))
-            spans.append(FieldSpan(nameStart: nameStart &- start, colon: colon &- start, valueStart: valueStart &- start, valueEnd: valueEnd &- start, kind: kind))
+            spans.append(
+                FieldSpan(nameStart: nameStart &- start, colon: colon &- start, valueStart: valueStart &- start, valueEnd: valueEnd &- start, kind: kind))
             if spans.count > fieldLimit { throw HTTPMessageError(431, "more than \(fieldLimit) header fields") }
         }
     }
@@ -238,7 +241,8 @@ enum HeadScanner {
     /// What each byte value is in a field name, one ASCII digit per byte value: "0" a tchar,
     /// "1" the colon, "2" SP or HTAB (not allowed before the colon), "3" anything else. One
     /// load per name byte instead of a chain of tests (a test pins it to `isTokenByte`).
-    static let nameByteClasses: StaticString = "3333333332333333333333333333333320300000330030030000000000133333300000000000000000000000000333000000000000000000000000000003030333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333"
+    static let nameByteClasses: StaticString =
+        "3333333332333333333333333333333320300000330030030000000000133333300000000000000000000000000333000000000000000000000000000003030333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333"
 
     /// RFC 9110 §5.6.2 tchar: `!#$%&'*+-.^_`|~`, digits and letters, as a 128-bit mask (bit c
     /// set for each tchar c), so the test is a shift and an and instead of a chain of ranges.

@@ -68,7 +68,8 @@ enum HeadWriter {
         _ head: borrowing RequestHead, clientAddress: String, forwardedProto: String?, backendHost: String, into buffer: inout ByteBuffer
     ) {
         let named = head.connectionNamesFields ? connectionNamed(head.fields) : []
-        let bound = head.method.utf8.count + head.target.utf8.count + clientAddress.utf8.count + (head.authority?.utf8.count ?? 0)
+        let bound =
+            head.method.utf8.count + head.target.utf8.count + clientAddress.utf8.count + (head.authority?.utf8.count ?? 0)
             + (forwardedProto?.utf8.count ?? 0) + backendHost.utf8.count + fieldsBound(head.fields)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { space in
             var out = HeadCursor(space)

@@ -209,10 +209,11 @@ final class TCPRelayHandler: ChannelInboundHandler {
             state.observe(.response(status: 200), on: b)
         }
         let remote = context?.channel.remoteAddress
-        state.finished(AccessRecord(
-            id: id, client: remote.map { "\($0.ipAddress ?? ""):\($0.port ?? 0)" } ?? "",
-            clientIP: remote?.ipAddress ?? "", arrival: arrival, backend: backend, start: start, end: state.now,
-            status: status, attempts: attempts, outcome: outcome))
+        state.finished(
+            AccessRecord(
+                id: id, client: remote.map { "\($0.ipAddress ?? ""):\($0.port ?? 0)" } ?? "",
+                clientIP: remote?.ipAddress ?? "", arrival: arrival, backend: backend, start: start, end: state.now,
+                status: status, attempts: attempts, outcome: outcome))
     }
 
     private var reading = true

@@ -279,9 +279,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             self.exchange = nil
             finishRecord(exchange, status: error.status, outcome: "rejected")
         } else {
-            state.finished(AccessRecord(
-                id: state.nextRequestID, client: peer, clientIP: peerIP, arrival: state.now, backend: nil, start: nil, end: state.now,
-                status: error.status, attempts: 0, outcome: "rejected"))
+            state.finished(
+                AccessRecord(
+                    id: state.nextRequestID, client: peer, clientIP: peerIP, arrival: state.now, backend: nil, start: nil, end: state.now,
+                    status: error.status, attempts: 0, outcome: "rejected"))
             state.nextRequestID += 1
         }
         respondAndClose(error.status, error.reason)
@@ -371,7 +372,8 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         guard let exchange else { return }
         // One buffer, one write: the head and the body read so far (at most the retain limit).
         var out = scratchBuffer(&requestScratch, capacity: 512 + exchange.pendingBytes)
-        exchange.writeHead(clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto, backendHost: state.hostNames[connection.backend], into: &out)
+        exchange.writeHead(
+            clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto, backendHost: state.hostNames[connection.backend], into: &out)
         for part in exchange.pending {
             if exchange.chunked { HeadWriter.writeChunk(part, into: &out) } else { out.writeImmutableBuffer(part) }
         }

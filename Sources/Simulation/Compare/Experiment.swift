@@ -50,10 +50,11 @@ public enum Experiment {
                 guard let column = header.firstIndex(of: metric.name) else { continue }
                 let values = parsed.compactMap { $0.count > column ? Double($0[column]) : nil }
                 let interval = MeanInterval(values)
-                rows.append(([csvField(scenario)] + group.labels.map(csvField) + [
-                    metric.name, decimal(interval.mean, 4), decimal(interval.low, 4), decimal(interval.high, 4),
-                    decimal(interval.standardDeviation, 4), "\(interval.count)",
-                ]).joined(separator: ","))
+                rows.append(
+                    ([csvField(scenario)] + group.labels.map(csvField) + [
+                        metric.name, decimal(interval.mean, 4), decimal(interval.low, 4), decimal(interval.high, 4),
+                        decimal(interval.standardDeviation, 4), "\(interval.count)",
+                    ]).joined(separator: ","))
             }
         }
         return rows

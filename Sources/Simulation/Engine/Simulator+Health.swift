@@ -78,7 +78,8 @@ extension Engine {
     /// A backend answered probe `id` (late answers are ignored by the checker itself); under
     /// `health_fail` the answer is a 500.
     mutating func probeAnswered(_ b: Int, probe id: Int32, now: Instant) {
-        let effects = states[b].probesFail
+        let effects =
+            states[b].probesFail
             ? supervisor.probeFailed(backend: b, id: UInt64(id), failure: .unexpectedStatus(500), now: now, using: &healthStreams[b])
             : supervisor.probeSucceeded(backend: b, id: UInt64(id), now: now, using: &healthStreams[b])
         perform(effects, now: now)

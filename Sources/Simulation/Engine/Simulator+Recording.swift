@@ -44,7 +44,8 @@ extension Engine {
                 if duringOutage(flight.arrival) { totals.failedDuringOutages += 1 }
             }
         }
-        let continuing = flight.connection >= 0 && outcome == .ok && connections[Int(flight.connection)].remaining > 0
+        let continuing =
+            flight.connection >= 0 && outcome == .ok && connections[Int(flight.connection)].remaining > 0
             && connections[Int(flight.connection)].open
         if groupClosed[Int(flight.client)], now < end, !continuing {
             let next = now + thinkTime(Int(flight.client))
@@ -55,7 +56,8 @@ extension Engine {
             let start = flight.backend >= 0 && outcome != .rejected ? formatSeconds(flight.start.nanoseconds) : ""
             let address = clientAddress(group: Int(flight.client), client: Int(flight.clientID))
             let row = [
-                "\(flight.id)", "\(model.clients[Int(flight.client)].name)-\(flight.clientID)", address.description, formatSeconds(flight.arrival.nanoseconds), backend, start,
+                "\(flight.id)", "\(model.clients[Int(flight.client)].name)-\(flight.clientID)", address.description, formatSeconds(flight.arrival.nanoseconds),
+                backend, start,
                 formatSeconds(now.nanoseconds), formatMilliseconds(latencyNanos), "\(status)", "\(flight.attempts)", outcome.rawValue,
             ].joined(separator: ",")
             pendingRows[flight.id] = row

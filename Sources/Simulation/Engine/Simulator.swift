@@ -285,9 +285,10 @@ struct Engine {
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
         failureFree = model.failures.isEmpty
         let classesDrawServiceTimes = model.clients.contains { $0.classes.contains { $0.serviceTime != nil } }
-        constants = BackendConstantsTable(zip(model.backends, serviceGenerators).map {
-            BackendConstants($0, serviceGenerator: $1, drawingAhead: drawingAhead && !classesDrawServiceTimes)
-        })
+        constants = BackendConstantsTable(
+            zip(model.backends, serviceGenerators).map {
+                BackendConstants($0, serviceGenerator: $1, drawingAhead: drawingAhead && !classesDrawServiceTimes)
+            })
         originalWeights = model.backends.map(\.backend.weight)
         let end = (Instant.zero + model.duration).nanoseconds
         outageWindows = model.failures.compactMap { failure -> (start: Int64, end: Int64)? in

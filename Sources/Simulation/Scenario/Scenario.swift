@@ -179,7 +179,8 @@ public struct ScenarioClient: Decodable, Sendable {
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             if let trace = try c.decodeIfPresent(String.self, forKey: .trace) {
-                try c.require(!c.contains(.rate) && !c.contains(.schedule) && !c.contains(.process), .trace,
+                try c.require(
+                    !c.contains(.rate) && !c.contains(.schedule) && !c.contains(.process), .trace,
                     "a replayed arrival (trace) takes format and speed, not rate, schedule or process")
                 self.trace = trace
                 format = try c.decode(RequestReplay.Format.self, forKey: .format)
@@ -275,7 +276,8 @@ public struct ScenarioClient: Decodable, Sendable {
         case (true, true):
             throw DecodingError.dataCorruptedError(forKey: .closed, in: c, debugDescription: "a client group is open (arrival) or closed (closed), not both")
         case (false, false):
-            throw DecodingError.keyNotFound(CodingKeys.arrival, .init(codingPath: c.codingPath, debugDescription: "missing required key 'arrival' (or 'closed')"))
+            throw DecodingError.keyNotFound(
+                CodingKeys.arrival, .init(codingPath: c.codingPath, debugDescription: "missing required key 'arrival' (or 'closed')"))
         }
         nat = try c.decodeIfPresent(NATEntry.self, forKey: .nat)?.nat
         if case .closed(let users, _) = load, let nat {

@@ -55,8 +55,9 @@ extension SimulationModel {
                 }
                 let replay = RequestReplay.parse(text, format: source.format, speed: source.speed)
                 if !replay.problems.isEmpty {
-                    warnings.append("\(path): \(replay.problems.count) of \(replay.lines) line(s) not \(source.format.rawValue), skipped: "
-                        + replay.problems.prefix(3).map(\.description).joined(separator: "; ") + (replay.problems.count > 3 ? "; …" : ""))
+                    warnings.append(
+                        "\(path): \(replay.problems.count) of \(replay.lines) line(s) not \(source.format.rawValue), skipped: "
+                            + replay.problems.prefix(3).map(\.description).joined(separator: "; ") + (replay.problems.count > 3 ? "; …" : ""))
                 }
                 guard !replay.times.isEmpty else {
                     throw UnsupportedScenarioError(description: "\(file): clients '\(client.name)': no request in \(path) parses as \(source.format.rawValue)")

@@ -54,7 +54,8 @@ public struct FailureTrace: Sendable, Equatable {
     public var entries: [Entry]
 
     public init(entries: [Entry]) {
-        self.entries = entries.enumerated().sorted { a, b in a.element.time != b.element.time ? a.element.time < b.element.time : a.offset < b.offset }.map(\.element)
+        self.entries = entries.enumerated().sorted { a, b in a.element.time != b.element.time ? a.element.time < b.element.time : a.offset < b.offset }.map(
+            \.element)
     }
 
     /// The backends the trace names, in order of first appearance.
@@ -115,7 +116,9 @@ public struct FailureTrace: Sendable, Equatable {
             for (i, line) in lines.enumerated().dropFirst() where !String(line).trimmingSpaces.isEmpty && !line.hasPrefix("#") {
                 let fields = splitCSVLine(line).map { $0.trimmingSpaces }
                 guard fields.count == 3 else { problems.append(Problem(line: i + 1, reason: "expected 3 fields, got \(fields.count)")); continue }
-                guard let seconds = Double(fields[0]), seconds >= 0, seconds < 1e9 else { problems.append(Problem(line: i + 1, reason: "time_s '\(fields[0])' is not a non-negative number")); continue }
+                guard let seconds = Double(fields[0]), seconds >= 0, seconds < 1e9 else {
+                    problems.append(Problem(line: i + 1, reason: "time_s '\(fields[0])' is not a non-negative number")); continue
+                }
                 guard !fields[1].isEmpty else { problems.append(Problem(line: i + 1, reason: "empty backend")); continue }
                 guard let state = State(parsing: fields[2]) else {
                     problems.append(Problem(line: i + 1, reason: "state '\(fields[2])' is not up, down, slow:FACTOR, hang or health_fail"))
@@ -131,7 +134,9 @@ public struct FailureTrace: Sendable, Equatable {
             for (i, line) in lines.enumerated().dropFirst() where !String(line).trimmingSpaces.isEmpty && !line.hasPrefix("#") {
                 let fields = splitCSVLine(line).map { $0.trimmingSpaces }
                 guard fields.count == 4 else { problems.append(Problem(line: i + 1, reason: "expected 4 fields, got \(fields.count)")); continue }
-                guard let seconds = Double(fields[0]), seconds >= 0, seconds < 1e9 else { problems.append(Problem(line: i + 1, reason: "time_s '\(fields[0])' is not a non-negative number")); continue }
+                guard let seconds = Double(fields[0]), seconds >= 0, seconds < 1e9 else {
+                    problems.append(Problem(line: i + 1, reason: "time_s '\(fields[0])' is not a non-negative number")); continue
+                }
                 let ok: Bool
                 switch fields[2].lowercased() {
                 case "1", "true", "ok", "yes": ok = true

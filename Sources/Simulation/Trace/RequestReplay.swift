@@ -176,7 +176,6 @@ public struct RequestReplay: Sendable {
     }
 }
 
-
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -110,7 +110,8 @@ public enum TraceImport {
         let token = line.prefix { $0 != " " }
         guard token.count >= 19, let t = token.firstIndex(of: "T") else { return nil }
         let date = token[..<t].split(separator: "-")
-        guard date.count == 3, let year = Int(date[0]), let month = Int(date[1]), let day = Int(date[2]), (1...12).contains(month), (1...31).contains(day) else { return nil }
+        guard date.count == 3, let year = Int(date[0]), let month = Int(date[1]), let day = Int(date[2]), (1...12).contains(month), (1...31).contains(day)
+        else { return nil }
         var clockText = token[token.index(after: t)...]
         var offset = 0.0
         if clockText.hasSuffix("Z") {
@@ -169,7 +170,8 @@ public enum TraceImport {
     /// `HH:MM:SS[.fff]` as seconds.
     static func clockSeconds(_ text: Substring) -> Double? {
         let parts = text.split(separator: ":")
-        guard parts.count == 3, let h = Int(parts[0]), let m = Int(parts[1]), let s = Double(parts[2]), (0..<24).contains(h), (0..<60).contains(m), s >= 0, s < 61
+        guard parts.count == 3, let h = Int(parts[0]), let m = Int(parts[1]), let s = Double(parts[2]), (0..<24).contains(h), (0..<60).contains(m), s >= 0,
+            s < 61
         else { return nil }
         return Double(h * 3600 + m * 60) + s
     }

@@ -68,7 +68,9 @@ final class TestBackend: Sendable {
     /// Stops listening and closes every open connection, as a crashed server would.
     func stop() throws {
         try channel.withLockedValue { $0 }?.close().wait()
-        for connection in connections.withLockedValue({ list in defer { list = [] }; return list }) {
+        for connection in connections.withLockedValue({ list in
+            defer { list = [] }; return list
+        }) {
             try? connection.close().wait()
         }
     }
