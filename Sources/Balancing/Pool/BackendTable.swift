@@ -5,9 +5,8 @@
 /// The fields policies read on every pick (in-flight count, weight) are kept in compact
 /// arrays: a random probe into 10,000 backends then touches 8 bytes instead of a whole
 /// `Backend` with its strings, which keeps it in cache. The in-flight count lives there only:
-/// it changes twice per request, and updating the `Backend` records as well cost a second
-/// array write (with its uniqueness check) and a second cache line per change, 4% of a
-/// simulated request. Every read of a backend (`subscript`, `backends`) fills it in, and a
+/// it changes twice per request, and keeping the `Backend` records in step would cost a second
+/// array write and a second cache line per change. Every read of a backend (`subscript`, `backends`) fills it in, and a
 /// change made through the subscript is copied back.
 public struct BackendTable: Sendable {
     /// The backends as configured and as health checks and operators left them; their

@@ -40,8 +40,8 @@ func sameBytes(_ bytes: UnsafeRawBufferPointer, _ constant: StaticString) -> Boo
 }
 
 /// `bytes` as a String, with the values most messages carry (`GET`, `OK`…) returned as
-/// literals: decoding validates the bytes and builds the String, some 120 instructions even
-/// for two bytes, and a proxied request decodes a method and a reason phrase.
+/// literals: decoding validates the bytes and builds a String even for two bytes, and every
+/// proxied request has a method and a reason phrase.
 func commonString(_ bytes: UnsafeRawBufferPointer) -> String {
     switch bytes.count {
     case 2 where sameBytes(bytes, "OK"): return "OK"

@@ -14,7 +14,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
 
     unowned let state: ProxyState
     /// Nil once the handler is removed: the context holds this handler, so holding the context
-    /// past that leaked both for every connection. Callbacks that come later (a connect that
+    /// past that would leak both for every connection. Callbacks that come later (a connect that
     /// completes after the client left, the upstream's last events) find nil and do nothing.
     private var context: ChannelHandlerContext?
     private var upstream: (any Channel)?

@@ -4,16 +4,12 @@ import Histogram
 /// A backend's latency histogram, counted by the engine in the histogram library's own bucket
 /// layout and handed to the library once, when the run is over.
 ///
-/// A 0.1% histogram spreads one backend's latencies over some 35 kB of four-byte counters
-/// (70 kB of the library's eight-byte ones); with a hundred backends, an increment per finished
-/// request missed the cache almost every time. So values wait in a small buffer and are
-/// counted a few thousand at a time, when the counters are warm. The counting itself is the
-/// engine's: the library's `record` checks its array's uniqueness, its range and its minimum
-/// and maximum on every value, about fifty instructions where the bucket index and an
-/// increment take eight, and its counters are eight bytes where four do (a bucket would need
-/// four billion values of one backend to overflow, and the counts move to eight-byte counters
-/// before that can happen). Removing the histogram altogether made the benchmark 9–14% faster;
-/// this keeps nearly all of that.
+/// A 0.1% histogram spreads one backend's latencies over tens of kilobytes of counters, too
+/// many to stay in cache across a hundred backends: values wait in a small buffer and are
+/// counted a few thousand at a time, while the counters are warm. The counting is the
+/// engine's own (a bucket index and an increment, no per-value range or uniqueness checks),
+/// in four-byte counters, which move to eight-byte ones before any could overflow.
+/// (Measurements: docs/performance-notes.md.)
 ///
 /// The histogram the library gets (`totals().histogram`) equals one fed every value directly:
 /// the same counters, total, minimum and maximum (a test holds the two equal), so percentiles

@@ -1,10 +1,9 @@
 /// A growable array behind one pointer, for the engine's per-request and per-backend records.
 ///
 /// The engine touches these records a dozen times per request; through a Swift array each write
-/// first checks that the buffer is uniquely referenced (and each access its bounds), which cost
-/// about a tenth of a request's instructions. The engine owns its slabs and never shares or
-/// copies them, so none of that is needed: indices are checked in debug builds (the test suite)
-/// only. A reference type on purpose: a copied `Engine` shares its slabs.
+/// would first check that the buffer is uniquely referenced, and each access its bounds. The
+/// engine owns its slabs and never shares or copies them, so neither check is needed: indices
+/// are checked in debug builds (the test suite) only. A reference type on purpose: a copied `Engine` shares its slabs.
 final class Slab<Element> {
     private var base: UnsafeMutablePointer<Element>
     private(set) var count = 0
