@@ -82,6 +82,18 @@ let package = Package(
             ],
             swiftSettings: strictness
         ),
+        // Fuzz targets for the proxy's parsers (libFuzzer with -sanitize=fuzzer -DFUZZING, see
+        // .ci/fuzz); built without them it replays inputs from files.
+        .executableTarget(
+            name: "lbsim-fuzz",
+            dependencies: [
+                "Proxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictness
+        ),
         .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: strictness),
         .testTarget(name: "ConfigFilesTests", dependencies: ["ConfigFiles", "Balancing"], swiftSettings: strictness),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "ConfigFiles"], swiftSettings: strictness),

@@ -2,7 +2,8 @@ import NIOCore
 
 /// Chunked transfer coding (RFC 9112 §7.1), decoded incrementally: strict chunk-size lines
 /// (hex digits, optional extensions, CRLF), CRLF after each chunk's data, trailers discarded.
-struct ChunkedDecoder {
+/// `package`: the fuzz targets (`Sources/lbsim-fuzz`) drive it directly.
+package struct ChunkedDecoder {
     enum State: Equatable {
         case size
         case data(remaining: Int)
@@ -15,13 +16,13 @@ struct ChunkedDecoder {
     let lineLimit: Int
     let requireCR: Bool
 
-    init(lineLimit: Int = 4096, requireCR: Bool = true) {
+    package init(lineLimit: Int = 4096, requireCR: Bool = true) {
         self.lineLimit = lineLimit
         self.requireCR = requireCR
     }
 
     /// The next decoded data, `.end` after the last chunk's trailers, or nil for more bytes.
-    mutating func next(_ buffer: inout ByteBuffer, status: Int) throws(HTTPMessageError) -> BodyPart? {
+    package mutating func next(_ buffer: inout ByteBuffer, status: Int) throws(HTTPMessageError) -> BodyPart? {
         while true {
             switch state {
             case .size:
@@ -51,7 +52,16 @@ struct ChunkedDecoder {
                     return .end
                 }
                 if line.first == " " || line.first == "\t" { throw HTTPMessageError(status, "obs-fold in trailers") }
-                guard line.contains(":") else { throw HTTPMessageError(status, "malformed trailer field") }
+                // A trailer is a field line like any other (RFC 9112 §7.1.2): a token, a colon
+                // with no whitespace before it, a value without control characters. They are
+                // dropped, never forwarded, but a line another parser would refuse is refused.
+                guard let colon = line.utf8.firstIndex(of: UInt8(ascii: ":")), colon > line.utf8.startIndex,
+                    line.utf8[..<colon].allSatisfy(HeadScanner.isTokenByte),
+                    !line.utf8[colon...].contains(where: { ($0 < 32 && $0 != 9) || $0 == 127 })
+                else { throw HTTPMessageError(status, "malformed trailer field") }
+                // Framing fields are never trailers (RFC 9110 §6.5.1); llhttp refuses them too.
+                let name = line[..<colon].lowercased()
+                if name == "transfer-encoding" || name == "content-length" { throw HTTPMessageError(status, "\(name) in trailers") }
                 let total = bytes + line.utf8.count + 2
                 if total > lineLimit * 4 { throw HTTPMessageError(status, "trailers too large") }
                 state = .trailers(bytes: total)
@@ -80,15 +90,51 @@ struct ChunkedDecoder {
         var digits = Substring(line)
         if let semicolon = line.firstIndex(of: ";") {
             digits = line[..<semicolon]
-            // BWS before the extension is allowed (RFC 9112 §7.1.1); the extension is ignored.
-            while let last = digits.last, last == " " || last == "\t" { digits = digits.dropLast() }
-            let ext = line[line.index(after: semicolon)...]
-            if ext.utf8.contains(where: { ($0 < 32 && $0 != 9) || $0 == 127 }) { throw HTTPMessageError(status, "malformed chunk extension") }
+            if !Self.validExtensions(Array(line.utf8[semicolon...])) { throw HTTPMessageError(status, "malformed chunk extension") }
         }
         guard !digits.isEmpty, digits.utf8.count <= 15, digits.utf8.allSatisfy({ isHexDigit($0) }), let size = Int(digits, radix: 16) else {
             throw HTTPMessageError(status, "malformed chunk size '\(line.prefix(40))'")
         }
         return size == 0 ? .trailers(bytes: 0) : .data(remaining: size)
+    }
+
+    /// `*( ";" name [ "=" value ] )` with token names and token or quoted-string values (RFC 9112
+    /// §7.1.1, without the optional whitespace, which llhttp refuses as well). Extensions are
+    /// ignored, but one that another parser would refuse is refused: a chunk boundary two
+    /// parsers read differently is how requests are smuggled.
+    static func validExtensions(_ bytes: [UInt8]) -> Bool {
+        var i = 0
+        func token() -> Bool {
+            let start = i
+            while i < bytes.count, HeadScanner.isTokenByte(bytes[i]) { i += 1 }
+            return i > start
+        }
+        while i < bytes.count {
+            guard bytes[i] == UInt8(ascii: ";") else { return false }
+            i += 1
+            guard token() else { return false }
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "=") else { continue }
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "\"") {
+                i += 1
+                var closed = false
+                while i < bytes.count {
+                    let c = bytes[i]
+                    if c == UInt8(ascii: "\"") {
+                        closed = true
+                        i += 1
+                        break
+                    }
+                    if c == UInt8(ascii: "\\") { i += 1 }
+                    guard i < bytes.count, bytes[i] >= 32 || bytes[i] == 9, bytes[i] != 127 else { return false }
+                    i += 1
+                }
+                guard closed else { return false }
+            } else if !token() {
+                return false
+            }
+        }
+        return true
     }
 
     private func isHexDigit(_ c: UInt8) -> Bool {

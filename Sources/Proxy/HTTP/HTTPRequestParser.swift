@@ -156,8 +156,16 @@ public struct HTTPRequestParser {
     /// sees exactly the path that was routed), plus the authority of an absolute-form target
     /// (`http://host/path`), which RFC 9112 §3.2.2 says replaces Host. `OPTIONS *` passes as
     /// it is; any other form (authority-form, a relative path) is 400, as nginx answers.
-    /// A target that is not UTF-8 is 400: it is neither forwarded rewritten nor matched on
-    /// a lossy decoding.
+    /// A target with bytes outside ASCII is 400: it is neither forwarded rewritten nor matched
+    /// on a lossy decoding.
+    /// unreserved / pct-encoded / sub-delims / ":" / "[" / "]" (RFC 3986 §3.2.2, §3.2.3).
+    static func isAuthorityByte(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        default: return Array("-._~%!$&'()*+,;=:[]".utf8).contains(c)
+        }
+    }
+
     static func requestTarget(_ raw: UnsafeRawBufferPointer, method: String) throws(HTTPMessageError) -> (String, String?) {
         var rest = raw[...]
         var authority: String?
@@ -174,12 +182,16 @@ public struct HTTPRequestParser {
             let afterScheme = raw[scheme...]
             let end = afterScheme.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? afterScheme.endIndex
             let host = afterScheme[..<end]
-            guard !host.isEmpty, !host.contains(UInt8(ascii: "@")), host.allSatisfy({ $0 < 128 }) else {
+            // RFC 3986 §3.2: a reg-name, IPv4 or [IP-literal], and a port; no user information.
+            guard !host.isEmpty, host.allSatisfy(Self.isAuthorityByte) else {
                 throw HTTPMessageError(400, "the absolute-form target has no valid host")
             }
             authority = String(decoding: host, as: UTF8.self)
             rest = afterScheme[end...]
         }
+        // A fragment is never part of a request target (RFC 9112 §3.2); parsers that cut the
+        // path there and parsers that do not would route one request two ways.
+        if raw.contains(UInt8(ascii: "#")) { throw HTTPMessageError(400, "a fragment ('#') in the request target") }
         let queryStart = rest.firstIndex(of: UInt8(ascii: "?")) ?? rest.endIndex
         let path = rest[..<queryStart]
         let normal: [UInt8]?
@@ -188,9 +200,9 @@ public struct HTTPRequestParser {
         } catch {
             throw HTTPMessageError(400, error.reason)
         }
-        if raw.contains(where: { $0 >= 128 }), String(validating: raw, as: UTF8.self) == nil {
-            throw HTTPMessageError(400, "the request target is not valid UTF-8")
-        }
+        // RFC 9112 §3.2 and RFC 3986: a target is ASCII, anything else percent-encoded; HAProxy
+        // refuses other bytes too. (Decoding them into a String would rewrite what is not UTF-8.)
+        if raw.contains(where: { $0 >= 128 }) { throw HTTPMessageError(400, "a byte outside ASCII in the request target (percent-encode it)") }
         if normal == nil && authority == nil { return (String(decoding: raw, as: UTF8.self), nil) }
         var target = normal ?? Array(path)
         if target.isEmpty { target = [UInt8(ascii: "/")] }  // `http://host` or `http://host?q`

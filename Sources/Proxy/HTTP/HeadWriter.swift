@@ -4,7 +4,8 @@ import NIOCore
 /// them: hop-by-hop fields (RFC 9110 §7.6.1: Connection and the fields it names, Keep-Alive,
 /// Proxy-Connection, TE, Trailer, Upgrade, and the framing fields) are dropped, the proxy sets
 /// its own framing, and `Host` is kept as the client sent it (`proxy_set_header Host $host`).
-enum HeadWriter {
+/// `package`: the fuzz targets write what they parsed and parse it again.
+package enum HeadWriter {
     /// Fields named in Connection are hop-by-hop too (usually there are none).
     static func connectionNamed(_ fields: HTTPFields) -> [String] {
         var named: [String] = []
@@ -64,7 +65,7 @@ enum HeadWriter {
     /// The request as sent upstream over a kept-alive HTTP/1.1 connection. `backendHost` is
     /// the Host for a request that came without one (HTTP/1.0 allows that, HTTP/1.1 does not),
     /// the backend's address, as nginx's default `proxy_set_header Host $proxy_host` gives.
-    static func writeRequest(
+    package static func writeRequest(
         _ head: borrowing RequestHead, clientAddress: String, forwardedProto: String?, backendHost: String, into buffer: inout ByteBuffer
     ) {
         let named = head.connectionNamesFields ? connectionNamed(head.fields) : []
@@ -118,7 +119,7 @@ enum HeadWriter {
 
     /// The response as sent to the client. `chunked` says whether the body is re-framed as
     /// chunked (when the upstream's length is unknown and the client speaks HTTP/1.1).
-    static func writeResponse(
+    package static func writeResponse(
         _ head: borrowing ResponseHead, keepAlive: Bool, clientMinorVersion: Int, setCookie: String?, into buffer: inout ByteBuffer
     ) {
         let named = head.connectionNamesFields ? connectionNamed(head.fields) : []
@@ -203,7 +204,7 @@ enum HeadWriter {
     }
 
     /// Appends one chunk of the chunked coding.
-    static func writeChunk(_ data: ByteBuffer, into buffer: inout ByteBuffer) {
+    package static func writeChunk(_ data: ByteBuffer, into buffer: inout ByteBuffer) {
         buffer.writeString(String(data.readableBytes, radix: 16))
         buffer.writeStaticString("\r\n")
         var data = data
