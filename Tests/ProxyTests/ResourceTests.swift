@@ -68,6 +68,29 @@ import Glibc
             "upstream connections alive: \(LiveObjects.alive(.upstreamConnection))")
     }
 
+    /// A 503 in the middle of a large upload makes the connection linger to read the rest of
+    /// the body; once the client has closed, nothing may hold the handler for the rest of the
+    /// linger limit (at a storm of such 503s that held hundreds of megabytes).
+    @Test func lingeringConnectionsLetGoOfTheirHandlersWhenTheClientCloses() throws {
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                backends: [ { name: a, address: "{a}" } ]
+                """)
+        defer { h.stop() }
+        #expect(try h.admin("POST", "/backends/a/drain").0 == 200)
+        let body = String(repeating: "u", count: 100_000)
+        for _ in 0..<400 {
+            let client = try RawClient(port: h.port)
+            client.send("PUT /up HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + body)
+            #expect(try client.readResponse()?.status == 503)
+        }
+        // Well within the 5 s linger limit, which every one of them would otherwise wait out.
+        #expect(
+            eventually(2) { LiveObjects.alive(.clientHandler) < 100 },
+            "client handlers alive: \(LiveObjects.alive(.clientHandler))")
+    }
+
     @Test func l4RelayHandlersAreFreedWhenTheirConnectionsClose() throws {
         let h = try Harness(
             backends: ["a"],

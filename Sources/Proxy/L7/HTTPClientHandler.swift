@@ -148,6 +148,8 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         state.clientHandlers[ObjectIdentifier(self)] = nil
         stopWaiting()
         timer?.cancel()
+        lingerTask?.cancel()
+        lingerTask = nil
         closing = true
         if let exchange, exchange.backend != nil, exchange.dispatched {
             // The client went away mid-exchange: the upstream connection cannot be reused.
@@ -590,6 +592,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     /// How long a closing connection goes on reading and dropping a body the client is still
     /// sending (nginx `lingering_time` is 30 s, with 5 s between reads; one bound here).
     static let lingerLimit = TimeAmount.seconds(5)
+    private var lingerTask: Scheduled<Void>?
 
     /// Writes `bytes` and closes. When the client may still be sending (a request body not
     /// read to its end), the connection lingers as nginx's `lingering_close` does: the output
@@ -606,8 +609,11 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
                 context.close(promise: nil)
                 return
             }
+            guard context.channel.isActive else { return }
             context.close(mode: .output, promise: nil)
-            context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerLimit) { context.close(promise: nil) }
+            // Cancelled when the connection closes first: the task holds the context (and so
+            // this handler), which must not outlive the connection by the whole limit.
+            self.lingerTask = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerLimit) { context.close(promise: nil) }
         }
     }
 
