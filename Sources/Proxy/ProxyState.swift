@@ -61,7 +61,7 @@ final class ProxyState: @unchecked Sendable {
     var activeSwitch: PoolSet.PoolSwitch?
     /// The timeouts armed on every request, converted once: a `Duration` becomes nanoseconds
     /// through 128-bit arithmetic, which cost more than arming the timer.
-    let timeouts: (read: TimeAmount, header: TimeAmount, keepalive: TimeAmount, body: TimeAmount, idle: TimeAmount)
+    let timeouts: (read: TimeAmount, header: TimeAmount, keepalive: TimeAmount, body: TimeAmount, idle: TimeAmount, tunnel: TimeAmount)
 
     struct Totals {
         var requests = 0
@@ -108,7 +108,7 @@ final class ProxyState: @unchecked Sendable {
         timeouts = (
             .nanoseconds(configuration.balancer.timeouts.read.nanoseconds), .nanoseconds(configuration.client.headerTimeout.nanoseconds),
             .nanoseconds(configuration.client.keepaliveTimeout.nanoseconds), .nanoseconds(configuration.client.bodyTimeout.nanoseconds),
-            .nanoseconds(configuration.client.idleTimeout.nanoseconds)
+            .nanoseconds(configuration.client.idleTimeout.nanoseconds), .nanoseconds(configuration.client.tunnelTimeout.nanoseconds)
         )
         let balancer = configuration.balancer
         let pools = Set(configuration.backends.map(\.pool)).sorted()

@@ -41,6 +41,9 @@ public struct ProxyConfiguration: Decodable, Sendable {
         /// L4: a relayed connection with no byte either way for this long is closed (nginx
         /// stream `proxy_timeout`, HAProxy `timeout client`/`timeout tunnel`).
         public var idleTimeout: Duration = .seconds(600)
+        /// L7: an upgraded connection (a WebSocket after its 101) with no byte either way for
+        /// this long is closed (HAProxy `timeout tunnel`, nginx `proxy_read_timeout` on it).
+        public var tunnelTimeout: Duration = .seconds(3600)
 
         public init() {}
 
@@ -48,6 +51,7 @@ public struct ProxyConfiguration: Decodable, Sendable {
             case maxHeaderSize = "max_header_size", headerTimeout = "header_timeout"
             case keepaliveTimeout = "keepalive_timeout", maxConnections = "max_connections"
             case bodyTimeout = "body_timeout", maxHeaderFields = "max_header_fields", idleTimeout = "idle_timeout"
+            case tunnelTimeout = "tunnel_timeout"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -66,6 +70,8 @@ public struct ProxyConfiguration: Decodable, Sendable {
             try c.require(maxHeaderFields >= 1 && maxHeaderFields <= 10_000, .maxHeaderFields, "max_header_fields must be within 1…10000")
             idleTimeout = try c.decodeIfPresent(Duration.self, forKey: .idleTimeout) ?? idleTimeout
             try c.require(idleTimeout > .zero, .idleTimeout, "idle_timeout must be positive")
+            tunnelTimeout = try c.decodeIfPresent(Duration.self, forKey: .tunnelTimeout) ?? tunnelTimeout
+            try c.require(tunnelTimeout > .zero, .tunnelTimeout, "tunnel_timeout must be positive")
         }
     }
 

@@ -18,6 +18,10 @@ public struct RequestHead: Sendable, Equatable {
     /// The host of an absolute-form target (`GET http://host/path`), which replaces the
     /// client's Host upstream (RFC 9112 §3.2.2); the target itself is then origin-form.
     public var authority: String?
+    /// The protocol an HTTP/1.1 request without a body asks to switch to (`Upgrade: websocket`
+    /// with `Connection: upgrade`): relayed to the backend, and after its 101 the connection
+    /// becomes a byte tunnel (RFC 9110 §7.8).
+    public var upgrade: String?
 
     /// The first value of field `name` (lowercase).
     public func field(_ name: String) -> String? { fields.first { $0.named(name) }?.value }
@@ -253,8 +257,17 @@ public struct HTTPRequestParser {
         if sawLength && sawCoding { throw HTTPMessageError(400, "both Content-Length and Transfer-Encoding") }
         if minor == 1 && !sawHost { throw HTTPMessageError(400, "HTTP/1.1 request without Host") }
         let framing: BodyFraming = chunked ? .chunked : (length.map { $0 > 0 ? .length($0) : .none } ?? .none)
+        // Upgrade counts only when Connection names it (it is hop-by-hop), in HTTP/1.1, and
+        // on a request without a body (the tunnel would start in the middle of one).
+        var upgrade: String?
+        if namesFields, minor == 1, framing == .none, let span = fields.spans.first(where: { $0.kind == .upgrade }),
+            HeadWriter.connectionNamed(fields).contains("upgrade")
+        {
+            upgrade = fields.withBytes { String(decoding: span.value(in: $0), as: UTF8.self) }
+        }
         return RequestHead(
             method: method, target: target, minorVersion: minor, fields: fields, framing: framing,
-            keepAlive: keepAlive, expectsContinue: expectsContinue, connectionNamesFields: namesFields, authority: authority)
+            keepAlive: keepAlive, expectsContinue: expectsContinue, connectionNamesFields: namesFields, authority: authority,
+            upgrade: upgrade)
     }
 }

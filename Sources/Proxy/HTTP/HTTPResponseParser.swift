@@ -44,16 +44,25 @@ public struct HTTPResponseParser {
     public init(maxHeadBytes: Int = 65_536) { self.maxHeadBytes = maxHeadBytes }
 
     /// Prepares for the response to the next request.
-    public mutating func expectResponse(toHead: Bool) {
+    public mutating func expectResponse(toHead: Bool, upgrade: Bool = false) {
         state = .head
         requestWasHead = toHead
+        upgradeRequested = upgrade
     }
+
+    /// The request asked to switch protocols: a 101 is its final response, after which the
+    /// connection carries the new protocol (the caller relays it as bytes).
+    var upgradeRequested = false
 
     public mutating func next(_ buffer: inout ByteBuffer) throws(HTTPMessageError) -> Event? {
         while true {
             switch state {
             case .head:
                 guard let head = try parseHead(&buffer) else { return nil }
+                if head.status == 101 && upgradeRequested {
+                    state = .done
+                    return .head(head)
+                }
                 if head.status < 200 { continue }  // interim response: the real one follows
                 switch head.framing {
                 case .none: state = .done

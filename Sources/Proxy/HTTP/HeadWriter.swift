@@ -72,6 +72,7 @@ package enum HeadWriter {
         let bound =
             head.method.utf8.count + head.target.utf8.count + clientAddress.utf8.count + (head.authority?.utf8.count ?? 0)
             + (forwardedProto?.utf8.count ?? 0) + backendHost.utf8.count + fieldsBound(head.fields)
+            + (head.upgrade.map { $0.utf8.count + 48 } ?? 0)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { space in
             var out = HeadCursor(space)
             out.append(head.method)
@@ -106,12 +107,41 @@ package enum HeadWriter {
             out.append(clientAddress)
             out.append("\r\n")
             if let forwardedProto { out.field("X-Forwarded-Proto", forwardedProto) }
+            if let upgrade = head.upgrade {
+                // What nginx needs `proxy_set_header Upgrade $http_upgrade` and `Connection
+                // "upgrade"` for, and HAProxy does by itself.
+                out.append("Connection: upgrade\r\n")
+                out.field("Upgrade", upgrade)
+            }
             switch head.framing {
             case .length(let n): out.field("Content-Length", n)
             case .chunked: out.append("Transfer-Encoding: chunked\r\n")
             case .none, .untilClose:
                 if head.method == "POST" || head.method == "PUT" || head.method == "PATCH" { out.append("Content-Length: 0\r\n") }
             }
+            out.append("\r\n")
+            return out.count
+        }
+    }
+
+    /// A backend's 101 (Switching Protocols) as sent to the client: its end-to-end fields, and
+    /// the Connection and Upgrade fields that say which protocol the connection now carries.
+    package static func writeSwitchingProtocols(_ head: borrowing ResponseHead, into buffer: inout ByteBuffer) {
+        let named = head.connectionNamesFields ? connectionNamed(head.fields) : []
+        let upgrade = head.field("upgrade") ?? ""
+        let bound = head.reason.utf8.count + upgrade.utf8.count + fieldsBound(head.fields) + 64
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { space in
+            var out = HeadCursor(space)
+            out.append("HTTP/1.1 101 ")
+            out.append(head.reason)
+            out.append("\r\n")
+            head.fields.withBytes { bytes in
+                copyFields(head.fields, bytes, into: &out) { span in
+                    !span.kind.isHopByHop && (named.isEmpty || !isNamed(span.name(in: bytes), in: named))
+                }
+            }
+            out.append("Connection: upgrade\r\n")
+            out.field("Upgrade", upgrade)
             out.append("\r\n")
             return out.count
         }

@@ -31,7 +31,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     /// The connection's one timer, lazy like the upstream read timer: waiting for a request
     /// head (`header_timeout`), for the next piece of a request body (`body_timeout`), or idle
     /// between requests (`keepalive_timeout`).
-    private enum Wait { case none, header, body, idle }
+    private enum Wait { case none, header, body, idle, tunnel }
     private var wait = Wait.none
     private var waitDeadline = NIODeadline.distantFuture
     private var timer: Scheduled<Void>?
@@ -75,6 +75,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         let chunked: Bool
         let isHeadMethod: Bool
         let minorVersion: Int
+        let upgrade: Bool
 
         /// The request head as sent upstream. A method, so that the head is read in place:
         /// passed from outside as `exchange.head`, it was copied out first.
@@ -89,6 +90,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             chunked = head.framing == .chunked
             isHeadMethod = head.method == "HEAD"
             minorVersion = head.minorVersion
+            upgrade = head.upgrade != nil
         }
     }
 
@@ -151,6 +153,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         lingerTask?.cancel()
         lingerTask = nil
         closing = true
+        if tunnel != nil { endTunnel() }
         if let exchange, exchange.backend != nil, exchange.dispatched {
             // The client went away mid-exchange: the upstream connection cannot be reused.
             self.exchange = nil
@@ -165,6 +168,12 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         guard !closing else { return }
+        if let tunnel {
+            touchTunnel()
+            tunnel.write(bytes, flush: true)
+            if !tunnel.channel.isWritable { setAutoRead(false) }
+            return
+        }
         if wait == .idle { armHeaderTimer() }
         if inbound.readableBytes == 0 {
             inbound = bytes
@@ -380,7 +389,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         }
         if !exchange.retained { exchange.pending.removeAll() }
         if exchange.bodyComplete, exchange.chunked { out.writeStaticString("0\r\n\r\n") }
-        connection.start(out, requestIsHead: exchange.isHeadMethod, complete: exchange.bodyComplete, owner: self)
+        connection.start(out, requestIsHead: exchange.isHeadMethod, complete: exchange.bodyComplete, upgrade: exchange.upgrade, owner: self)
         requestScratch = out
         exchange.upstream = connection
         exchange.sent = true
@@ -434,6 +443,14 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     func upstreamHead(_ head: ResponseHead) {
         guard let exchange else { return }
+        if head.status == 101 {
+            exchange.responseStarted = true
+            exchange.status = 101
+            var out = allocator.buffer(capacity: 256)
+            HeadWriter.writeSwitchingProtocols(head, into: &out)
+            pendingOut = out
+            return
+        }
         exchange.responseStarted = true
         exchange.status = head.status
         let framing = HeadWriter.clientFraming(head, clientMinorVersion: exchange.minorVersion)
@@ -523,6 +540,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     func upstreamWritabilityChanged(_ writable: Bool) {
         // Client → upstream back-pressure: read the client only while the upstream keeps up.
+        if tunnel != nil {
+            setAutoRead(writable)
+            return
+        }
         guard let exchange, !exchange.bodyComplete else { return }
         setAutoRead(writable)
     }
@@ -530,6 +551,61 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         // Upstream → client back-pressure.
         exchange?.upstream?.setAutoRead(context.channel.isWritable)
+    }
+
+    // MARK: Tunnels (WebSocket and other upgrades)
+
+    /// The upstream connection of an upgraded exchange: after the backend's 101, bytes go both
+    /// ways as they come, the exchange stays in flight on its backend (least_conn counts it,
+    /// as it counts an L4 connection) until either side closes or `client.tunnel_timeout`
+    /// passes without a byte.
+    private var tunnel: UpstreamConnection?
+
+    func upstreamSwitched(_ connection: UpstreamConnection, leftover: ByteBuffer) {
+        guard exchange != nil, let context else {
+            connection.close()
+            return
+        }
+        tunnel = connection
+        closeAfterResponse = true
+        writePending()
+        if leftover.readableBytes > 0 { context.write(wrapOutboundOut(leftover), promise: nil) }
+        context.flush()
+        touchTunnel()
+        // Bytes the client sent after its request head belong to the new protocol.
+        if inbound.readableBytes > 0 {
+            let early = inbound
+            inbound = ByteBuffer()
+            connection.write(early, flush: true)
+        }
+        setAutoRead(true)
+    }
+
+    func tunnelData(_ data: ByteBuffer) {
+        guard let context, tunnel != nil else { return }
+        touchTunnel()
+        context.writeAndFlush(wrapOutboundOut(data), promise: nil)
+        if !context.channel.isWritable { tunnel?.setAutoRead(false) }
+    }
+
+    func tunnelClosed() {
+        endTunnel()
+        closeNow()
+    }
+
+    private func touchTunnel() { startWaiting(.tunnel, state.timeouts.tunnel) }
+
+    /// The tunnel is over: its backend's in-flight count drops, and it is logged as one
+    /// request answered 101 that lasted as long as the tunnel.
+    private func endTunnel() {
+        guard let tunnel else { return }
+        self.tunnel = nil
+        tunnel.close()
+        guard let exchange, let b = exchange.backend else { return }
+        self.exchange = nil
+        state.balancer.requestFinished(on: BackendID(b))
+        state.observe(.response(status: 101), on: b)
+        finishRecord(exchange, status: 101, outcome: "ok")
     }
 
     // MARK: Endings
@@ -681,6 +757,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             startWaiting(.body, state.timeouts.body)
         case .body:
             bodyTimedOut()
+        case .tunnel:
+            endTunnel()
+            closeNow()
         case .idle, .none:
             closeNow()
         }

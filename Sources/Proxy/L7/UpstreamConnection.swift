@@ -12,6 +12,13 @@ protocol UpstreamOwner: AnyObject {
     func upstreamWritabilityChanged(_ writable: Bool)
     /// Everything one read brought has been delivered (write out what was held back).
     func upstreamReadComplete()
+    /// The backend answered 101: from now on the connection is a byte tunnel; `leftover` is
+    /// what came after the head (the new protocol's first bytes).
+    func upstreamSwitched(_ connection: UpstreamConnection, leftover: ByteBuffer)
+    /// Bytes of the tunnel from the backend.
+    func tunnelData(_ data: ByteBuffer)
+    /// The backend closed the tunnel.
+    func tunnelClosed()
 }
 
 /// One HTTP/1.1 connection to a backend, kept alive across requests (nginx `keepalive`): it
@@ -79,9 +86,9 @@ final class UpstreamConnection: ChannelInboundHandler {
     /// backend is not blamed for waiting for it. While the body is still being sent, the same
     /// timeout bounds a backend that stops reading it (nginx's `proxy_send_timeout`, whose
     /// default equals the read timeout's).
-    func start(_ bytes: ByteBuffer, requestIsHead: Bool, complete: Bool, owner: any UpstreamOwner) {
+    func start(_ bytes: ByteBuffer, requestIsHead: Bool, complete: Bool, upgrade: Bool = false, owner: any UpstreamOwner) {
         self.owner = owner
-        parser.expectResponse(toHead: requestIsHead)
+        parser.expectResponse(toHead: requestIsHead, upgrade: upgrade)
         responseStarted = false
         sendingBody = !complete
         if let context {
@@ -170,8 +177,16 @@ final class UpstreamConnection: ChannelInboundHandler {
         owner.upstreamFailed(.timeout, reason: "upstream timed out (no data for \(formatSeconds(read.nanoseconds))s)")
     }
 
+    /// A tunnel after a 101: bytes are relayed as they come, the connection is never reused,
+    /// and its idle time is the client side's to watch (`client.tunnel_timeout`).
+    private var tunnel = false
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
+        if tunnel {
+            owner?.tunnelData(bytes)
+            return
+        }
         guard let owner else {
             // Bytes on an idle connection: the upstream is confused; do not reuse it.
             state.removeIdle(self)
@@ -187,6 +202,15 @@ final class UpstreamConnection: ChannelInboundHandler {
         do {
             while let event = try parser.next(&inbound) {
                 switch consume event {
+                case .head(let head) where head.status == 101:
+                    // Only when the request asked to upgrade (the parser skips any other 1xx).
+                    tunnel = true
+                    disarmReadTimer()
+                    let leftover = inbound
+                    inbound = ByteBuffer()
+                    owner.upstreamHead(head)
+                    owner.upstreamSwitched(self, leftover: leftover)
+                    return
                 case .head(let head):
                     keepAlive = head.keepAlive
                     responseStarted = true
@@ -224,6 +248,11 @@ final class UpstreamConnection: ChannelInboundHandler {
         closed = true
         state.removeIdle(self)
         guard let owner else { return }
+        if tunnel {
+            self.owner = nil
+            owner.tunnelClosed()
+            return
+        }
         if parser.connectionClosed() {
             self.owner = nil
             owner.upstreamEnd()
