@@ -24,11 +24,9 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .long, help: "Welch one-sided significance level (default 0.05).")
     var alpha = 0.05
 
-    @Option(name: .customLong("set"), help: "Override a key in the re-run only, e.g. to see what a change would do (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var keys: KeyOverrides
 
-    @Option(name: .long, help: "Runs at once (default: the number of cores).")
-    var jobs: Int?
+    @OptionGroup var parallel: Parallelism
 
     /// The metrics a regression is judged on: tails and centre of latency, throughput, errors.
     static let checked = ["latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "throughput_rps", "failed"]
@@ -58,7 +56,7 @@ struct CheckCommand: ParsableCommand {
         var template = "/tmp/lbsim-check-XXXXXX".utf8CString
         let scratch = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         defer { removeTree(scratch) }
-        words = Array(words.dropFirst(2)) + ["--out", scratch] + overrides.flatMap { ["--set", $0] } + (jobs.map { ["--jobs", "\($0)"] } ?? [])
+        words = Array(words.dropFirst(2)) + ["--out", scratch] + keys.overrides.flatMap { ["--set", $0] } + (parallel.jobs.map { ["--jobs", "\($0)"] } ?? [])
         let rerun = try CompareCommand.parse(words)
         try rerun.run()
         let before = try Self.runsByAlgorithm(readTextFile("\(baseline)/runs.csv"))

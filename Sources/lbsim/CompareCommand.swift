@@ -23,28 +23,25 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "Seeds per algorithm: the scenario's seed, seed+1, … (default 10).")
     var seeds: Int = 10
 
-    @Option(name: .long, help: "Runs at once (default: the number of cores). Results do not depend on it.")
-    var jobs: Int?
+    @OptionGroup var parallel: Parallelism
 
     @Option(name: .long, help: "Output directory (default: Results/<scenario name>/).")
     var out: String?
 
-    @Option(name: .customLong("set"), help: "Override a key in every run, e.g. --set duration=60s (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var keys: KeyOverrides
 
     @Option(name: .customLong("rank-by"), help: "summary.csv column to rank by (default latency_p99_ms).")
     var rankBy = "latency_p99_ms"
 
     func validate() throws {
         guard seeds >= 1 && seeds <= 10_000 else { throw ValidationError("--seeds must be within 1…10000") }
-        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         guard SummaryMetric.all.contains(where: { $0.name == rankBy }) else {
             throw ValidationError("--rank-by must be a summary.csv metric: \(SummaryMetric.all.map(\.name).joined(separator: ", "))")
         }
     }
 
     func run() throws {
-        let loader = try ScenarioLoader(file: scenario, overrides: overrides)
+        let loader = try ScenarioLoader(file: scenario, overrides: keys.overrides)
         let base = try loader.model()
         for warning in base.warnings { printError("warning: \(warning)") }
         let names = algorithms.map { $0.split(separator: ",").map { String($0).trimmingSpaces } } ?? [base.balancer.algorithm.rawValue]
@@ -57,7 +54,7 @@ struct CompareCommand: ParsableCommand {
         }
         let directory = out ?? "Results/\(base.name)"
         let firstSeed = base.seed
-        let results = Experiment.run(models, jobs: jobs ?? defaultJobs(), label: "compare") { i, model in
+        let results = Experiment.run(models, jobs: parallel.jobs ?? defaultJobs(), label: "compare") { i, model in
             // The first seed of each algorithm also keeps its time series, for the notebooks.
             model.seed == firstSeed ? try? StreamingFile(path: "\(directory)/.timeseries-\(i).csv") : nil
         }
@@ -77,7 +74,7 @@ struct CompareCommand: ParsableCommand {
         var words = ["lbsim", "compare", scenario]
         if let algorithms { words += ["--algorithms", algorithms] }
         words += ["--seeds", "\(seeds)"]
-        for override in overrides { words += ["--set", override] }
+        for override in keys.overrides { words += ["--set", override] }
         return "command: " + words.map(shellQuoted).joined(separator: " ")
             + "\nscenario: \(scenario)\nscenario_hash: \(loader.hash)\nlbsim_version: \(LBSimVersion.current)\n"
     }

@@ -28,11 +28,10 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .long, help: "Append every active probe's outcome (time_s,backend,ok,latency_ms: a trace for lbsim tune).")
     var probes: String?
 
-    @Option(name: .customLong("set"), help: "Override a key of the file, e.g. --set balancer.algorithm=least_conn (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var keys: KeyOverrides
 
     func run() throws {
-        let file = try ScenarioLoader(file: config, overrides: overrides)
+        let file = try ScenarioLoader(file: config, overrides: keys.overrides)
         let configuration = try file.decoder.decode(ProxyConfiguration.self, from: file.root)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -18,14 +18,13 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Output directory (default: Results/<scenario name>/).")
     var out: String?
 
-    @Option(name: .customLong("set"), help: "Override a key before the run, e.g. --set balancer.algorithm=p2c (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var keys: KeyOverrides
 
     @Flag(name: .customLong("no-requests-csv"), help: "Do not write requests.csv (one row per request).")
     var noRequestsCSV = false
 
     func run() throws {
-        let model = try ScenarioLoader(file: scenario, overrides: overrides).model(seed: seed)
+        let model = try ScenarioLoader(file: scenario, overrides: keys.overrides).model(seed: seed)
         for warning in model.warnings { printError("warning: \(warning)") }
         let directory = out ?? "Results/\(model.name)"
 

@@ -20,14 +20,12 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .long, help: "Seeds per grid point: the scenario's seed, seed+1, … (default 5).")
     var seeds: Int = 5
 
-    @Option(name: .long, help: "Runs at once (default: the number of cores). Results do not depend on it.")
-    var jobs: Int?
+    @OptionGroup var parallel: Parallelism
 
     @Option(name: .long, help: "Output directory (default: Results/<scenario name>-sweep/).")
     var out: String?
 
-    @Option(name: .customLong("set"), help: "Override a key in every run (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var keys: KeyOverrides
 
     @Option(name: .long, help: "Run only slice K of N (1-based), e.g. --shard 3/8; join slices with lbsim merge.")
     var shard: String?
@@ -35,7 +33,6 @@ struct SweepCommand: ParsableCommand {
     func validate() throws {
         guard !grid.isEmpty else { throw ValidationError("give at least one --grid key.path=v1,v2") }
         guard seeds >= 1 && seeds <= 10_000 else { throw ValidationError("--seeds must be within 1…10000") }
-        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
     }
 
     func run() throws {
@@ -46,7 +43,7 @@ struct SweepCommand: ParsableCommand {
         } catch {
             throw InputError(error.description)
         }
-        let loader = try ScenarioLoader(file: scenario, overrides: overrides)
+        let loader = try ScenarioLoader(file: scenario, overrides: keys.overrides)
         let base = try loader.model()
         for warning in base.warnings { printError("warning: \(warning)") }
         let indices = (0..<plan.count).filter { slice?.contains($0) ?? true }
@@ -55,7 +52,7 @@ struct SweepCommand: ParsableCommand {
             let point = plan.point(i)
             models.append(try loader.model(overrides: plan.overrides(point: point.point), seed: base.seed &+ UInt64(point.seed)))
         }
-        let results = Experiment.run(models, jobs: jobs ?? defaultJobs(), label: "sweep")
+        let results = Experiment.run(models, jobs: parallel.jobs ?? defaultJobs(), label: "sweep")
         let rows = zip(indices, results).map { (i, result) in plan.runRow(i, summary: result.summaryRow) }
         let directory = out ?? "Results/\(base.name)-sweep"
         if let slice {

@@ -26,11 +26,9 @@ struct TuneCommand: ParsableCommand {
     @Option(name: .long, help: "Output directory (default: Results/<scenario name>-tune/).")
     var out: String?
 
-    @Option(name: .long, help: "Runs at once (default: the number of cores).")
-    var jobs: Int?
+    @OptionGroup var parallel: Parallelism
 
-    @Option(name: .customLong("set"), help: "Override a scenario key in every run (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var keys: KeyOverrides
 
     @Option(name: .customLong("max-false-downs"), help: "Objective: at most this many false downs (mean over seeds).")
     var maxFalseDowns: Double?
@@ -59,7 +57,7 @@ struct TuneCommand: ParsableCommand {
 
     func run() throws {
         let replayed = try loadTrace(trace)
-        let loader = try ScenarioLoader(file: scenario, overrides: overrides)
+        let loader = try ScenarioLoader(file: scenario, overrides: keys.overrides)
         let base = try loader.model()
         for warning in base.warnings { printError("warning: \(warning)") }
         guard let active = base.balancer.healthCheck.active else {
@@ -103,7 +101,7 @@ struct TuneCommand: ParsableCommand {
                 models.append(model)
             }
         }
-        let results = Experiment.run(models, jobs: jobs ?? defaultJobs(), label: "tune")
+        let results = Experiment.run(models, jobs: parallel.jobs ?? defaultJobs(), label: "tune")
         for (s, setting) in settings.enumerated() {
             let interval = try! parseDuration(setting.inter)
             let metrics = results[(s * seeds)..<((s + 1) * seeds)].map { TuneMetrics(result: $0, trace: replayed, grace: interval) }
