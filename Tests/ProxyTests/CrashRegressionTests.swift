@@ -14,12 +14,10 @@ import Glibc
     /// connection: sending re-entered the parser, the rejection ended the exchange, and the
     /// caller then read the ended exchange.
     @Test func uploadRejectedWhileAnIdleUpstreamConnectionExists() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 upstream_keepalive: 4
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         defer { h.stop() }
         let first = try RawClient(port: h.port)
         #expect(try first.get("/")?.status == 200)
@@ -58,12 +56,10 @@ import Glibc
 
     /// The same with the only backend marked down by its active check (nothing listens).
     @Test func largeBodyWhileTheOnlyBackendIsDown() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 balancer: { health_check: { active: { interval: 100ms, timeout: 100ms, fall: 1, rise: 1 } } }
-                backends: [ { name: a, address: "{a}" } ]
-                """, events: true)
+            """, events: true)
         defer { h.stop() }
         try h["a"].stop()
         #expect(eventually { h.read("health.csv").contains(",a,up,down,active,") })
@@ -77,11 +73,7 @@ import Glibc
 
     /// Query strings of every odd shape on the admin listener.
     @Test func adminQueriesWithEmptyKeysOrValues() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+        let h = try Harness.oneBackend()
         defer { h.stop() }
         for target in ["/stats?=", "/stats?", "/stats?&", "/stats?==", "/stats?&=&", "/stats?a", "/stats?a=&=b"] {
             #expect(try h.admin("GET", target).0 == 200, "\(target)")

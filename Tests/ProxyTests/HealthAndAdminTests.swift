@@ -101,12 +101,10 @@ import Glibc
     }
 
     @Test func adminTokenIsRequiredWhenConfigured() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 admin_token: s3cret
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         defer { h.stop() }
         #expect(try h.admin("GET", "/stats").0 == 401)
         #expect(try h.admin("GET", "/stats", token: "wrong").0 == 401)
@@ -160,12 +158,10 @@ import Glibc
     }
 
     @Test func drainLetsInFlightRequestsFinishAndRefusesNewOnes() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 drain_timeout: 5s
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         h["a"].set { $0.delay = .milliseconds(500) }
         let inFlight = try RawClient(port: h.port)
         inFlight.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")

@@ -27,11 +27,7 @@ import Testing
     }
 
     @Test func forwardsHeadersAndBodiesAndKeepsHost() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+        let h = try Harness.oneBackend()
         defer { h.stop() }
         let client = try RawClient(port: h.port)
         client.send(
@@ -170,11 +166,7 @@ import Testing
     }
 
     @Test func smugglingAttemptsAre400Or501AndNothingReachesABackend() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+        let h = try Harness.oneBackend()
         defer { h.stop() }
         let attempts: [(String, Int)] = [
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", 400),
@@ -197,12 +189,10 @@ import Testing
     }
 
     @Test func oversizedHeadersGet431() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 client: { max_header_size: 1024 }
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         defer { h.stop() }
         let response = try fetch(port: h.port, headers: ["X-Big: " + String(repeating: "b", count: 2000)])
         #expect(response?.status == 431)
@@ -210,12 +200,10 @@ import Testing
     }
 
     @Test func slowHeadersAndIdleKeepAliveAreCutOff() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 client: { header_timeout: 300ms, keepalive_timeout: 300ms }
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         defer { h.stop() }
         let slowloris = try RawClient(port: h.port)
         slowloris.send("GET / HTTP/1.1\r\nHost: x\r\n")  // never finishes the head
@@ -228,12 +216,10 @@ import Testing
     }
 
     @Test func backendClosingMidResponseClosesTheClientAndCountsAsPassiveFailure() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 balancer: { health_check: { passive: { consecutive_failures: 2, ejection: 30s, max_ejection_percent: 100 } } }
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         defer { h.stop() }
         h["a"].set {
             $0.closeMidResponse = true
@@ -250,11 +236,7 @@ import Testing
 
     @Test func aChunkedUpstreamBodyReachesAnHTTP10ClientUnframedThenTheConnectionCloses() throws {
         // RFC 9112 §6.1: no Transfer-Encoding to a client that did not speak HTTP/1.1.
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+        let h = try Harness.oneBackend()
         defer { h.stop() }
         h["a"].set {
             $0.chunked = true
@@ -280,11 +262,7 @@ import Testing
     }
 
     @Test func largeResponseStreamsThroughASlowReader() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+        let h = try Harness.oneBackend()
         defer { h.stop() }
         h["a"].set { $0.bodySize = 8 << 20 }
         let client = try RawClient(port: h.port)
@@ -296,12 +274,10 @@ import Testing
     }
 
     @Test func connectionLimitRefusesCleanly() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 client: { max_connections: 2 }
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         defer { h.stop() }
         let one = try RawClient(port: h.port)
         let two = try RawClient(port: h.port)
@@ -343,11 +319,7 @@ import Testing
     }
 
     @Test func anAbsoluteFormAuthorityIsTheHostTheBackendSees() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+        let h = try Harness.oneBackend()
         defer { h.stop() }
         let client = try RawClient(port: h.port)
         client.send("GET http://right.test/p HTTP/1.1\r\nHost: wrong.test\r\n\r\n")
@@ -360,12 +332,10 @@ import Testing
     }
 
     @Test func statusCodesForLongTargetsNewerVersionsAndHTTP10Expectations() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 client: { max_header_size: 1024 }
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         defer { h.stop() }
         #expect(try fetch(port: h.port, "/" + String(repeating: "l", count: 3000))?.status == 414)
         let newer = try RawClient(port: h.port)
@@ -382,12 +352,10 @@ import Testing
     }
 
     @Test func theOnlyBackendFailingIs502Or504NotNoBackend() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 balancer: { retries: 2, timeouts: { read: 300ms } }
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         defer { h.stop() }
         h["a"].set { $0.delay = .milliseconds(1500) }
         let slow = try fetch(port: h.port)

@@ -72,11 +72,7 @@ import Glibc
     /// the body; once the client has closed, nothing may hold the handler for the rest of the
     /// linger limit (at a storm of such 503s that held hundreds of megabytes).
     @Test func lingeringConnectionsLetGoOfTheirHandlersWhenTheClientCloses() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+        let h = try Harness.oneBackend()
         defer { h.stop() }
         #expect(try h.admin("POST", "/backends/a/drain").0 == 200)
         let body = String(repeating: "u", count: 100_000)

@@ -12,12 +12,10 @@ import Glibc
     /// A body shorter than its Content-Length, or chunked without its last chunk, small enough
     /// to be held whole before a backend is picked.
     @Test func aSmallBodyThatStopsArrivingGets408() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 client: { body_timeout: 300ms }
-                backends: [ { name: a, address: "{a}" } ]
-                """, accessLog: true)
+            """, accessLog: true)
         defer { h.stop() }
         for request in [
             "POST /short HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-part",
@@ -37,13 +35,11 @@ import Glibc
     /// Over the retain limit the body streams to the backend; when the client then stalls, the
     /// client gets 408 (not 504) and the backend is not counted as failed.
     @Test func aStalledLargeUploadIsTheClientsTimeoutNotTheBackends() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 balancer: { timeouts: { read: 200ms } }
                 client: { body_timeout: 600ms }
-                backends: [ { name: a, address: "{a}" } ]
-                """, accessLog: true)
+            """, accessLog: true)
         defer { h.stop() }
         let client = try RawClient(port: h.port)
         client.send("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" + String(repeating: "u", count: 100_000))
@@ -59,12 +55,10 @@ import Glibc
 
     /// The body timer measures the gap between two pieces, not the whole body.
     @Test func aSlowButSteadyBodyIsNotCutOff() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 client: { body_timeout: 400ms }
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         defer { h.stop() }
         let client = try RawClient(port: h.port)
         client.send("POST /drip HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n")
@@ -77,12 +71,10 @@ import Glibc
     }
 
     @Test func idleAndHalfSentAdminConnectionsAreClosed() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 admin_limits: { timeout: 300ms }
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         defer { h.stop() }
         let idle = try RawClient(port: h.adminPort)
         let partial = try RawClient(port: h.adminPort)
@@ -94,12 +86,10 @@ import Glibc
     /// More admin connections than allowed: the extra ones get 503 at once, the main listener
     /// keeps serving, and the admin API answers again once the flood is gone.
     @Test func anAdminFloodIsBoundedAndLeavesTheMainListenerServing() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 admin_limits: { max_connections: 4 }
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+            """)
         defer { h.stop() }
         var flood: [RawClient] = []
         for _ in 0..<4 { flood.append(try RawClient(port: h.adminPort)) }
@@ -117,13 +107,11 @@ import Glibc
     }
 
     @Test func anIdleL4RelayIsClosedAfterIdleTimeout() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
+        let h = try Harness.oneBackend(
+            """
                 mode: l4
                 client: { idle_timeout: 300ms }
-                backends: [ { name: a, address: "{a}" } ]
-                """, accessLog: true)
+            """, accessLog: true)
         defer { h.stop() }
         let busy = try RawClient(port: h.port)
         #expect(try busy.get("/")?.status == 200)

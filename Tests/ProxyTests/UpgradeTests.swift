@@ -131,11 +131,7 @@ final class EchoUpgradeBackend: ChannelInboundHandler, Sendable {
     }
 
     @Test func upgradeWithoutConnectionUpgradeOrInHTTP10IsAnOrdinaryRequest() throws {
-        let h = try Harness(
-            backends: ["a"],
-            yaml: """
-                backends: [ { name: a, address: "{a}" } ]
-                """)
+        let h = try Harness.oneBackend()
         defer { h.stop() }
         #expect(try fetch(port: h.port, "/", headers: ["Upgrade: websocket"])?.status == 200)
         #expect(h["a"].traffic.last?.header("upgrade") == nil, "Upgrade is hop-by-hop unless Connection names it")

@@ -124,6 +124,22 @@ package enum HeadWriter {
         }
     }
 
+    /// A response's status line and its end-to-end fields (hop-by-hop ones and those its
+    /// Connection names are the proxy's to set).
+    @inline(__always)
+    static func writeStatusAndFields(_ head: borrowing ResponseHead, minorVersion: Int, named: [String], into out: inout HeadCursor) {
+        out.append(minorVersion == 1 ? "HTTP/1.1 " : "HTTP/1.0 ")
+        out.append(head.status)
+        out.append(" ")
+        out.append(head.reason)
+        out.append("\r\n")
+        head.fields.withBytes { bytes in
+            copyFields(head.fields, bytes, into: &out) { span in
+                !span.kind.isHopByHop && (named.isEmpty || !isNamed(span.name(in: bytes), in: named))
+            }
+        }
+    }
+
     /// A backend's 101 (Switching Protocols) as sent to the client: its end-to-end fields, and
     /// the Connection and Upgrade fields that say which protocol the connection now carries.
     package static func writeSwitchingProtocols(_ head: borrowing ResponseHead, into buffer: inout ByteBuffer) {
@@ -132,14 +148,7 @@ package enum HeadWriter {
         let bound = head.reason.utf8.count + upgrade.utf8.count + fieldsBound(head.fields) + 64
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { space in
             var out = HeadCursor(space)
-            out.append("HTTP/1.1 101 ")
-            out.append(head.reason)
-            out.append("\r\n")
-            head.fields.withBytes { bytes in
-                copyFields(head.fields, bytes, into: &out) { span in
-                    !span.kind.isHopByHop && (named.isEmpty || !isNamed(span.name(in: bytes), in: named))
-                }
-            }
+            writeStatusAndFields(head, minorVersion: 1, named: named, into: &out)
             out.append("Connection: upgrade\r\n")
             out.field("Upgrade", upgrade)
             out.append("\r\n")
@@ -156,16 +165,7 @@ package enum HeadWriter {
         let bound = head.reason.utf8.count + (setCookie?.utf8.count ?? 0) + 2 * fieldsBound(head.fields)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { space in
             var out = HeadCursor(space)
-            out.append(clientMinorVersion == 1 ? "HTTP/1.1 " : "HTTP/1.0 ")
-            out.append(head.status)
-            out.append(" ")
-            out.append(head.reason)
-            out.append("\r\n")
-            head.fields.withBytes { bytes in
-                copyFields(head.fields, bytes, into: &out) { span in
-                    !span.kind.isHopByHop && (named.isEmpty || !isNamed(span.name(in: bytes), in: named))
-                }
-            }
+            writeStatusAndFields(head, minorVersion: clientMinorVersion, named: named, into: &out)
             if let setCookie { out.field("Set-Cookie", setCookie) }
             switch clientFraming(head, clientMinorVersion: clientMinorVersion) {
             case .length(let n): out.field("Content-Length", n)

@@ -37,6 +37,15 @@ final class Harness {
             accessLogPath: accessLog ? directory + "/requests.csv" : nil, probesPath: probes ? directory + "/probes.csv" : nil, logger: logger)
     }
 
+    /// One test backend, `a`, behind the proxy; `yaml` holds the other keys.
+    static func oneBackend(_ yaml: String = "", events: Bool = false, accessLog: Bool = false) throws -> Harness {
+        // The keys come in as indented as the test's code: the common indent goes.
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        let indent = lines.filter { !$0.allSatisfy(\.isWhitespace) }.map { $0.prefix { $0 == " " }.count }.min() ?? 0
+        let keys = lines.map { $0.dropFirst(min(indent, $0.prefix { $0 == " " }.count)) }.joined(separator: "\n")
+        return try Harness(backends: ["a"], yaml: keys + "\nbackends: [ { name: a, address: \"{a}\" } ]\n", events: events, accessLog: accessLog)
+    }
+
     subscript(name: String) -> TestBackend { backends[name]! }
 
     func stop() {
