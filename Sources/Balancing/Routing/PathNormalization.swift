@@ -66,6 +66,8 @@ public enum PathNormalization {
         }
     }
 
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
     private static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
@@ -93,8 +95,7 @@ public enum PathNormalization {
             if isUnreserved(value) {
                 out.append(value)
             } else {
-                let digits = Array("0123456789ABCDEF".utf8)
-                out.append(contentsOf: [UInt8(ascii: "%"), digits[Int(high)], digits[Int(low)]])
+                out.append(contentsOf: [UInt8(ascii: "%"), hexDigits[Int(high)], hexDigits[Int(low)]])
             }
             i += 3
         }

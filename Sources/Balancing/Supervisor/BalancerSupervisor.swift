@@ -113,14 +113,9 @@ public struct BalancerSupervisor: Sendable {
         return effects(maxFails[b].selected(now: now), backend: b, now: now)
     }
 
-    /// An attempt on backend `b` ended with `outcome`: passive checking sees it. (The balancer's
-    /// in-flight count is the driver's to release: an L4 connection holds it past one request.)
-    @inlinable
-    public mutating func observe(_ outcome: RequestOutcome, on b: Int, now: Instant) -> [Effect] {
-        guard checksPassively else { return [] }
-        return observePassively(outcome, on: b, now: now)
-    }
-
+    /// An attempt on backend `b` ended with `outcome`: passive checking sees it (call it when
+    /// `checksPassively`). The balancer's in-flight count is the driver's to release: an L4
+    /// connection holds it past one request.
     public mutating func observePassively(_ outcome: RequestOutcome, on b: Int, now: Instant) -> [Effect] {
         var out: [Effect] = []
         if outlier != nil {
