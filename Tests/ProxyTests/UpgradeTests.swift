@@ -11,45 +11,53 @@ import Glibc
 
 /// A backend that switches to an echo protocol on `Upgrade`: it answers 101 and then sends back
 /// every byte it gets (a stand-in for a WebSocket server; the proxy relays bytes, not frames).
-final class EchoUpgradeBackend: ChannelInboundHandler, Sendable {
+final class EchoUpgradeConnection: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     let heads: NIOLockedValueBox<[String]>
+    var buffer = ByteBuffer()
+    var switched = false
     init(heads: NIOLockedValueBox<[String]>) { self.heads = heads }
 
-    final class Connection: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        typealias OutboundOut = ByteBuffer
-        let heads: NIOLockedValueBox<[String]>
-        var buffer = ByteBuffer()
-        var switched = false
-        init(heads: NIOLockedValueBox<[String]>) { self.heads = heads }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var bytes = unwrapInboundIn(data)
-            if switched {
-                context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
-                return
-            }
-            buffer.writeBuffer(&bytes)
-            let text = String(buffer: buffer)
-            guard let end = text.range(of: "\r\n\r\n") else { return }
-            let head = String(text[..<end.lowerBound])
-            heads.withLockedValue { $0.append(head) }
-            switched = true
-            let rest = String(text[end.upperBound...])
-            var out = context.channel.allocator.buffer(capacity: 128)
-            out.writeString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-Backend: e\r\n\r\n" + rest)
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if switched {
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            return
         }
+        buffer.writeBuffer(&bytes)
+        let text = String(buffer: buffer)
+        guard let end = text.range(of: "\r\n\r\n") else { return }
+        let head = String(text[..<end.lowerBound])
+        heads.withLockedValue { $0.append(head) }
+        switched = true
+        let rest = String(text[end.upperBound...])
+        var out = context.channel.allocator.buffer(capacity: 128)
+        out.writeString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-Backend: e\r\n\r\n" + rest)
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
     }
+}
 
-    static func start(group: MultiThreadedEventLoopGroup, heads: NIOLockedValueBox<[String]>) throws -> any Channel {
-        try ServerBootstrap(group: group)
+/// `EchoUpgradeConnection`s listening on loopback on its own event loop, stopped when released.
+final class EchoUpgradeServer {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// The request heads it received.
+    let heads = NIOLockedValueBox<[String]>([])
+    let channel: any Channel
+    var address: String { "127.0.0.1:\(channel.localAddress?.port ?? 0)" }
+
+    init() throws {
+        let heads = self.heads
+        channel = try ServerBootstrap(group: group)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Connection(heads: heads)) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EchoUpgradeConnection(heads: heads)) }
             }
             .bind(host: "127.0.0.1", port: 0).wait()
+    }
+
+    deinit {
+        channel.close(promise: nil)
+        try? group.syncShutdownGracefully()
     }
 }
 
@@ -72,17 +80,13 @@ final class EchoUpgradeBackend: ChannelInboundHandler, Sendable {
     }
 
     @Test func anUpgradeBecomesATunnelCountedAsInFlightUntilItCloses() throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
-        let heads = NIOLockedValueBox<[String]>([])
-        let echo = try EchoUpgradeBackend.start(group: group, heads: heads)
-        defer { echo.close(promise: nil) }
+        let echo = try EchoUpgradeServer()
         let h = try Harness(
-            backends: ["plain"],
+            backends: [],
             yaml: """
                 balancer: { algorithm: least_conn }
                 backends:
-                  - { name: ws, address: "127.0.0.1:\(echo.localAddress!.port!)" }
+                  - { name: ws, address: "\(echo.address)" }
                 """, accessLog: true)
         defer { h.stop() }
         let client = try RawClient(port: h.port)
@@ -96,7 +100,7 @@ final class EchoUpgradeBackend: ChannelInboundHandler, Sendable {
         #expect(rest + read(client, count: 5 - rest.utf8.count) == "early")
         client.send("hello through the tunnel")
         #expect(read(client, count: 24) == "hello through the tunnel")
-        let upstream = try #require(heads.withLockedValue { $0.first })
+        let upstream = try #require(echo.heads.withLockedValue { $0.first })
         #expect(upstream.contains("Upgrade: echo"))
         #expect(upstream.contains("Connection: upgrade"))
         #expect(upstream.contains("Sec-WebSocket-Version: 13"))
@@ -110,17 +114,13 @@ final class EchoUpgradeBackend: ChannelInboundHandler, Sendable {
     }
 
     @Test func anIdleTunnelIsClosedAfterTunnelTimeout() throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
-        let heads = NIOLockedValueBox<[String]>([])
-        let echo = try EchoUpgradeBackend.start(group: group, heads: heads)
-        defer { echo.close(promise: nil) }
+        let echo = try EchoUpgradeServer()
         let h = try Harness(
             backends: [],
             yaml: """
                 client: { tunnel_timeout: 300ms }
                 backends:
-                  - { name: ws, address: "127.0.0.1:\(echo.localAddress!.port!)" }
+                  - { name: ws, address: "\(echo.address)" }
                 """)
         defer { h.stop() }
         let client = try RawClient(port: h.port)
