@@ -43,6 +43,25 @@ struct FieldSpan: Sendable, Equatable {
     /// Where the field's line starts, and where its value ends (before trailing whitespace).
     var lineStart: Int { Int(nameStart) }
     var valueEnd: Int { Int(valueStart + valueLength) }
+
+    /// Whether the whitespace around the value holds an HTAB. RFC 9110 allows HTAB there, but
+    /// llhttp (Node.js, NIOHTTP1) refuses it around `Content-Length` and `Transfer-Encoding`,
+    /// so a framing field with a tab would be framed by lbsim and refused by such a backend:
+    /// the parsers refuse it on framing fields (found by `.ci/fuzz differential`).
+    func hasTabAroundValue(in head: UnsafeRawBufferPointer) -> Bool {
+        let tab = UInt8(ascii: "\t"), space = UInt8(ascii: " ")
+        var i = Int(nameStart + nameLength) + 1  // after the colon
+        while i < Int(valueStart) {
+            if head[i] == tab { return true }
+            i += 1
+        }
+        i = valueEnd
+        while i < head.count, head[i] == tab || head[i] == space {
+            if head[i] == tab { return true }
+            i += 1
+        }
+        return false
+    }
 }
 
 /// A message's header fields, in order: the head's bytes, shared once, and each field's span.

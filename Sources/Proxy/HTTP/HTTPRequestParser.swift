@@ -47,6 +47,8 @@ public struct RequestHead: Sendable, Equatable {
 /// - a repeated `Content-Length` or `Transfer-Encoding` (even with equal values), a repeated
 ///   `Host`: 400 ("client sent duplicate header line");
 /// - a transfer coding other than a single `chunked`: 501 ("unknown transfer-encoding");
+/// - an HTAB around a `Content-Length` or `Transfer-Encoding` value: 400 (llhttp refuses it;
+///   see `FieldSpan.hasTabAroundValue`);
 /// - a malformed chunk size, chunk data not followed by CRLF: 400;
 /// - obs-fold, whitespace before a colon, a bare LF, control characters: 400 (HeadScanner);
 /// - a head larger than the limit: 431; an HTTP version other than 1.0/1.1: 505.
@@ -232,13 +234,14 @@ public struct HTTPRequestParser {
                 case .contentLength:
                     if sawLength { throw HTTPMessageError(400, "duplicate Content-Length") }
                     sawLength = true
-                    guard let n = HeadScanner.parseLength(span.value(in: bytes)) else {
+                    guard let n = HeadScanner.parseLength(span.value(in: bytes)), !span.hasTabAroundValue(in: bytes) else {
                         throw HTTPMessageError(400, "invalid Content-Length '\(String(decoding: span.value(in: bytes), as: UTF8.self).prefix(40))'")
                     }
                     length = n
                 case .transferEncoding:
                     if sawCoding { throw HTTPMessageError(400, "duplicate Transfer-Encoding") }
                     sawCoding = true
+                    if span.hasTabAroundValue(in: bytes) { throw HTTPMessageError(400, "HTAB around the Transfer-Encoding value") }
                     guard sameIgnoringASCIICase(span.value(in: bytes), "chunked") else {
                         throw HTTPMessageError(
                             501, "transfer coding '\(String(decoding: span.value(in: bytes), as: UTF8.self).prefix(40))' is not implemented (only chunked)")
