@@ -1,6 +1,7 @@
 import Balancing
 
-/// One `--access-log` row: the simulator's `requests.csv` columns.
+/// One `--access-log` row: the simulator's `requests.csv` columns, then the TLS version each
+/// side spoke (`TLSv1.3`; empty for plain TCP).
 struct AccessRecord {
     var id: Int
     var client: String
@@ -12,14 +13,17 @@ struct AccessRecord {
     var status: Int
     var attempts: Int
     var outcome: String
+    var clientTLS = ""
+    var upstreamTLS = ""
 
-    static let header = "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome"
+    static let header = "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome,client_tls,upstream_tls"
 
     func csvRow(names: [String]) -> String {
         [
             String(id), client, clientIP, formatSeconds(arrival.nanoseconds), backend.map { names[$0] } ?? "",
             start.map { formatSeconds($0.nanoseconds) } ?? "", formatSeconds(end.nanoseconds),
             formatSeconds((end.nanoseconds - arrival.nanoseconds) * 1000), String(status), String(attempts), outcome,
+            clientTLS, upstreamTLS,
         ].map(csvField).joined(separator: ",")
     }
 }

@@ -37,12 +37,17 @@ public final class ProxyServer: @unchecked Sendable {
                 throw ProxyStartError("backend \(backend.core.name): cannot resolve \(backend.address.text): \(error)")
             }
         }
+        // Certificates and keys are read before anything listens: a bad file stops the start.
+        let certificates = try configuration.tls.map { (tls) throws(ProxyStartError) in try CertificateSet.load(tls) }
+        let upstreamTLS = try configuration.upstreamTLS.map { (tls) throws(ProxyStartError) in
+            try UpstreamTLSContext.make(tls, backends: configuration.backends)
+        }
         raiseDescriptorLimit(for: configuration, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             return try ProxyServer(
-                configuration: configuration, addresses: addresses, group: group, eventsPath: eventsPath, accessLogPath: accessLogPath,
-                probesPath: probesPath, logger: logger)
+                configuration: configuration, addresses: addresses, certificates: certificates, upstreamTLS: upstreamTLS, group: group,
+                eventsPath: eventsPath, accessLogPath: accessLogPath, probesPath: probesPath, logger: logger)
         } catch {
             try? group.syncShutdownGracefully()
             throw error
@@ -50,14 +55,16 @@ public final class ProxyServer: @unchecked Sendable {
     }
 
     private init(
-        configuration: ProxyConfiguration, addresses: [SocketAddress], group: MultiThreadedEventLoopGroup, eventsPath: String?,
-        accessLogPath: String?, probesPath: String?, logger: Logger
+        configuration: ProxyConfiguration, addresses: [SocketAddress], certificates: CertificateSet?, upstreamTLS: UpstreamTLSContext?,
+        group: MultiThreadedEventLoopGroup, eventsPath: String?, accessLogPath: String?, probesPath: String?, logger: Logger
     ) throws {
         self.group = group
         let loop = group.next()
         self.loop = loop
         let state = try loop.submit {
             let state = ProxyState(configuration: configuration, loop: loop, logger: logger, addresses: addresses)
+            state.certificates = certificates
+            state.upstreamTLS = upstreamTLS
             if let eventsPath { state.events = try CSVLog(path: eventsPath, header: HealthEvent.csvHeader) }
             if let accessLogPath { state.accessLog = try CSVLog(path: accessLogPath, header: AccessRecord.header) }
             if let probesPath { state.probeLog = try CSVLog(path: probesPath, header: "time_s,backend,ok,latency_ms") }
@@ -73,6 +80,7 @@ public final class ProxyServer: @unchecked Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: l4)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try state.addServerTLS(to: channel)
                     let handler: any ChannelHandler = l4 ? TCPRelayHandler(state: state) : HTTPClientHandler(state: state)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
@@ -110,7 +118,15 @@ public final class ProxyServer: @unchecked Sendable {
                 state.probeLog?.flush()
             }
         }.wait()
-        logger.info("listening on \(listenAddress) (\(configuration.mode.rawValue)), \(configuration.backends.count) backends")
+        let tlsNote = certificates.map { ", TLS with \($0.entries.count) certificate(s)" } ?? ""
+        logger.info("listening on \(listenAddress) (\(configuration.mode.rawValue)\(tlsNote)), \(configuration.backends.count) backends")
+    }
+
+    /// Reads the listener's certificates and keys again (SIGHUP) and serves them to new
+    /// connections; on an error the previous ones stay. Returns at once; the swap happens on
+    /// the event loop.
+    public func reloadCertificates() {
+        state.reloadCertificates()
     }
 
     /// Stops accepting, lets in-flight requests finish for up to `drain_timeout`, closes what

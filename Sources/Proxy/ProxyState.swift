@@ -84,6 +84,12 @@ final class ProxyState: @unchecked Sendable {
         var latencySum = 0.0
     }
 
+    /// `tls:`: the listener's certificates, swapped by a reload (SIGHUP); nil without TLS.
+    var certificates: CertificateSet?
+    /// `upstream_tls:`: the context every upstream connection and probe handshakes with.
+    var upstreamTLS: UpstreamTLSContext?
+    var tlsCounters = TLSCounters()
+
     init(configuration: ProxyConfiguration, loop: any EventLoop, logger: Logger, addresses: [SocketAddress], loopClock: Bool = false) {
         self.loopClock = loopClock
         self.configuration = configuration

@@ -13,7 +13,7 @@ import Glibc
 struct ProxyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",
-        abstract: "Run the L7 (HTTP/1.1) or L4 (TCP) proxy in front of real servers until SIGINT or SIGTERM."
+        abstract: "Run the L7 (HTTP/1.1) or L4 (TCP) proxy in front of real servers until SIGINT or SIGTERM (SIGHUP reloads TLS certificates)."
     )
 
     @Option(name: .long, help: "Proxy file (YAML): mode, listen, admin, balancer, backends.")
@@ -32,7 +32,8 @@ struct ProxyCommand: ParsableCommand {
 
     func run() throws {
         let file = try ScenarioLoader(file: config, overrides: keys.overrides)
-        let configuration = try file.decoder.decode(ProxyConfiguration.self, from: file.root)
+        let directory = config.lastIndex(of: "/").map { $0 == config.startIndex ? "/" : String(config[..<$0]) } ?? ""
+        let configuration = try file.decoder.decode(ProxyConfiguration.self, from: file.root).resolvingPaths(relativeTo: directory)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info
@@ -58,6 +59,12 @@ struct ProxyCommand: ParsableCommand {
             source.resume()
             sources.append(source)
         }
+        // SIGHUP: read the TLS certificates and keys again (nginx and HAProxy reload on it).
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        hangup.setEventHandler { server.reloadCertificates() }
+        hangup.resume()
+        sources.append(hangup)
         stopped.wait()
         server.stop()
         print("lbsim proxy: stopped")

@@ -39,7 +39,7 @@ import Testing
         let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(stdout.contains("lbsim proxy: stopped"))
         let log = try String(contentsOf: dir.appendingPathComponent("requests.csv"), encoding: .utf8)
-        #expect(log.hasPrefix("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome\n"))
+        #expect(log.hasPrefix("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome,client_tls,upstream_tls\n"))
         #expect(log.contains(",self,"))
     }
 
@@ -57,8 +57,61 @@ import Testing
         #expect(validated.stdout.contains("ok (proxy l7"))
     }
 
+    @Test func sighupReloadsTheCertificatesFromPathsRelativeToTheFile() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ProxyTests/Fixtures/tls")
+        for ext in ["pem", "key"] {
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent("default.\(ext)"), to: dir.appendingPathComponent("site.\(ext)"))
+        }
+        let port = 20_000 + 2 * Int.random(in: 0..<6_000)
+        let config = dir.appendingPathComponent("proxy.yaml")
+        try """
+        listen: 127.0.0.1:\(port)
+        admin: 127.0.0.1:\(port + 1)
+        tls: { certificates: [ { certificate: site.pem, key: site.key } ] }
+        backends: [ { name: self, address: "127.0.0.1:\(port + 1)" } ]
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = LbsimBinary.url
+        // Run from elsewhere: site.pem is found beside proxy.yaml, not in the working directory.
+        process.currentDirectoryURL = URL(fileURLWithPath: "/")
+        process.arguments = ["proxy", "--config", config.path]
+        process.standardOutput = Pipe()
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        var metrics = ""
+        for _ in 0..<100 where !metrics.contains("lbsim_tls_enabled") {
+            Thread.sleep(forTimeInterval: 0.1)
+            metrics = httpGet(port: port + 1, path: "/metrics").text
+        }
+        guard metrics.contains("lbsim_tls_enabled{side=\"client\"} 1") else {
+            Issue.record(
+                "lbsim proxy did not serve TLS: \(process.isRunning ? metrics : String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))"
+            )
+            return
+        }
+        kill(process.processIdentifier, SIGHUP)
+        for _ in 0..<100 where !metrics.contains("lbsim_tls_certificate_reloads_total{result=\"ok\"} 1") {
+            Thread.sleep(forTimeInterval: 0.1)
+            metrics = httpGet(port: port + 1, path: "/metrics").text
+        }
+        #expect(metrics.contains("lbsim_tls_certificate_reloads_total{result=\"ok\"} 1"), "SIGHUP reloads, and the proxy goes on")
+        #expect(process.isRunning)
+    }
+
     /// One GET over a plain socket; the status, or 0.
-    func httpStatus(port: Int, path: String) -> Int {
+    func httpStatus(port: Int, path: String) -> Int { httpGet(port: port, path: path).status }
+
+    /// One GET over a plain socket (the response read until the server closes); status 0 when
+    /// nothing came.
+    func httpGet(port: Int, path: String) -> (status: Int, text: String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -70,12 +123,17 @@ import Testing
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { return 0 }
+        guard connected == 0 else { return (0, "") }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = recv(fd, &buffer, buffer.count, 0)
-        guard n > 12 else { return 0 }
-        return Int(String(decoding: buffer[9..<12], as: UTF8.self)) ?? 0
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while received.count < 1 << 22 {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            received += buffer[0..<n]
+        }
+        guard received.count > 12 else { return (0, "") }
+        return (Int(String(decoding: received[9..<12], as: UTF8.self)) ?? 0, String(decoding: received, as: UTF8.self))
     }
 }

@@ -232,6 +232,46 @@ final class AdminHandler: ChannelInboundHandler {
                 "lbsim_backend_request_duration_seconds", labels: "backend=\"\(state.names[b])\",", counts: state.stats[b].latencyCounts,
                 sum: state.stats[b].latencySum)
         }
+        out += tlsMetrics()
+        return out
+    }
+
+    /// Which sides speak TLS, handshakes by outcome, and each listener certificate's expiry
+    /// (HAProxy reports the same per `crt`), for an alert before a certificate runs out.
+    private func tlsMetrics() -> String {
+        let c = state.tlsCounters
+        var out = "# HELP lbsim_tls_enabled 1 when that side of the proxy speaks TLS (client: the listener; upstream: the backends).\n"
+        out += "# TYPE lbsim_tls_enabled gauge\n"
+        out += "lbsim_tls_enabled{side=\"client\"} \(state.certificates == nil ? 0 : 1)\n"
+        out += "lbsim_tls_enabled{side=\"upstream\"} \(state.upstreamTLS == nil ? 0 : 1)\n"
+        out += "# HELP lbsim_tls_handshakes_total TLS handshakes, by side and result.\n# TYPE lbsim_tls_handshakes_total counter\n"
+        out += "lbsim_tls_handshakes_total{side=\"client\",result=\"ok\"} \(c.clientHandshakes)\n"
+        out += "lbsim_tls_handshakes_total{side=\"client\",result=\"failed\"} \(c.clientHandshakeFailures)\n"
+        out += "lbsim_tls_handshakes_total{side=\"upstream\",result=\"ok\"} \(c.upstreamHandshakes)\n"
+        out += "lbsim_tls_handshakes_total{side=\"upstream\",result=\"failed\"} \(c.upstreamHandshakeFailures)\n"
+        guard let certificates = state.certificates else { return out }
+        out += "# HELP lbsim_tls_certificate_reloads_total Certificate reloads (SIGHUP), by result.\n"
+        out += "# TYPE lbsim_tls_certificate_reloads_total counter\n"
+        out += "lbsim_tls_certificate_reloads_total{result=\"ok\"} \(c.reloads)\n"
+        out += "lbsim_tls_certificate_reloads_total{result=\"failed\"} \(c.reloadFailures)\n"
+        out += "# HELP lbsim_tls_certificate_expiry_seconds When a listener certificate expires (Unix time).\n"
+        out += "# TYPE lbsim_tls_certificate_expiry_seconds gauge\n"
+        for entry in certificates.entries {
+            out += "lbsim_tls_certificate_expiry_seconds{certificate=\"\(prometheusEscaped(entry.certificateFile))\"} \(entry.notAfter)\n"
+        }
+        return out
+    }
+
+    private func prometheusEscaped(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
         return out
     }
 

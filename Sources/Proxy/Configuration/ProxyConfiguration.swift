@@ -22,6 +22,10 @@ public struct ProxyConfiguration: Decodable, Sendable {
     public var adminLimits = AdminLimits()
     /// How long a stopping proxy lets in-flight requests finish.
     public var drainTimeout: Duration = .seconds(10)
+    /// The listener terminates TLS (`tls:`); nil: plain TCP.
+    public var tls: ListenerTLS?
+    /// TLS to the backends, probes included (`upstream_tls:`); nil: plain TCP.
+    public var upstreamTLS: UpstreamTLS?
 
     /// Limits on the client side, named after nginx's directives.
     public struct ClientLimits: Decodable, Sendable, Equatable {
@@ -101,7 +105,7 @@ public struct ProxyConfiguration: Decodable, Sendable {
     enum CodingKeys: String, StrictCodingKey {
         case name, mode, listen, admin, adminToken = "admin_token", seed, balancer, backends
         case forwardedProto = "forwarded_proto", upstreamKeepalive = "upstream_keepalive", client
-        case drainTimeout = "drain_timeout", adminLimits = "admin_limits"
+        case drainTimeout = "drain_timeout", adminLimits = "admin_limits", tls, upstreamTLS = "upstream_tls"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -128,6 +132,10 @@ public struct ProxyConfiguration: Decodable, Sendable {
         for backend in backends {
             try c.require(names.insert(backend.core.name).inserted, .backends, "backend name '\(backend.core.name)' is used twice")
         }
+        tls = try c.decodeIfPresent(ListenerTLS.self, forKey: .tls)
+        upstreamTLS = try c.decodeIfPresent(UpstreamTLS.self, forKey: .upstreamTLS)
+        // X-Forwarded-Proto says what the client spoke: https on a TLS listener unless set.
+        if tls != nil { forwardedProto = "https" }
         if let text = try c.decodeIfPresent(String.self, forKey: .forwardedProto) {
             forwardedProto = text == "none" ? nil : text
             try c.require(

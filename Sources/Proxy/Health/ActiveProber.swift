@@ -42,15 +42,15 @@ final class ActiveProber: ProbeSending, @unchecked Sendable {  // used on the pr
         guard let config = state.configuration.balancer.healthCheck.active else { return }
         let host = state.hostNames[b]
         let tcpOnly = self.tcpOnly
-        ClientBootstrap(group: loop)
-            .connectTimeout(.nanoseconds(remaining))
-            .connect(to: state.addresses[b])
+        // With upstream_tls the probe handshakes too (HAProxy's check-ssl): a backend whose
+        // certificate fails verification fails its checks.
+        state.connectUpstream(to: b, timeout: .nanoseconds(remaining))
             .assumeIsolated().whenComplete { result in
                 switch result {
                 case .failure:
                     deadlineTask.cancel()
                     finish(.failure(.connectionFailed))
-                case .success(let connected):
+                case .success(let (connected, _)):
                     channel = connected
                     if done {
                         connected.close(promise: nil)

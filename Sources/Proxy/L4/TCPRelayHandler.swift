@@ -27,6 +27,8 @@ final class TCPRelayHandler: ChannelInboundHandler {
     private var arrival = Instant.zero
     private var start: Instant?
     private var id = 0
+    private var clientTLSVersion = ""
+    private var upstreamTLSVersion = ""
     /// `client.idle_timeout`: the relay closes when no byte has moved either way for that long.
     /// Lazy, like the L7 timers: a byte moves the deadline, the one task re-arms itself.
     private var idleDeadline = NIODeadline.distantFuture
@@ -93,15 +95,12 @@ final class TCPRelayHandler: ChannelInboundHandler {
         start = state.now
         state.selected(b)
         let timeout = state.configuration.balancer.timeouts.connect
-        ClientBootstrap(group: state.loop)
-            .connectTimeout(.nanoseconds(timeout.nanoseconds))
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connect(to: state.addresses[b])
+        state.connectUpstream(to: b, timeout: .nanoseconds(timeout.nanoseconds), halfClosure: true)
             .assumeIsolated()
             .whenComplete { [self] result in
                 switch result {
-                case .success(let channel):
+                case .success(let (channel, tlsVersion)):
+                    upstreamTLSVersion = tlsVersion
                     guard let context, context.channel.isActive else {
                         channel.close(promise: nil)
                         state.balancer.requestFinished(on: BackendID(b))
@@ -150,7 +149,9 @@ final class TCPRelayHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed {
+        if let established = event as? TLSEstablished {
+            clientTLSVersion = established.version
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
             clientInputClosed = true
             upstream?.close(mode: .output, promise: nil)
             closeIfDone()
@@ -213,7 +214,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
             AccessRecord(
                 id: id, client: remote.map { "\($0.ipAddress ?? ""):\($0.port ?? 0)" } ?? "",
                 clientIP: remote?.ipAddress ?? "", arrival: arrival, backend: backend, start: start, end: state.now,
-                status: status, attempts: attempts, outcome: outcome))
+                status: status, attempts: attempts, outcome: outcome, clientTLS: clientTLSVersion, upstreamTLS: upstreamTLSVersion))
     }
 
     private var reading = true

@@ -39,6 +39,8 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private var peer = ""
     private var peerIP = ""
     private var peerAddress: IPAddress?
+    /// The TLS version the client spoke (`tls:`), empty on a plain listener.
+    private var clientTLS = ""
     #if DEBUG
     /// Counted while alive, for the resource tests (`LiveObjects`).
     private let live = LiveObjects.Token(.clientHandler)
@@ -61,6 +63,8 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         var retained = true
         var dispatched = false
         var upstream: UpstreamConnection?
+        /// The TLS version spoken with the backend of the last attempt (empty: plain TCP).
+        var upstreamTLS = ""
         var sent = false
         var responseStarted = false
         var responseChunked = false
@@ -292,7 +296,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             state.finished(
                 AccessRecord(
                     id: state.nextRequestID, client: peer, clientIP: peerIP, arrival: state.now, backend: nil, start: nil, end: state.now,
-                    status: error.status, attempts: 0, outcome: "rejected"))
+                    status: error.status, attempts: 0, outcome: "rejected", clientTLS: clientTLS))
             state.nextRequestID += 1
         }
         respondAndClose(error.status, error.reason)
@@ -392,6 +396,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         connection.start(out, requestIsHead: exchange.isHeadMethod, complete: exchange.bodyComplete, upgrade: exchange.upgrade, owner: self)
         requestScratch = out
         exchange.upstream = connection
+        exchange.upstreamTLS = connection.tlsVersion
         exchange.sent = true
         self.exchange = exchange
         if parser.expectsBody && !exchange.bodyComplete {
@@ -644,7 +649,8 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         ) {
             AccessRecord(
                 id: exchange.id, client: peer, clientIP: peerIP, arrival: exchange.arrival, backend: exchange.backend,
-                start: exchange.start, end: end, status: status, attempts: exchange.attempts, outcome: outcome)
+                start: exchange.start, end: end, status: status, attempts: exchange.attempts, outcome: outcome, clientTLS: clientTLS,
+                upstreamTLS: exchange.upstreamTLS)
         }
     }
 
@@ -763,6 +769,11 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         case .idle, .none:
             closeNow()
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let established = event as? TLSEstablished { clientTLS = established.version }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

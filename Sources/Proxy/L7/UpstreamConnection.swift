@@ -35,6 +35,9 @@ final class UpstreamConnection: ChannelInboundHandler {
     /// and handler table) is broken when the channel closes.
     let state: ProxyState
     private(set) var channel: any Channel
+    /// The TLS version negotiated with the backend (`upstream_tls`), empty without TLS: the
+    /// access log's `upstream_tls` column.
+    var tlsVersion = ""
     /// Strong, not `weak`: a weak reference gives the owner a side table, and every retain
     /// and release of it then takes the slow path (a tenth of the proxy's reference counting).
     /// The cycle lasts one exchange: every way out of it (`finish`, `becameIdle`, `close`,
@@ -61,16 +64,14 @@ final class UpstreamConnection: ChannelInboundHandler {
         self.channel = channel
     }
 
-    /// Connects to backend `b`; the future succeeds with a connection on the state's loop.
+    /// Connects to backend `b` (and with `upstream_tls`, handshakes); the future succeeds
+    /// with a connection on the state's loop.
     static func connect(to b: Int, state: ProxyState) -> EventLoopFuture<UpstreamConnection> {
-        let timeout = state.configuration.balancer.timeouts.connect
-        return ClientBootstrap(group: state.loop)
-            .connectTimeout(.nanoseconds(timeout.nanoseconds))
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connect(to: state.addresses[b])
+        state.connectUpstream(to: b, timeout: .nanoseconds(state.configuration.balancer.timeouts.connect.nanoseconds))
             .assumeIsolated()
-            .flatMapThrowing { channel in
+            .flatMapThrowing { channel, tlsVersion in
                 let connection = UpstreamConnection(backend: b, state: state, channel: channel)
+                connection.tlsVersion = tlsVersion
                 try channel.pipeline.syncOperations.addHandler(connection)
                 return connection
             }

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 @testable import Proxy
 
 #if canImport(Glibc)
@@ -21,10 +22,13 @@ final class Harness {
     let directory: String
     var stopped = false
 
-    init(backends names: [String], yaml: String, events: Bool = false, accessLog: Bool = false, probes: Bool = false) throws {
+    init(
+        backends names: [String], yaml: String, events: Bool = false, accessLog: Bool = false, probes: Bool = false,
+        tlsBackends: [String: NIOSSLContext] = [:]
+    ) throws {
         var template = "/tmp/lbsim-proxy-test-XXXXXX".utf8CString
         directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        for name in names { backends[name] = try TestBackend(name: name, group: group) }
+        for name in names { backends[name] = try TestBackend(name: name, group: group, tls: tlsBackends[name]) }
         var text = yaml
         for (name, backend) in backends { text = text.split(separator: "{\(name)}", omittingEmptySubsequences: false).joined(separator: backend.address) }
         if !text.contains("listen:") { text = "listen: 127.0.0.1:0\n" + text }
@@ -51,7 +55,8 @@ final class Harness {
     func stop() {
         guard !stopped else { return }
         stopped = true
-        proxy.stop()
+        // nil when the proxy refused to start (the tests of start errors).
+        if let proxy { proxy.stop() }
         try? group.syncShutdownGracefully()
     }
 

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A small HTTP server for the proxy's integration tests, built on NIOHTTP1 (an implementation
 /// independent of the proxy's own parser). It answers with its name, and a test can slow it
@@ -32,25 +33,29 @@ final class TestBackend: Sendable {
     private let shared = NIOLockedValueBox<(behaviour: Behaviour, received: [Received])>((Behaviour(), []))
     private let connections = NIOLockedValueBox<[any Channel]>([])
     let port: Int
+    /// Set: the backend speaks HTTPS (for `upstream_tls`).
+    let tls: NIOSSLContext?
 
-    init(name: String, group: MultiThreadedEventLoopGroup, port: Int = 0) throws {
+    init(name: String, group: MultiThreadedEventLoopGroup, port: Int = 0, tls: NIOSSLContext? = nil) throws {
         self.name = name
         self.group = group
+        self.tls = tls
         channel = NIOLockedValueBox(nil)
-        let bound = try Self.bind(name: name, group: group, port: port, shared: shared, connections: connections)
+        let bound = try Self.bind(name: name, group: group, port: port, tls: tls, shared: shared, connections: connections)
         self.port = bound.localAddress!.port!
         channel.withLockedValue { $0 = bound }
     }
 
     private static func bind(
-        name: String, group: MultiThreadedEventLoopGroup, port: Int, shared: NIOLockedValueBox<(behaviour: Behaviour, received: [Received])>,
-        connections: NIOLockedValueBox<[any Channel]>
+        name: String, group: MultiThreadedEventLoopGroup, port: Int, tls: NIOSSLContext?,
+        shared: NIOLockedValueBox<(behaviour: Behaviour, received: [Received])>, connections: NIOLockedValueBox<[any Channel]>
     ) throws -> any Channel {
         try ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 connections.withLockedValue { $0.append(channel) }
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Handler(name: name, shared: shared))
                 }
@@ -77,7 +82,7 @@ final class TestBackend: Sendable {
 
     /// Listens again on the same port.
     func restart() throws {
-        let bound = try Self.bind(name: name, group: group, port: port, shared: shared, connections: connections)
+        let bound = try Self.bind(name: name, group: group, port: port, tls: tls, shared: shared, connections: connections)
         channel.withLockedValue { $0 = bound }
     }
 
