@@ -47,6 +47,9 @@ struct RunCommand: ParsableCommand {
         try writeFile(RunResult.summaryHeader + "\n" + result.summaryRow + "\n", to: "\(directory)/summary.csv")
         try writeFile(([RunResult.backendsHeader] + result.backendRows).joined(separator: "\n") + "\n", to: "\(directory)/backends.csv")
         try writeFile(([HealthEvent.csvHeader] + result.healthEvents.map(\.csvRow)).joined(separator: "\n") + "\n", to: "\(directory)/health.csv")
+        if result.balancer != nil {
+            try writeFile(([RunResult.balancersHeader] + result.balancerRows).joined(separator: "\n") + "\n", to: "\(directory)/balancers.csv")
+        }
         printSummary(result, directory: directory)
         // Wall-clock figures go to stdout only; the CSV files depend on the scenario and seed alone.
         // The rate is over the event loop; set-up (allocation) and the summary (percentiles)
@@ -86,6 +89,12 @@ struct RunCommand: ParsableCommand {
                     + decimal(b.meanQueue, 2).padded(9) + decimal(b.latencyMeanMilliseconds, 2).padded(10) + decimal(b.latencyP99Milliseconds, 2).padded(10)
                     + decimal(b.timeDownSeconds, 1))
         }
-        print("\nwrote \(directory)/summary.csv, backends.csv, health.csv, timeseries.csv\(noRequestsCSV ? "" : ", requests.csv")")
+        if let lb = r.balancer {
+            print(
+                "\nbalancer: \(lb.workers) worker(s) \(decimal(lb.busyFraction * 100, 1))% busy, queue mean \(decimal(lb.meanQueue, 2)), wait mean \(decimal(lb.waitMeanMilliseconds, 3)) ms max \(decimal(lb.waitMaxMilliseconds, 3)) ms; \(lb.connections) new connections, TLS handshakes \(lb.fullHandshakes) full / \(lb.resumedHandshakes) resumed"
+            )
+        }
+        let balancersFile = r.balancer == nil ? "" : ", balancers.csv"
+        print("\nwrote \(directory)/summary.csv, backends.csv, health.csv, timeseries.csv\(balancersFile)\(noRequestsCSV ? "" : ", requests.csv")")
     }
 }

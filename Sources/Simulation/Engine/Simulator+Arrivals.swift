@@ -107,7 +107,9 @@ extension Engine {
     mutating func arrive(client: Int32, id: Int32, now: Instant, replayIndex: Int32 = -1) {
         let f = newFlight(client: client, id: id, now: now, replayIndex: replayIndex)
         if flights[f].counted { totals.requests += 1 }
-        if model.layer == .l4 {
+        if balancerWork != nil {
+            admit(f, now: now)
+        } else if model.layer == .l4 {
             openConnection(firstRequest: f, now: now)
         } else {
             dispatch(f, avoiding: nil, now: now)

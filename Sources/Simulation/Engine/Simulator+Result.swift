@@ -28,6 +28,14 @@ extension Engine {
                 latencyP99Milliseconds: p99[b],
                 timeDownSeconds: states[b].timeDown)
         }
-        return RunResult(model: model, totals: totals, latency: latency, backends: backends, healthEvents: healthEvents)
+        let balancer = balancerWork.map { w in
+            RunResult.BalancerRow(
+                name: "balancer-1", workers: w.workers, requests: w.requests, connections: w.newConnections, fullHandshakes: w.fullHandshakes,
+                resumedHandshakes: w.resumedHandshakes, busyFraction: w.busyIntegral / 1e9 / (measured * Double(w.workers)),
+                meanQueue: w.queueIntegral / 1e9 / measured,
+                waitMeanMilliseconds: w.waited > 0 ? Double(w.waitSumNanos) / Double(w.waited) / 1e6 : 0,
+                waitMaxMilliseconds: Double(w.waitMaxNanos) / 1e6)
+        }
+        return RunResult(model: model, totals: totals, latency: latency, backends: backends, healthEvents: healthEvents, balancer: balancer)
     }
 }

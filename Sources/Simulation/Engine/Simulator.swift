@@ -39,6 +39,8 @@ public struct Simulator {
         case connectionClose(connection: Int32)
         /// A connection's set-up (`connect_cost`) is over: the attempt reaches its backend.
         case reachBackend(flight: Int32, attempt: Int32)
+        /// The balancer's own work on a request is done (`balancers:`).
+        case balancerDone(flight: Int32)
     }
 
     /// One request in the system, in a reusable slot.
@@ -239,6 +241,8 @@ struct Engine {
     /// Windows in which some backend is crashed, hung or partitioned (nanoseconds), for the
     /// failures and retries `lbsim tune` attributes to outages.
     let outageWindows: [(start: Int64, end: Int64)]
+    /// The balancer's workers and costs (`balancers:`); nil: free and instant.
+    var balancerWork: BalancerWork?
 
     init(model: SimulationModel, requestsFile: StreamingFile?, timeseriesFile: StreamingFile?, drawingAhead: Bool) {
         self.model = model
@@ -298,6 +302,9 @@ struct Engine {
             }
         }
         healthStreams = model.balancer.healthCheck.active == nil ? [] : model.backends.map { master.child("health/\($0.backend.name)") }
+        balancerWork = model.balancerResources.map {
+            BalancerWork($0, groups: model.clients, clientSlots: model.clients.map { $0.clientCount ?? 0 }, layer: model.layer)
+        }
         requestsFile?.write("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome\n")
         for b in 0..<constants.count where constants[b].drawsAhead {
             states[b].drawnAhead = exponentialDraw(constants[b].serviceState.unsafelyUnwrapped, mean: constants[b].exponentialMean)
@@ -353,6 +360,7 @@ struct Engine {
             accumulate(b, until: queue.now)
             if let since = states[b].downSince { states[b].timeDown += (queue.now - max(since, warmupEnd)).secondsValue }
         }
+        balancerWork?.accumulate(until: queue.now, from: warmupEnd)
         totals.endTime = queue.now
     }
 
@@ -389,6 +397,8 @@ struct Engine {
             closeConnection(Int(c), now: now)
         case .reachBackend(let flight, let attempt):
             reachBackend(Int(flight), attempt: attempt, now: now)
+        case .balancerDone(let flight):
+            balancerDone(Int(flight), now: now)
         case .sample:
             writeSample(now: now)
             if now < end { queue.post(.sample, at: now + model.timeseriesInterval) }

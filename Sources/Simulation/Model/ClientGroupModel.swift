@@ -82,6 +82,8 @@ public struct ClientGroupModel: Sendable {
     }
 
     public var name: String
+    /// L7 connections to the balancer (`keepalive:`), read when the balancer has costs.
+    public var keepAlive = KeepAlive()
     public var load: Load
     public var nat: NAT?
     public var connection = Connection()

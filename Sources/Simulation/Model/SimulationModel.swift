@@ -49,6 +49,8 @@ public struct SimulationModel: Sendable {
     public var timeseriesInterval: Duration = .seconds(1)
     /// L7: a balancing decision per request. L4: one per connection (see `ClientGroupModel.Connection`).
     public var layer: Layer = .l7
+    /// The balancer's workers and costs (`balancers:`); nil: free and instant.
+    public var balancerResources: BalancerResources?
 
     public enum Layer: String, Sendable { case l7, l4 }
 

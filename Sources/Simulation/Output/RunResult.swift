@@ -40,14 +40,38 @@ public struct RunResult: Sendable {
         public var timeDownSeconds: Double
     }
 
+    /// The balancer as a resource (`balancers:`): one row of `balancers.csv`.
+    public struct BalancerRow: Sendable, Equatable {
+        public var name: String
+        public var workers: Int
+        /// Requests (L7) or connections (L4) it worked on, after the warm-up.
+        public var requests: Int
+        /// New client connections, and the TLS handshakes they took, full and resumed.
+        public var connections: Int
+        public var fullHandshakes: Int
+        public var resumedHandshakes: Int
+        /// Busy workers over time / workers; mean work waiting for a worker.
+        public var busyFraction: Double
+        public var meanQueue: Double
+        /// Time from arrival to a worker taking the request (the queue at the balancer).
+        public var waitMeanMilliseconds: Double
+        public var waitMaxMilliseconds: Double
+    }
+
     public let model: SimulationModel
     public let totals: Totals
     let latency: Histogram<UInt64>
     public let backends: [BackendRow]
     /// Every backend state transition, in time order (`health.csv`).
     public let healthEvents: [HealthEvent]
+    /// Nil without `balancers:` (and then no `balancers.csv` is written).
+    public let balancer: BalancerRow?
 
-    init(model: SimulationModel, totals: Totals, latency: Histogram<UInt64>, backends: [BackendRow], healthEvents: [HealthEvent]) {
+    init(
+        model: SimulationModel, totals: Totals, latency: Histogram<UInt64>, backends: [BackendRow], healthEvents: [HealthEvent],
+        balancer: BalancerRow? = nil
+    ) {
+        self.balancer = balancer
         self.model = model
         self.totals = totals
         self.latency = latency
@@ -95,6 +119,21 @@ public struct RunResult: Sendable {
                 decimal(b.meanQueue, 4), decimal(b.latencyMeanMilliseconds, 3), decimal(b.latencyP99Milliseconds, 3), decimal(b.timeDownSeconds, 3),
             ].joined(separator: ",")
         }
+    }
+}
+
+extension RunResult {
+    public static let balancersHeader =
+        "balancer,workers,requests,connections,tls_full_handshakes,tls_resumed_handshakes,busy_fraction,mean_queue,wait_mean_ms,wait_max_ms"
+
+    public var balancerRows: [String] {
+        guard let b = balancer else { return [] }
+        return [
+            [
+                b.name, "\(b.workers)", "\(b.requests)", "\(b.connections)", "\(b.fullHandshakes)", "\(b.resumedHandshakes)",
+                decimal(b.busyFraction, 4), decimal(b.meanQueue, 4), decimal(b.waitMeanMilliseconds, 3), decimal(b.waitMaxMilliseconds, 3),
+            ].joined(separator: ",")
+        ]
     }
 }
 

@@ -17,10 +17,46 @@ public struct Scenario: Decodable, Sendable {
     public var clients: [ScenarioClient]
     public var failures: [ScenarioFailure] = []
     public var timeseriesInterval: Duration = .seconds(1)
+    /// `balancers:` the balancer's workers and costs; nil: free and instant.
+    public var balancers: BalancerResources?
 
     enum CodingKeys: String, StrictCodingKey {
         case name, seed, duration, warmup, mode, balancer, backends, clients, failures
-        case timeseriesInterval = "timeseries_interval"
+        case timeseriesInterval = "timeseries_interval", balancers
+    }
+
+    /// `balancers: { workers, cost: { request, connection, tls_handshake, tls_resumed }, tls_session_timeout }`.
+    struct BalancersEntry: Decodable {
+        var resources = BalancerResources()
+
+        enum CodingKeys: String, StrictCodingKey { case workers, cost, tlsSessionTimeout = "tls_session_timeout" }
+        enum CostKeys: String, StrictCodingKey {
+            case request, connection, tlsHandshake = "tls_handshake", tlsResumed = "tls_resumed"
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? 1
+            try c.require(workers >= 1 && workers <= 4096, .workers, "workers must be within 1…4096")
+            resources.workers = workers
+            resources.tlsSessionTimeout = try c.decodeIfPresent(Duration.self, forKey: .tlsSessionTimeout) ?? resources.tlsSessionTimeout
+            try c.require(resources.tlsSessionTimeout >= .zero, .tlsSessionTimeout, "tls_session_timeout must not be negative")
+            if c.contains(.cost) {
+                let cost = try c.nestedContainer(keyedBy: CostKeys.self, forKey: .cost)
+                func read(_ key: CostKeys) throws -> Duration {
+                    let value = try cost.decodeIfPresent(Duration.self, forKey: key) ?? .zero
+                    try cost.require(value >= .zero, key, "\(key.rawValue) must not be negative")
+                    return value
+                }
+                resources.requestCost = try read(.request)
+                resources.connectionCost = try read(.connection)
+                resources.tlsHandshakeCost = try read(.tlsHandshake)
+                resources.tlsResumedCost = try read(.tlsResumed)
+                try cost.require(
+                    resources.tlsResumedCost == .zero || resources.tlsHandshakeCost > .zero, .tlsResumed,
+                    "tls_resumed needs tls_handshake (a resumed handshake is one of a TLS listener)")
+            }
+        }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -52,6 +88,10 @@ public struct Scenario: Decodable, Sendable {
         timeseriesInterval = try c.decodeIfPresent(Duration.self, forKey: .timeseriesInterval) ?? timeseriesInterval
         try c.require(timeseriesInterval >= .milliseconds(1), .timeseriesInterval, "timeseries_interval must be at least 1ms")
         failures = try c.decodeIfPresent([ScenarioFailure].self, forKey: .failures) ?? []
+        balancers = try c.decodeIfPresent(BalancersEntry.self, forKey: .balancers)?.resources
+        if mode == .l4, let group = clients.first(where: { $0.keepAlive != nil }) {
+            try c.require(false, .clients, "clients '\(group.name)': keepalive applies to mode: l7 (L4 connections are `connection:`)")
+        }
         var poolNames: [String] = []
         for entry in backends where !poolNames.contains(entry.pool) { poolNames.append(entry.pool) }
         func unknown(_ what: String, _ name: String, among candidates: [String]) -> String {
@@ -135,6 +175,8 @@ public struct ScenarioClient: Decodable, Sendable {
     public var classes: [ClientGroupModel.RequestClass] = []
     public var schedule: [ClientGroupModel.RatePoint] = []
     public var connection: ClientGroupModel.Connection?
+    /// L7: `keepalive:`; nil: the defaults (`KeepAlive()`).
+    public var keepAlive: KeepAlive?
     /// Traffic replay: the access log (relative to the scenario file), its format, the speed.
     public var replaySource: (path: String, format: RequestReplay.Format, speed: Double)?
 
@@ -258,7 +300,20 @@ public struct ScenarioClient: Decodable, Sendable {
         }
     }
 
-    enum CodingKeys: String, StrictCodingKey { case name, arrival, closed, nat, requests, connection }
+    enum CodingKeys: String, StrictCodingKey { case name, arrival, closed, nat, requests, connection, keepalive }
+
+    /// `keepalive: { requests, timeout }` (nginx `keepalive_requests`, `keepalive_timeout`).
+    struct KeepAliveEntry: Decodable {
+        var keepAlive = KeepAlive()
+        enum CodingKeys: String, StrictCodingKey { case requests, timeout }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            keepAlive.requests = try c.decodeIfPresent(Int.self, forKey: .requests) ?? keepAlive.requests
+            try c.require(keepAlive.requests >= 1, .requests, "requests must be at least 1 (1: a connection per request)")
+            keepAlive.timeout = try c.decodeIfPresent(Duration.self, forKey: .timeout) ?? keepAlive.timeout
+            try c.require(keepAlive.timeout >= .zero, .timeout, "timeout must not be negative")
+        }
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -285,6 +340,7 @@ public struct ScenarioClient: Decodable, Sendable {
         }
         classes = try c.decodeIfPresent([RequestEntry].self, forKey: .requests)?.map(\.requestClass) ?? []
         connection = try c.decodeIfPresent(ConnectionEntry.self, forKey: .connection)?.connection
+        keepAlive = try c.decodeIfPresent(KeepAliveEntry.self, forKey: .keepalive)?.keepAlive
     }
 }
 

@@ -47,6 +47,7 @@ extension SimulationModel {
         for client in scenario.clients {
             var group = ClientGroupModel(name: client.name, load: client.load, nat: client.nat, classes: client.classes, schedule: client.schedule)
             if let connection = client.connection { group.connection = connection }
+            if let keepAlive = client.keepAlive { group.keepAlive = keepAlive }
             if let source = client.replaySource {
                 let slash = file.lastIndex(of: "/")
                 let path = source.path.hasPrefix("/") || slash == nil ? source.path : String(file[...slash!]) + source.path
@@ -72,5 +73,6 @@ extension SimulationModel {
         self.warnings = warnings
         timeseriesInterval = scenario.timeseriesInterval
         layer = scenario.mode == .l4 ? .l4 : .l7
+        balancerResources = scenario.balancers
     }
 }

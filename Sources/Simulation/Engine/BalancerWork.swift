@@ -1,0 +1,110 @@
+import Balancing
+
+/// The balancer's own CPU (`balancers:`): its workers, the work waiting for one (FIFO), each
+/// client's connection to it, and what was measured. The engine asks `cost` what a request
+/// costs (which decides whether it opens a connection and how it handshakes), and moves work
+/// through the workers (`Simulator+BalancerWork.swift`).
+struct BalancerWork {
+    struct Connection {
+        /// When the client last sent a request on its connection (-1: it has none).
+        var lastUse: Int64 = -1
+        var served = 0
+        /// Until when its TLS session can be resumed (-1: it has none).
+        var sessionEnd: Int64 = -1
+    }
+
+    let workers: Int
+    let requestNanos: Int64
+    let connectionNanos: Int64
+    let handshakeNanos: Int64
+    let resumedNanos: Int64
+    let sessionNanos: Int64
+    let tls: Bool
+    /// Per client group: keep-alive limits, and each client's connection (empty: anonymous
+    /// clients, a connection per request).
+    let keepAliveRequests: [Int]
+    let keepAliveNanos: [Int64]
+    var connections: [[Connection]]
+    let perConnection: Bool
+
+    var busy = 0
+    let waiting = FIFO<(flight: Int32, cost: Int64)>()
+
+    // What was measured, after the warm-up.
+    var requests = 0
+    var newConnections = 0
+    var fullHandshakes = 0
+    var resumedHandshakes = 0
+    var waitSumNanos: Int64 = 0
+    var waitMaxNanos: Int64 = 0
+    var waited = 0
+    var busyIntegral = 0.0
+    var queueIntegral = 0.0
+    var lastChange = Instant.zero
+
+    /// `clientSlots[g]`: how many distinct clients group `g` has (0: anonymous).
+    init(_ resources: BalancerResources, groups: [ClientGroupModel], clientSlots: [Int], layer: SimulationModel.Layer) {
+        workers = resources.workers
+        requestNanos = resources.requestCost.nanoseconds
+        connectionNanos = resources.connectionCost.nanoseconds
+        handshakeNanos = resources.tlsHandshakeCost.nanoseconds
+        resumedNanos = resources.tlsResumedCost.nanoseconds
+        sessionNanos = resources.tlsSessionTimeout.nanoseconds
+        tls = resources.terminatesTLS
+        keepAliveRequests = groups.map(\.keepAlive.requests)
+        keepAliveNanos = groups.map(\.keepAlive.timeout.nanoseconds)
+        connections = clientSlots.map { Array(repeating: Connection(), count: $0) }
+        // L4: each arrival is a connection of its own, with its handshake.
+        perConnection = layer == .l4
+    }
+
+    /// What client `id` of group `g`'s request costs at `now`: the request's work, plus a new
+    /// connection's set-up and handshake when its connection is gone (first request, keep-alive
+    /// requests used up, idle past the timeout). A returning client within the session timeout
+    /// resumes its TLS session. `counted`: after the warm-up, so it is measured.
+    mutating func cost(group g: Int, client id: Int, now: Instant, counted: Bool) -> Int64 {
+        if counted { requests += 1 }
+        let t = now.nanoseconds
+        var opens = true
+        var resumes = false
+        if !perConnection, id >= 0, id < connections[g].count {
+            let c = connections[g][id]
+            opens = c.lastUse < 0 || c.served >= keepAliveRequests[g] || t - c.lastUse > keepAliveNanos[g]
+            resumes = c.sessionEnd >= t
+            connections[g][id].lastUse = t
+            connections[g][id].served = opens ? 1 : c.served + 1
+            if opens && tls { connections[g][id].sessionEnd = sessionNanos > 0 ? t + sessionNanos : -1 }
+        } else if perConnection, id >= 0, id < connections[g].count {
+            // L4: every arrival opens; a returning client may still resume.
+            resumes = connections[g][id].sessionEnd >= t
+            if tls { connections[g][id].sessionEnd = sessionNanos > 0 ? t + sessionNanos : -1 }
+        }
+        guard opens else { return requestNanos }
+        var cost = requestNanos + connectionNanos
+        if tls {
+            cost += resumes ? resumedNanos : handshakeNanos
+            if counted {
+                if resumes { resumedHandshakes += 1 } else { fullHandshakes += 1 }
+            }
+        }
+        if counted { newConnections += 1 }
+        return cost
+    }
+
+    /// Integrates busy workers and waiting work up to `now` (from the warm-up's end).
+    mutating func accumulate(until now: Instant, from warmupEnd: Instant) {
+        let start = max(lastChange, warmupEnd)
+        if now > start {
+            let span = Double(now.nanoseconds - start.nanoseconds)
+            busyIntegral += Double(busy) * span
+            queueIntegral += Double(waiting.count) * span
+        }
+        lastChange = now
+    }
+
+    mutating func recordWait(_ nanos: Int64) {
+        waitSumNanos += nanos
+        waitMaxNanos = max(waitMaxNanos, nanos)
+        waited += 1
+    }
+}
