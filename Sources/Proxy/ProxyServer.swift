@@ -38,7 +38,9 @@ public final class ProxyServer: @unchecked Sendable {
             }
         }
         // Certificates and keys are read before anything listens: a bad file stops the start.
-        let certificates = try configuration.tls.map { (tls) throws(ProxyStartError) in try CertificateSet.load(tls) }
+        let certificates = try configuration.tls.map { (tls) throws(ProxyStartError) in
+            try CertificateSet.load(tls, http2: configuration.http2?.enabled == true)
+        }
         let upstreamTLS = try configuration.upstreamTLS.map { (tls) throws(ProxyStartError) in
             try UpstreamTLSContext.make(tls, backends: configuration.backends)
         }
@@ -73,6 +75,7 @@ public final class ProxyServer: @unchecked Sendable {
         self.state = state
         prober = ActiveProber(state: state, tcpOnly: configuration.mode == .l4)
         let l4 = configuration.mode == .l4
+        let http2 = configuration.http2?.enabled == true
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -81,8 +84,14 @@ public final class ProxyServer: @unchecked Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try state.addServerTLS(to: channel)
-                    let handler: any ChannelHandler = l4 ? TCPRelayHandler(state: state) : HTTPClientHandler(state: state)
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    if l4 {
+                        try channel.pipeline.syncOperations.addHandler(TCPRelayHandler(state: state))
+                    } else if http2 {
+                        // The protocol is known after ALPN or the first bytes.
+                        try channel.pipeline.syncOperations.addHandler(ProtocolSelector(state: state, tls: state.certificates != nil))
+                    } else {
+                        try channel.pipeline.syncOperations.addHandler(HTTPClientHandler(state: state))
+                    }
                 }
             }
         do {

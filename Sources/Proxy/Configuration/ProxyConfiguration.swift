@@ -26,6 +26,8 @@ public struct ProxyConfiguration: Decodable, Sendable {
     public var tls: ListenerTLS?
     /// TLS to the backends, probes included (`upstream_tls:`); nil: plain TCP.
     public var upstreamTLS: UpstreamTLS?
+    /// HTTP/2 from clients (`http2:`); nil or disabled: HTTP/1.x only.
+    public var http2: HTTP2Listener?
 
     /// Limits on the client side, named after nginx's directives.
     public struct ClientLimits: Decodable, Sendable, Equatable {
@@ -105,7 +107,7 @@ public struct ProxyConfiguration: Decodable, Sendable {
     enum CodingKeys: String, StrictCodingKey {
         case name, mode, listen, admin, adminToken = "admin_token", seed, balancer, backends
         case forwardedProto = "forwarded_proto", upstreamKeepalive = "upstream_keepalive", client
-        case drainTimeout = "drain_timeout", adminLimits = "admin_limits", tls, upstreamTLS = "upstream_tls"
+        case drainTimeout = "drain_timeout", adminLimits = "admin_limits", tls, upstreamTLS = "upstream_tls", http2
     }
 
     public init(from decoder: any Decoder) throws {
@@ -134,6 +136,8 @@ public struct ProxyConfiguration: Decodable, Sendable {
         }
         tls = try c.decodeIfPresent(ListenerTLS.self, forKey: .tls)
         upstreamTLS = try c.decodeIfPresent(UpstreamTLS.self, forKey: .upstreamTLS)
+        http2 = try c.decodeIfPresent(HTTP2Listener.self, forKey: .http2)
+        if mode == .l4, http2?.enabled == true { try c.require(false, .http2, "http2 applies to mode: l7 (L4 relays bytes)") }
         // X-Forwarded-Proto says what the client spoke: https on a TLS listener unless set.
         if tls != nil { forwardedProto = "https" }
         if let text = try c.decodeIfPresent(String.self, forKey: .forwardedProto) {

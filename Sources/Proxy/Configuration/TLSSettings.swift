@@ -123,3 +123,27 @@ extension ProxyConfiguration {
         return copy
     }
 }
+
+/// A proxy file's `http2:` key: clients may speak HTTP/2, over TLS when ALPN picks `h2` and
+/// in clear text with prior knowledge (h2c), as nginx's `http2 on` and HAProxy's
+/// `alpn h2,http/1.1` allow. Each stream is balanced as one request, forwarded to the backend
+/// as HTTP/1.1.
+public struct HTTP2Listener: Decodable, Sendable, Equatable {
+    public var enabled = true
+    /// Streams open at once on one connection (nginx `http2_max_concurrent_streams` 128).
+    public var maxConcurrentStreams = 128
+
+    public init(enabled: Bool = true, maxConcurrentStreams: Int = 128) {
+        self.enabled = enabled
+        self.maxConcurrentStreams = maxConcurrentStreams
+    }
+
+    enum CodingKeys: String, StrictCodingKey { case enabled, maxConcurrentStreams = "max_concurrent_streams" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
+        maxConcurrentStreams = try c.decodeIfPresent(Int.self, forKey: .maxConcurrentStreams) ?? maxConcurrentStreams
+        try c.require(maxConcurrentStreams >= 1 && maxConcurrentStreams <= 10_000, .maxConcurrentStreams, "max_concurrent_streams must be within 1…10000")
+    }
+}

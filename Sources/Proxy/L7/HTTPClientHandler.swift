@@ -62,6 +62,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         /// The body is still whole in `pending` (a retry can resend it).
         var retained = true
         var dispatched = false
+        /// The backend's in-flight count includes this exchange (from the pick until
+        /// `releaseBackend`).
+        var holdsBackend = false
         var upstream: UpstreamConnection?
         /// The TLS version spoken with the backend of the last attempt (empty: plain TCP).
         var upstreamTLS = ""
@@ -98,14 +101,19 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         }
     }
 
-    init(state: ProxyState) {
+    /// `clientTLS`: the TLS version of an HTTP/2 stream's connection (a connection's own
+    /// handler learns it from `TLSEstablished`).
+    init(state: ProxyState, clientTLS: String = "") {
         self.state = state
+        self.clientTLS = clientTLS
         parser = HTTPRequestParser(maxHeadBytes: state.configuration.client.maxHeaderSize, maxFields: state.configuration.client.maxHeaderFields)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         allocator = context.channel.allocator
+        // Added after the connection opened (once ALPN or the h2c preface decided the protocol).
+        if context.channel.isActive { activate(context) }
     }
 
     /// The context holds this handler and this handler its context: the cycle must be broken
@@ -135,6 +143,15 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        activate(context)
+        context.fireChannelActive()
+    }
+
+    private var activated = false
+
+    private func activate(_ context: ChannelHandlerContext) {
+        guard !activated else { return }
+        activated = true
         if let remote = context.channel.remoteAddress {
             peerIP = remote.ipAddress ?? ""
             peer = peerIP + ":" + String(remote.port ?? 0)
@@ -150,6 +167,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        guard activated else { return }
         state.openClientConnections -= 1
         state.clientHandlers[ObjectIdentifier(self)] = nil
         stopWaiting()
@@ -309,7 +327,17 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func abandonUpstream(_ exchange: Exchange) {
         exchange.upstream?.close()
         exchange.upstream = nil
-        if let b = exchange.backend, exchange.dispatched { state.balancer.requestFinished(on: BackendID(b)) }
+        releaseBackend(exchange)
+    }
+
+    /// Drops the backend's in-flight count for `exchange`, once. Once only, whatever the path:
+    /// a write to the client can close it re-entrantly (an HTTP/2 stream that ends, a socket
+    /// write that fails) and run `channelInactive`, which releases the exchange, in the middle
+    /// of another path that releases it too; twice would trap in the core.
+    private func releaseBackend(_ exchange: Exchange) {
+        guard exchange.holdsBackend, let b = exchange.backend else { return }
+        exchange.holdsBackend = false
+        state.balancer.requestFinished(on: BackendID(b))
     }
 
     /// The request body stopped arriving for `body_timeout` (nginx `client_body_timeout`):
@@ -362,6 +390,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         }
         let b = id.index
         exchange.backend = b
+        exchange.holdsBackend = true
         exchange.start = state.now
         self.exchange = exchange
         state.selected(b)
@@ -410,7 +439,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     /// replayable while its body is still whole in memory).
     private func attemptFailed(_ outcome: RequestOutcome, reason: String) {
         guard let exchange, let b = exchange.backend else { return }
-        state.balancer.requestFinished(on: BackendID(b))
+        releaseBackend(exchange)
         state.observe(outcome, on: b)
         exchange.upstream = nil
         exchange.sent = false
@@ -434,7 +463,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         if exchange.responseStarted {
             // Part of the response is already with the client: all that is left is to close.
             if let b = exchange.backend {
-                state.balancer.requestFinished(on: BackendID(b))
+                releaseBackend(exchange)
                 state.observe(outcome, on: b)
             }
             self.exchange = nil
@@ -527,12 +556,16 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         } else {
             context.flush()
         }
-        state.balancer.requestFinished(on: BackendID(b))
+        // The writes above can close the client connection re-entrantly (see
+        // `releaseBackend`); then `channelInactive` has already ended this exchange.
+        guard self.exchange === exchange else { return }
+        releaseBackend(exchange)
         // Observed at the end, not at the head: a response cut off halfway is a reset, and
         // counting its 200 first would reset the consecutive-failure count.
         state.observe(.response(status: exchange.status), on: b)
         self.exchange = nil
         finishRecord(exchange, status: exchange.status, outcome: "ok")
+        guard !closing else { return }
         requestDone()
     }
 
@@ -608,7 +641,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         tunnel.close()
         guard let exchange, let b = exchange.backend else { return }
         self.exchange = nil
-        state.balancer.requestFinished(on: BackendID(b))
+        releaseBackend(exchange)
         state.observe(.response(status: 101), on: b)
         finishRecord(exchange, status: 101, outcome: "ok")
     }

@@ -238,7 +238,10 @@ final class UpstreamConnection: ChannelInboundHandler {
     private func finish(_ owner: any UpstreamOwner) {
         disarmReadTimer()
         self.owner = nil
-        let reusable = keepAlive && inbound.readableBytes == 0
+        // A backend that answered before the whole request body was sent (nginx's `return`,
+        // an early 413) has unread body bytes in flight on this connection: it is closed, not
+        // reused, as nginx closes such an upstream connection.
+        let reusable = keepAlive && inbound.readableBytes == 0 && !sendingBody
         inbound = ByteBuffer()  // the shared empty buffer: lets go of the last read's storage
         owner.upstreamEnd()
         if reusable { state.putIdle(self) } else { close() }

@@ -23,7 +23,8 @@ struct CertificateSet: Sendable {
     private let wildcards: [(suffix: String, index: Int)]
 
     /// Loads every certificate chain and key; an error names the file and what is wrong.
-    static func load(_ tls: ListenerTLS) throws(ProxyStartError) -> CertificateSet {
+    /// `http2`: ALPN offers `h2` first (`http2:` on), else only `http/1.1`.
+    static func load(_ tls: ListenerTLS, http2: Bool = false) throws(ProxyStartError) -> CertificateSet {
         var entries: [Entry] = []
         for certificate in tls.certificates {
             let chain: [NIOSSLCertificate]
@@ -42,7 +43,7 @@ struct CertificateSet: Sendable {
             var configuration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
             configuration.minimumTLSVersion = tls.minVersion.nio
-            configuration.applicationProtocols = ["http/1.1"]
+            configuration.applicationProtocols = http2 ? ["h2", "http/1.1"] : ["http/1.1"]
             let context: NIOSSLContext
             do {
                 // Fails when the key does not match the certificate, among others.

@@ -118,7 +118,7 @@ extension ProxyState {
     /// file, a key that does not match) leaves the old one serving, as nginx's reload does.
     func reloadCertificates() {
         guard let tls = configuration.tls else { return }
-        let result = Result { () throws(ProxyStartError) in try CertificateSet.load(tls) }
+        let result = Result { () throws(ProxyStartError) in try CertificateSet.load(tls, http2: configuration.http2?.enabled == true) }
         loop.execute { [self] in
             switch result {
             case .success(let set):

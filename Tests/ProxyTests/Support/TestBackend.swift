@@ -25,6 +25,9 @@ final class TestBackend: Sendable {
         var bodySize: Int?
         /// Answer without Content-Length, so that the body goes out chunked.
         var chunked = false
+        /// Answer as soon as the request head arrives, before its body (as nginx's `return`
+        /// does): the proxy is still sending the body when the response ends.
+        var answerBeforeBody = false
     }
 
     let name: String
@@ -104,6 +107,15 @@ final class TestBackend: Sendable {
             case .head(let head):
                 self.head = head
                 body = []
+                if shared.withLockedValue({ $0.behaviour.answerBeforeBody }), head.uri != "/health" {
+                    let received = Received(method: "\(head.method)", uri: head.uri, headers: head.headers.map { ($0.name, $0.value) }, body: [])
+                    shared.withLockedValue { $0.received.append(received) }
+                    self.head = nil
+                    let headers = HTTPHeaders([("X-Backend", name), ("Content-Length", String(name.utf8.count))])
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: name)))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                }
             case .body(let buffer):
                 body.append(contentsOf: buffer.readableBytesView)
             case .end:

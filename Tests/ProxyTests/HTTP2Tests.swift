@@ -1,0 +1,135 @@
+import NIOCore
+import NIOHPACK
+import NIOPosix
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import Proxy
+
+/// HTTP/2 from clients on loopback: h2c with prior knowledge and h2 over TLS (ALPN), each
+/// stream balanced as a request and forwarded as HTTP/1.1; RFC 9113's rules on the way.
+@Suite struct HTTP2Tests {
+    let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    func harness(tls: Bool = false, accessLog: Bool = false) throws -> Harness {
+        let tlsKeys = tls ? "tls: { certificates: [ \(TLSTests.certificate("default")) ] }\n" : ""
+        return try Harness(
+            backends: ["a", "b"],
+            yaml: tlsKeys + """
+                http2: { max_concurrent_streams: 16 }
+                balancer: { algorithm: round_robin }
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                """, accessLog: accessLog)
+    }
+
+    @Test func h2cStreamsAreBalancedAsRequests() throws {
+        let h = try harness(accessLog: true)
+        defer { h.stop() }
+        let client = try H2Client(port: h.port, group: clientGroup, tls: false)
+        // Four streams at once on one connection: round robin spreads them like requests.
+        let futures = (0..<4).map { client.start("GET", "/item/\($0)", authority: "shop.test") }
+        let answers = try futures.map { try $0.wait() }
+        #expect(answers.allSatisfy { $0.status == 200 })
+        #expect(answers.map(\.text).sorted() == ["a", "a", "b", "b"])
+        #expect(answers.allSatisfy { $0.headers.first(name: "connection") == nil }, "no connection-specific field in an HTTP/2 response")
+        let seen = h["a"].traffic + h["b"].traffic
+        #expect(seen.count == 4)
+        #expect(seen.allSatisfy { $0.header("Host") == "shop.test" }, ":authority becomes Host")
+        #expect(Set(seen.map(\.uri)) == ["/item/0", "/item/1", "/item/2", "/item/3"])
+        h.stop()
+        #expect(h.read("requests.csv").split(separator: "\n").count == 5, "one access-log row per stream")
+    }
+
+    @Test func h2OverTLSIsPickedByALPNAndHTTP1StillWorks() throws {
+        let h = try harness(tls: true, accessLog: true)
+        defer { h.stop() }
+        let client = try H2Client(port: h.port, group: clientGroup, tls: true)
+        let response = try client.request("GET", "/secure")
+        #expect(response.status == 200)
+        #expect(h["a"].traffic.first?.header("X-Forwarded-Proto") == "https")
+        // An HTTP/1.1 client (ALPN http/1.1 or none) on the same listener.
+        let h1 = try TLSClient(port: h.port, group: clientGroup, serverName: "localhost")
+        #expect(try h1.get("/plain")?.status == 200)
+        // And a clear-text HTTP/1.1 client is not mistaken for HTTP/2 on an h2c-capable listener.
+        h.stop()
+        let log = h.read("requests.csv").split(separator: "\n")
+        #expect(log.dropFirst().allSatisfy { $0.contains(",ok,TLSv1.") }, "client_tls is logged for streams too")
+    }
+
+    @Test func plainHTTP1OnAnHTTP2Listener() throws {
+        let h = try harness()
+        defer { h.stop() }
+        #expect(try fetch(port: h.port, "/one")?.status == 200)
+        // "P" could begin the HTTP/2 preface: the listener waits for the next byte to decide.
+        let client = try RawClient(port: h.port)
+        client.send("P")
+        usleep(50_000)
+        client.send("OST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+        #expect(try client.readResponse()?.status == 200)
+    }
+
+    @Test func requestBodiesCrossWithAndWithoutContentLength() throws {
+        let h = try harness()
+        defer { h.stop() }
+        let client = try H2Client(port: h.port, group: clientGroup, tls: false)
+        let body = Array(repeating: UInt8(ascii: "z"), count: 100_000)
+        let chunked = try client.request("POST", "/upload", body: body)
+        #expect(chunked.status == 200)
+        let sized = try client.request("POST", "/upload", headers: [("content-length", "5")], body: Array("hello".utf8))
+        #expect(sized.status == 200)
+        // Beyond the flow-control window: the body streams, window updates keep it coming.
+        let large = try client.request("POST", "/upload", body: Array(repeating: UInt8(ascii: "y"), count: 1_000_000))
+        #expect(large.status == 200)
+        let received = (h["a"].traffic + h["b"].traffic).filter { $0.method == "POST" }.map(\.body.count).sorted()
+        #expect(received == [5, 100_000, 1_000_000])
+        let empty = try client.request("POST", "/empty")
+        #expect(empty.status == 200)
+    }
+
+    /// Regression: a backend that answers before the upload ends (nginx's `return 200`) made
+    /// the stream close while the response was being written, and the exchange was released
+    /// twice: the proxy trapped ("requestFinished without a matching pick").
+    @Test func aResponseBeforeTheUploadEndsDoesNotCrashTheProxy() throws {
+        let h = try harness()
+        defer { h.stop() }
+        h["a"].set { $0.answerBeforeBody = true }
+        h["b"].set { $0.answerBeforeBody = true }
+        let client = try H2Client(port: h.port, group: clientGroup, tls: false)
+        let upload = Array(repeating: UInt8(ascii: "u"), count: 200_000)
+        for length in [true, false] {
+            _ = try? client.request("POST", "/up", headers: length ? [("content-length", "200000")] : [], body: upload)
+        }
+        // Plain HTTP/1.1 too, without Expect: 100-continue.
+        let raw = try RawClient(port: h.port)
+        raw.send("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n")
+        raw.send(upload)
+        _ = try? raw.readResponse()
+        let fresh = try H2Client(port: h.port, group: clientGroup, tls: false)
+        #expect(try fresh.request("GET", "/still-up").status == 200, "the proxy is still serving")
+        let (_, stats) = try h.admin("GET", "/stats")
+        #expect(stats.contains("\"in_flight\":0"), "every exchange released its backend exactly once: \(stats)")
+    }
+
+    @Test func rfc9113RulesHoldAcrossTheTranslation() throws {
+        let h = try harness()
+        defer { h.stop() }
+        let client = try H2Client(port: h.port, group: clientGroup, tls: false)
+        // Connection-specific fields are malformed in HTTP/2 (RFC 9113 §8.2.2): the stream is
+        // reset, nothing reaches a backend.
+        for field in [("connection", "keep-alive"), ("transfer-encoding", "chunked"), ("upgrade", "websocket")] {
+            #expect(throws: (any Error).self, "\(field.0)") { try client.request("POST", "/x", headers: [field], body: Array("0\r\n\r\n".utf8)) }
+        }
+        // A body longer than its content-length.
+        #expect(throws: (any Error).self) { try client.request("POST", "/x", headers: [("content-length", "2")], body: Array("hello".utf8)) }
+        // A value the HTTP/1.1 parser refuses still gets refused after the translation.
+        let controls = try? client.request("GET", "/x", headers: [("x-a", "a\u{01}b")])
+        #expect(controls.map { $0.status == 400 } ?? true)
+        #expect(h["a"].traffic.isEmpty && h["b"].traffic.isEmpty, "nothing malformed reached a backend")
+        // The connection survives a reset stream.
+        #expect(try client.request("GET", "/after").status == 200)
+    }
+}
