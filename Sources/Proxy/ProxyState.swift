@@ -89,6 +89,11 @@ final class ProxyState: @unchecked Sendable {
     /// `upstream_tls:`: the context every upstream connection and probe handshakes with.
     var upstreamTLS: UpstreamTLSContext?
     var tlsCounters = TLSCounters()
+    /// h2c backends: the pools of them (streams routed there are relayed, not translated),
+    /// and each one's connection (nil: none yet, or it closed).
+    let h2cPools: Set<String>
+    var hasH2CBackends: Bool { !h2cPools.isEmpty }
+    var h2cConnections: [EventLoopFuture<H2CConnection>?]
 
     init(configuration: ProxyConfiguration, loop: any EventLoop, logger: Logger, addresses: [SocketAddress], loopClock: Bool = false) {
         self.loopClock = loopClock
@@ -110,6 +115,8 @@ final class ProxyState: @unchecked Sendable {
         stats = Array(repeating: BackendStats(), count: backends.count)
         idle = Array(repeating: [], count: backends.count)
         lastTransition = Array(repeating: nil, count: backends.count)
+        h2cPools = Set(configuration.backends.filter { $0.upstreamProtocol == .h2c }.map(\.pool))
+        h2cConnections = Array(repeating: nil, count: backends.count)
         startUptime = (loopClock ? loop.now : NIODeadline.now()).uptimeNanoseconds
         timeouts = (
             .nanoseconds(configuration.balancer.timeouts.read.nanoseconds), .nanoseconds(configuration.client.headerTimeout.nanoseconds),

@@ -1,3 +1,4 @@
+import ConfigFiles
 import NIOCore
 import NIOHPACK
 import NIOPosix
@@ -131,5 +132,77 @@ import Glibc
         #expect(h["a"].traffic.isEmpty && h["b"].traffic.isEmpty, "nothing malformed reached a backend")
         // The connection survives a reset stream.
         #expect(try client.request("GET", "/after").status == 200)
+    }
+}
+
+/// gRPC passthrough: HTTP/2 streams routed to a pool of `protocol: h2c` backends are relayed
+/// as HTTP/2, trailers included.
+@Suite struct H2CPassthroughTests {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    @Test func grpcStreamsPassThroughWithTrailersAndAreBalanced() throws {
+        let g1 = try H2CEchoServer(name: "g1", group: group)
+        let g2 = try H2CEchoServer(name: "g2", group: group)
+        defer {
+            try? g1.stop()
+            try? g2.stop()
+        }
+        let h = try Harness(
+            backends: ["web"],
+            yaml: """
+                http2: {}
+                balancer:
+                  algorithm: round_robin
+                  routes: [ { path_prefix: /echo.Echo/, pool: grpc } ]
+                backends:
+                  - { name: web, address: "{web}" }
+                  - { name: g1, address: "\(g1.address)", pool: grpc, protocol: h2c }
+                  - { name: g2, address: "\(g2.address)", pool: grpc, protocol: h2c }
+                """, accessLog: true)
+        defer { h.stop() }
+        let client = try H2Client(port: h.port, group: group, tls: false)
+        let message = Array("\u{0}\u{0}\u{0}\u{0}\u{5}hello".utf8)  // a gRPC length-prefixed message
+        var trailersFrom: [String] = []
+        for _ in 0..<4 {
+            let call = try client.request(
+                "POST", "/echo.Echo/Say", authority: "grpc.test", headers: [("content-type", "application/grpc"), ("te", "trailers")], body: message)
+            #expect(call.status == 200)
+            #expect(call.body == message, "DATA frames echoed through the relay")
+            #expect(call.headers.first(name: "grpc-status") == "0", "trailers reach the client")
+            trailersFrom.append(call.headers.first(name: "x-backend") ?? "")
+        }
+        #expect(trailersFrom.sorted() == ["g1", "g1", "g2", "g2"], "each call is balanced")
+        let fields = g1.received + g2.received
+        #expect(fields.allSatisfy { $0.first(name: ":authority") == "grpc.test" && $0.first(name: "te") == "trailers" })
+        #expect(fields.allSatisfy { $0.first(name: "x-forwarded-for") == "127.0.0.1" })
+        // Other paths still go to the HTTP/1.1 pool, translated.
+        #expect(try client.request("GET", "/page").text == "web")
+        // An HTTP/1.1 client cannot reach the h2c pool: 505, nothing sent.
+        #expect(try fetch(port: h.port, "/echo.Echo/Say")?.status == 505)
+        // An h2c backend that is gone: 502 on that call, the connection stays.
+        try g1.stop()
+        try g2.stop()
+        let refused = try client.request("POST", "/echo.Echo/Say", headers: [("content-type", "application/grpc")], body: message)
+        #expect(refused.status == 502)
+        #expect(try client.request("GET", "/page").status == 200)
+        let (_, stats) = try h.admin("GET", "/stats")
+        #expect(!stats.contains("\"in_flight\":1"), "relayed calls released their backends: \(stats)")
+        h.stop()
+        let log = h.read("requests.csv").split(separator: "\n")
+        #expect(log.filter { $0.contains(",g1,") || $0.contains(",g2,") }.count >= 4)
+    }
+
+    @Test func h2cBackendsNeedHTTP2AndOneProtocolPerPool() throws {
+        let decoder = ConfigDecoder(file: "proxy.yaml")
+        let base = "listen: 127.0.0.1:0\n"
+        #expect(throws: (any Error).self) {
+            try decoder.decode(ProxyConfiguration.self, from: base + "backends: [ { name: a, address: 127.0.0.1:1, protocol: h2c } ]\n")
+        }
+        #expect(throws: (any Error).self) {
+            try decoder.decode(
+                ProxyConfiguration.self,
+                from: base + "http2: {}\nbackends: [ { name: a, address: 127.0.0.1:1, protocol: h2c }, { name: b, address: 127.0.0.1:2 } ]\n")
+        }
+        _ = try decoder.decode(ProxyConfiguration.self, from: base + "http2: {}\nbackends: [ { name: a, address: 127.0.0.1:1, protocol: h2c } ]\n")
     }
 }

@@ -71,6 +71,11 @@ public struct RoutedBalancer: Sendable {
         return pools[index: p].pickBackend(request, avoiding: avoid, using: &generator).map { BackendID(globalOf[p][$0.index]) }
     }
 
+    /// The pool a request would go to, by name, without picking: a driver that must choose how
+    /// to speak to that pool (the proxy's HTTP/2 streams: relayed to h2c backends, translated
+    /// for HTTP/1.1 ones) asks before the pick.
+    public func poolName(for request: RequestContext) -> String { pools.names[route(request, avoiding: nil).pool] }
+
     /// The pool a request goes to, and the backend to avoid as that pool numbers it (nil when
     /// the one to avoid is in another pool).
     @inline(__always)

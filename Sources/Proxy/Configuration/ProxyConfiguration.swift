@@ -158,6 +158,14 @@ public struct ProxyConfiguration: Decodable, Sendable {
         for route in balancer.routes where !pools.contains(route.pool) {
             try c.require(false, .balancer, "a route sends to pool '\(route.pool)', which no backend is in")
         }
+        for pool in pools.sorted() {
+            let protocols = Set(backends.filter { $0.pool == pool }.map(\.upstreamProtocol))
+            try c.require(protocols.count == 1, .backends, "pool '\(pool)' mixes protocol http1 and h2c: a pool's backends speak one protocol")
+        }
+        if backends.contains(where: { $0.upstreamProtocol == .h2c }) {
+            try c.require(mode == .l7 && http2?.enabled == true, .backends, "protocol: h2c backends are reached by HTTP/2 clients: set http2: {} (mode: l7)")
+            try c.require(upstreamTLS == nil, .backends, "protocol: h2c is HTTP/2 in clear text: it cannot be combined with upstream_tls")
+        }
         if mode == .l4 {
             try c.require(balancer.routes.isEmpty, .balancer, "routes apply to mode: l7 (L4 sees no paths or headers)")
             try c.require(balancer.affinity == nil, .balancer, "cookie affinity applies to mode: l7 (L4 sees no cookies)")
@@ -170,9 +178,14 @@ public struct ProxyBackend: Decodable, Sendable {
     public var core: BackendConfiguration
     public var address: SocketAddressText
     public var pool = "default"
+    /// What the backend speaks: HTTP/1.1, or HTTP/2 in clear text (gRPC servers), to which
+    /// HTTP/2 clients' streams are relayed as they are.
+    public var upstreamProtocol = UpstreamProtocol.http1
+
+    public enum UpstreamProtocol: String, Sendable, CaseIterable, Decodable, ConfigEnum { case http1, h2c }
 
     enum CodingKeys: String, StrictCodingKey {
-        case name, address, weight, maxConnections = "max_connections", backup, pool
+        case name, address, weight, maxConnections = "max_connections", backup, pool, upstreamProtocol = "protocol"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -181,6 +194,7 @@ public struct ProxyBackend: Decodable, Sendable {
         address = try c.decode(SocketAddressText.self, forKey: .address)
         pool = try c.decodeIfPresent(String.self, forKey: .pool) ?? pool
         try c.require(!pool.isEmpty, .pool, "pool must not be empty")
+        upstreamProtocol = try c.decodeIfPresent(UpstreamProtocol.self, forKey: .upstreamProtocol) ?? upstreamProtocol
     }
 }
 

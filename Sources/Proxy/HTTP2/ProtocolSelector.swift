@@ -98,8 +98,8 @@ extension ProxyState {
             mode: .server, connectionConfiguration: connection, streamConfiguration: streams, position: .last
         ) { [self] stream in
             stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(H2StreamTranslator())
-                try stream.pipeline.syncOperations.addHandler(HTTPClientHandler(state: self, clientTLS: clientTLS))
+                // Translated to HTTP/1.1, or relayed to h2c backends: decided on the request's HEADERS.
+                try stream.pipeline.syncOperations.addHandler(H2StreamRouter(state: self, clientTLS: clientTLS))
             }
         }
     }

@@ -41,7 +41,8 @@ final class ActiveProber: ProbeSending, @unchecked Sendable {  // used on the pr
         let remaining = max(1_000_000, deadline.nanoseconds - state.now.nanoseconds)
         guard let config = state.configuration.balancer.healthCheck.active else { return }
         let host = state.hostNames[b]
-        let tcpOnly = self.tcpOnly
+        // h2c backends (gRPC servers) do not answer an HTTP/1.1 probe: a TCP connect it is.
+        let tcpOnly = self.tcpOnly || state.configuration.backends[b].upstreamProtocol == .h2c
         // With upstream_tls the probe handshakes too (HAProxy's check-ssl): a backend whose
         // certificate fails verification fails its checks.
         state.connectUpstream(to: b, timeout: .nanoseconds(remaining))

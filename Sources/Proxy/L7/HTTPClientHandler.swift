@@ -389,6 +389,12 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             return
         }
         let b = id.index
+        if state.hasH2CBackends, state.configuration.backends[b].upstreamProtocol == .h2c {
+            // An HTTP/1.x request routed to h2c backends (gRPC servers), which it cannot reach.
+            state.balancer.requestFinished(on: id)
+            answerError(505, "pool '\(state.configuration.backends[b].pool)' speaks HTTP/2 (h2c): use HTTP/2", outcome: "rejected")
+            return
+        }
         exchange.backend = b
         exchange.holdsBackend = true
         exchange.start = state.now
