@@ -54,11 +54,15 @@ final class H2Relay: ChannelInboundHandler {
         self.context = nil
     }
 
-    /// The balancer's view of a stream's request: client address, path, fields (`:authority`
-    /// as Host), as the HTTP/1.1 path gives it.
-    static func requestContext(_ headers: HPACKHeaders, clientAddress: SocketAddress?) -> RequestContext {
+    /// The balancer's view of a stream's request: client address, path in the normal form the
+    /// HTTP/1.1 path routes on (`PathNormalization`), fields (`:authority` as Host). Nil for a
+    /// path that normal form refuses (`..` above the root): such a stream is never relayed; the
+    /// HTTP/1.1 path answers it 400.
+    static func requestContext(_ headers: HPACKHeaders, clientAddress: SocketAddress?) -> RequestContext? {
         var path = headers.first(name: ":path") ?? "/"
         if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
+        guard let normal = try? PathNormalization.normalized(path) else { return nil }
+        path = normal
         var request = RequestContext(clientAddress: clientAddress?.ipAddress.flatMap(IPAddress.init), path: path)
         for (name, value, _) in headers where !name.hasPrefix(":") && name != "host" { request.headers.append((name, value)) }
         if let authority = headers.first(name: ":authority") ?? headers.first(name: "host") { request.headers.append(("Host", authority)) }
@@ -84,7 +88,10 @@ final class H2Relay: ChannelInboundHandler {
     }
 
     private func dispatch(_ headers: HTTP2Frame.FramePayload.Headers, context: ChannelHandlerContext) {
-        let request = Self.requestContext(headers.headers, clientAddress: context.channel.remoteAddress)
+        guard let request = Self.requestContext(headers.headers, clientAddress: context.channel.remoteAddress) else {
+            answer(400, outcome: "rejected", reason: "request target climbs above the root")
+            return
+        }
         guard let id = state.balancer.pickBackend(request, using: &state.rng) else {
             answer(503, outcome: "rejected")
             return

@@ -30,8 +30,9 @@ final class H2StreamRouter: ChannelInboundHandler, RemovableChannelHandler {
         let frame = unwrapInboundIn(data)
         var relay = false
         if case .headers(let headers) = frame, state.hasH2CBackends {
-            let request = H2Relay.requestContext(headers.headers, clientAddress: context.channel.remoteAddress)
-            relay = state.h2cPools.contains(state.balancer.poolName(for: request))
+            if let request = H2Relay.requestContext(headers.headers, clientAddress: context.channel.remoteAddress) {
+                relay = state.h2cPools.contains(state.balancer.poolName(for: request))
+            }
         }
         do {
             let sync = context.pipeline.syncOperations
@@ -47,8 +48,6 @@ final class H2StreamRouter: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         context.fireChannelRead(data)
-        sync(context).removeHandler(context: context, promise: nil)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
-
-    private func sync(_ context: ChannelHandlerContext) -> ChannelPipeline.SynchronousOperations { context.pipeline.syncOperations }
 }
