@@ -31,10 +31,6 @@ final class H2StreamTranslator: ChannelDuplexHandler {
     private var outbound = ByteBuffer()
     private var responseEnded = false
 
-    /// A request head that does not fit in this many bytes is the HTTP/1.1 path's 431 anyway;
-    /// the HPACK list size is bounded by the connection's SETTINGS.
-    init() {}
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .headers(let headers):

@@ -1,7 +1,5 @@
 import NIOCore
 import NIOHTTP2
-import NIOSSL
-import NIOTLS
 
 /// With `http2:` on, decides what a new client connection speaks, then replaces itself with
 /// the pipeline for it: over TLS, what ALPN picked (`h2`, else HTTP/1.1); in clear text,
@@ -25,13 +23,15 @@ final class ProtocolSelector: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        context.fireUserInboundEventTriggered(event)
-        // Decided after passing the event on: the handler that follows gets the
-        // TLSEstablished event the watcher sends next.
-        if tls, !decided, let event = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = event {
-            let version = TLSProtocolVersion.text(try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self).tlsVersion)
-            decide(context, http2: negotiated == "h2", clientTLS: version)
+        // The watcher's report of the handshake: ALPN's choice, and the version for the log.
+        // Decided before passing it on, so that an HTTP/1.1 handler added here receives it.
+        guard tls, !decided, let established = event as? TLSEstablished else {
+            context.fireUserInboundEventTriggered(event)
+            return
         }
+        decide(context, http2: established.negotiatedProtocol == "h2", clientTLS: established.version)
+        context.fireUserInboundEventTriggered(event)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -47,13 +47,14 @@ final class ProtocolSelector: ChannelInboundHandler, RemovableChannelHandler {
             decide(context, http2: false, clientTLS: "")
         } else if prefix.count == Self.preface.count {
             decide(context, http2: true, clientTLS: "")
-        }  // else: a prefix of the preface so far, wait for more
+        } else {
+            return  // a prefix of the preface so far: wait for more
+        }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
-        context.fireChannelInactive()
-    }
-
+    /// Adds what follows and hands it the bytes read so far; the caller then removes the
+    /// selector (after passing on the event that decided, if one did).
     private func decide(_ context: ChannelHandlerContext, http2: Bool, clientTLS: String) {
         decided = true
         do {
@@ -70,14 +71,13 @@ final class ProtocolSelector: ChannelInboundHandler, RemovableChannelHandler {
             buffered = nil
             context.fireChannelRead(wrapInboundOut(bytes))
         }
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }
 
 extension ProxyState {
     /// Puts HTTP/2 on a client connection: NIOHTTP2's connection handler (with RFC 9113's
-    /// header and content-length validation and its flood limits) and, for each stream the
-    /// client opens, a translator to HTTP/1.1 and the same L7 handler every connection has.
+    /// header and content-length validation and its flood limits) and, on each stream the
+    /// client opens, the router that translates it for the L7 handler or relays it to h2c.
     /// The selector is the pipeline's last handler when it decides: HTTP/2 goes after it.
     func configureHTTP2(on channel: any Channel, clientTLS: String) throws {
         // Flow-control windows above the body the L7 handler reads whole before picking a

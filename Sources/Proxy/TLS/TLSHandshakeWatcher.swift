@@ -4,9 +4,10 @@ import NIOSSL
 import NIOTLS
 
 /// Sent down a client connection's pipeline once its TLS handshake is done: the access log's
-/// `client_tls` column.
+/// `client_tls` column, and the protocol ALPN chose (HTTP/2 or not).
 struct TLSEstablished: Sendable {
     var version: String
+    var negotiatedProtocol: String?
 }
 
 /// Watches one TLS handshake, behind the NIOSSL handler: closes a peer that has not finished
@@ -54,7 +55,7 @@ final class TLSHandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard !settled, let tls = event as? TLSUserEvent, case .handshakeCompleted = tls else {
+        guard !settled, let tls = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = tls else {
             context.fireUserInboundEventTriggered(event)
             return
         }
@@ -68,7 +69,7 @@ final class TLSHandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler 
         let version = TLSProtocolVersion.text(try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self).tlsVersion)
         done?.succeed(version)
         context.fireUserInboundEventTriggered(event)
-        context.fireUserInboundEventTriggered(TLSEstablished(version: version))
+        context.fireUserInboundEventTriggered(TLSEstablished(version: version, negotiatedProtocol: negotiated))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 

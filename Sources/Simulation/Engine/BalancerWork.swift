@@ -67,17 +67,14 @@ struct BalancerWork {
         let t = now.nanoseconds
         var opens = true
         var resumes = false
-        if !perConnection, id >= 0, id < connections[g].count {
+        if id >= 0, id < connections[g].count {
+            // L4: every arrival is a connection of its own; a returning client may still resume.
             let c = connections[g][id]
-            opens = c.lastUse < 0 || c.served >= keepAliveRequests[g] || t - c.lastUse > keepAliveNanos[g]
+            opens = perConnection || c.lastUse < 0 || c.served >= keepAliveRequests[g] || t - c.lastUse > keepAliveNanos[g]
             resumes = c.sessionEnd >= t
             connections[g][id].lastUse = t
             connections[g][id].served = opens ? 1 : c.served + 1
             if opens && tls { connections[g][id].sessionEnd = sessionNanos > 0 ? t + sessionNanos : -1 }
-        } else if perConnection, id >= 0, id < connections[g].count {
-            // L4: every arrival opens; a returning client may still resume.
-            resumes = connections[g][id].sessionEnd >= t
-            if tls { connections[g][id].sessionEnd = sessionNanos > 0 ? t + sessionNanos : -1 }
         }
         guard opens else { return requestNanos }
         var cost = requestNanos + connectionNanos

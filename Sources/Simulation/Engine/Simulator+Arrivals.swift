@@ -109,10 +109,8 @@ extension Engine {
         if flights[f].counted { totals.requests += 1 }
         if balancerWork != nil {
             admit(f, now: now)
-        } else if model.layer == .l4 {
-            openConnection(firstRequest: f, now: now)
         } else {
-            dispatch(f, avoiding: nil, now: now)
+            proceed(f, now: now)
         }
     }
 

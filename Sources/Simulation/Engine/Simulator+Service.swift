@@ -8,7 +8,7 @@ extension Engine {
     mutating func startService(_ b: Int, _ job: Simulator.Job, now: Instant) -> Int64 {
         states[b].busy += 1
         let epoch = states[b].epoch
-        if Simulator.Work(job.flight) == .probe {
+        if case .probe = Simulator.Work(job.flight) {
             queue.post(.serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt, epoch: epoch), at: now + model.backends[b].rtt)
             return (now + model.backends[b].rtt).nanoseconds
         }
@@ -39,7 +39,7 @@ extension Engine {
     }
 
     mutating func serviceDone(backend b: Int, work: Simulator.Work, attempt: Int32, epoch: Int32, now: Instant) {
-        if work == .apartProbe {
+        if case .apartProbe = work {
             guard epoch == states[b].epoch else { return }
             probeAnswered(b, probe: attempt, now: now)
             return

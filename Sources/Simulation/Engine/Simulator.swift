@@ -149,7 +149,7 @@ public struct Simulator {
     /// (a request's slot, or a negative code), so that jobs and events stay as small as the
     /// hot path wants them; read through this type, so that no code compares against the
     /// codes themselves.
-    enum Work: Equatable {
+    enum Work {
         /// Request flight `slot`.
         case request(Int)
         /// A health probe served by the workers, queued behind traffic.
