@@ -46,61 +46,6 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private let live = LiveObjects.Token(.clientHandler)
     #endif
 
-    /// One request in progress (a class: it is updated in place from several callbacks).
-    final class Exchange {
-        let id: Int
-        let head: RequestHead
-        let arrival: Instant
-        var attempts = 0
-        var backend: Int?
-        var start: Instant?
-        var setCookie: String?
-        /// Body read but not yet sent (whole while `retained`), and whether the body ended.
-        var pending: [ByteBuffer] = []
-        var pendingBytes = 0
-        var bodyComplete = false
-        /// The body is still whole in `pending` (a retry can resend it).
-        var retained = true
-        var dispatched = false
-        /// The backend's in-flight count includes this exchange (from the pick until
-        /// `releaseBackend`).
-        var holdsBackend = false
-        var upstream: UpstreamConnection?
-        /// The TLS version spoken with the backend of the last attempt (empty: plain TCP).
-        var upstreamTLS = ""
-        var sent = false
-        var responseStarted = false
-        var responseChunked = false
-        var responseKeepAlive = true
-        var status = 0
-        /// How the last attempt failed, answered when a retry finds no other backend: the
-        /// client learns that its backend failed (502, 504), not that none was there (503),
-        /// as nginx answers once every eligible peer has been tried.
-        var lastFailure: (status: Int, reason: String, outcome: String)?
-        /// Kept apart from `head`, read once: read through the object, a field of the head can
-        /// cost a copy of the whole head (its strings, fields and buffer retained and released).
-        let chunked: Bool
-        let isHeadMethod: Bool
-        let minorVersion: Int
-        let upgrade: Bool
-
-        /// The request head as sent upstream. A method, so that the head is read in place:
-        /// passed from outside as `exchange.head`, it was copied out first.
-        func writeHead(clientAddress: String, forwardedProto: String?, backendHost: String, into out: inout ByteBuffer) {
-            HeadWriter.writeRequest(head, clientAddress: clientAddress, forwardedProto: forwardedProto, backendHost: backendHost, into: &out)
-        }
-
-        init(id: Int, head: RequestHead, arrival: Instant) {
-            self.id = id
-            self.head = head
-            self.arrival = arrival
-            chunked = head.framing == .chunked
-            isHeadMethod = head.method == "HEAD"
-            minorVersion = head.minorVersion
-            upgrade = head.upgrade != nil
-        }
-    }
-
     /// `clientTLS`: the TLS version of an HTTP/2 stream's connection (a connection's own
     /// handler learns it from `TLSEstablished`).
     init(state: ProxyState, clientTLS: String = "") {
@@ -176,7 +121,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         lingerTask = nil
         closing = true
         if tunnel != nil { endTunnel() }
-        if let exchange, exchange.backend != nil, exchange.dispatched {
+        if let exchange, exchange.backend != nil, exchange.phase.dispatched {
             // The client went away mid-exchange: the upstream connection cannot be reused.
             self.exchange = nil
             abandonUpstream(exchange)
@@ -264,7 +209,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func bodyData(_ data: ByteBuffer) {
         guard let exchange else { return }
         armBodyTimer()
-        if exchange.sent, let upstream = exchange.upstream {
+        if exchange.phase.sent, let upstream = exchange.upstream {
             upstream.write(framed(data), flush: true)
             return
         }
@@ -272,19 +217,19 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         exchange.pendingBytes += data.readableBytes
         guard exchange.pendingBytes > Self.retainLimit else { return }
         exchange.retained = false
-        if !exchange.dispatched { dispatch(avoiding: nil) }
+        if !exchange.phase.dispatched { dispatch(avoiding: nil) }
         // While connecting, hold reading: memory stays bounded by the retain limit.
-        if self.exchange === exchange, !exchange.sent { setAutoRead(false) }
+        if self.exchange === exchange, !exchange.phase.sent { setAutoRead(false) }
     }
 
     private func bodyEnd() {
         guard let exchange else { return }
         if wait == .body { stopWaiting() }
         exchange.bodyComplete = true
-        if exchange.sent, let upstream = exchange.upstream {
+        if exchange.phase.sent, let upstream = exchange.upstream {
             if exchange.chunked { upstream.write(ByteBuffer(string: "0\r\n\r\n"), flush: true) }
             upstream.requestComplete()
-        } else if !exchange.dispatched {
+        } else if !exchange.phase.dispatched {
             dispatch(avoiding: nil)
         }
     }
@@ -297,11 +242,12 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     }
 
     private func requestRejected(_ error: HTTPMessageError) {
-        if let exchange, exchange.dispatched {
+        if let exchange, exchange.phase.dispatched {
             // A framing error inside a streamed body: abort the upstream request.
+            let responseStarted = exchange.phase.responseStarted
             self.exchange = nil
             abandonUpstream(exchange)
-            if exchange.responseStarted {
+            if responseStarted {
                 finishRecord(exchange, status: error.status, outcome: "error")
                 closeNow()
                 return
@@ -309,6 +255,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             finishRecord(exchange, status: error.status, outcome: "rejected")
         } else if let exchange {
             self.exchange = nil
+            end(exchange)
             finishRecord(exchange, status: error.status, outcome: "rejected")
         } else {
             state.finished(
@@ -327,17 +274,19 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func abandonUpstream(_ exchange: Exchange) {
         exchange.upstream?.close()
         exchange.upstream = nil
-        releaseBackend(exchange)
+        end(exchange)
     }
 
-    /// Drops the backend's in-flight count for `exchange`, once. Once only, whatever the path:
-    /// a write to the client can close it re-entrantly (an HTTP/2 stream that ends, a socket
-    /// write that fails) and run `channelInactive`, which releases the exchange, in the middle
-    /// of another path that releases it too; twice would trap in the core.
-    private func releaseBackend(_ exchange: Exchange) {
-        guard exchange.holdsBackend, let b = exchange.backend else { return }
-        exchange.holdsBackend = false
-        state.balancer.requestFinished(on: BackendID(b))
+    /// Ends `exchange`, dropping its backend's in-flight count if it holds one. Once only,
+    /// whatever the path: a write to the client can close it re-entrantly (an HTTP/2 stream
+    /// that ends, a socket write that fails) and run `channelInactive`, which ends the
+    /// exchange, in the middle of another path that ends it too; a second release would trap
+    /// in the core. The phase makes the second call a no-op.
+    private func end(_ exchange: Exchange) {
+        guard exchange.phase != .ended else { return }
+        let held = exchange.phase.holdsBackend
+        exchange.enter(.ended)
+        if held, let b = exchange.backend { state.balancer.requestFinished(on: BackendID(b)) }
     }
 
     /// The request body stopped arriving for `body_timeout` (nginx `client_body_timeout`):
@@ -349,18 +298,18 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             respondAndClose(408, reason)
             return
         }
+        let responseStarted = exchange.phase.responseStarted
         self.exchange = nil
         abandonUpstream(exchange)
         finishRecord(exchange, status: 408, outcome: "client_timeout")
         state.logger.info("\(peer): \(reason)")
-        if exchange.responseStarted { closeNow() } else { respondAndClose(408, reason) }
+        if responseStarted { closeNow() } else { respondAndClose(408, reason) }
     }
 
     // MARK: Balancing and upstream
 
     private func dispatch(avoiding: BackendID?) {
         guard let exchange else { return }
-        exchange.dispatched = true
         exchange.attempts += 1
         var request = RequestContext(clientAddress: peerAddress, path: exchange.head.path)
         if state.needsRequestHeaders {
@@ -396,9 +345,8 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             return
         }
         exchange.backend = b
-        exchange.holdsBackend = true
+        exchange.enter(.connecting)
         exchange.start = state.now
-        self.exchange = exchange
         state.selected(b)
         if let connection = state.takeIdle(b) {
             send(on: connection)
@@ -428,13 +376,14 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         }
         if !exchange.retained { exchange.pending.removeAll() }
         if exchange.bodyComplete, exchange.chunked { out.writeStaticString("0\r\n\r\n") }
-        connection.start(out, requestIsHead: exchange.isHeadMethod, complete: exchange.bodyComplete, upgrade: exchange.upgrade, owner: self)
-        requestScratch = out
+        // Sent before the write, so that a failure the write reports at once finds the
+        // exchange in the phase it fails from.
         exchange.upstream = connection
         exchange.upstreamTLS = connection.tlsVersion
-        exchange.sent = true
-        self.exchange = exchange
-        if parser.expectsBody && !exchange.bodyComplete {
+        exchange.enter(.sent)
+        connection.start(out, requestIsHead: exchange.isHeadMethod, complete: exchange.bodyComplete, upgrade: exchange.upgrade, owner: self)
+        requestScratch = out
+        if self.exchange === exchange, parser.expectsBody && !exchange.bodyComplete {
             setAutoRead(true)
             process()
         }
@@ -444,11 +393,11 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     /// checking, then retry or answer as the supervisor's `RetryPolicy` decides (a request is
     /// replayable while its body is still whole in memory).
     private func attemptFailed(_ outcome: RequestOutcome, reason: String) {
-        guard let exchange, let b = exchange.backend else { return }
-        releaseBackend(exchange)
+        guard let exchange, exchange.phase == .connecting || exchange.phase == .sent, let b = exchange.backend else { return }
+        exchange.enter(.failed)
+        state.balancer.requestFinished(on: BackendID(b))
         state.observe(outcome, on: b)
         exchange.upstream = nil
-        exchange.sent = false
         let decision = state.supervisor.afterFailure(
             on: b, outcome: outcome, sent: outcome != .connectFailure, idempotent: exchange.head.isIdempotent,
             attempts: exchange.attempts, replayable: exchange.retained && exchange.bodyComplete, stopping: state.draining)
@@ -466,12 +415,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     func upstreamFailed(_ outcome: RequestOutcome, reason: String) {
         guard let exchange else { return }
-        if exchange.responseStarted {
+        if exchange.phase.responseStarted {
             // Part of the response is already with the client: all that is left is to close.
-            if let b = exchange.backend {
-                releaseBackend(exchange)
-                state.observe(outcome, on: b)
-            }
+            end(exchange)
+            if let b = exchange.backend { state.observe(outcome, on: b) }
             self.exchange = nil
             finishRecord(exchange, status: 502, outcome: outcome == .timeout ? "timeout" : "error")
             state.logger.warning("\(reason); closing the client connection mid-response")
@@ -483,21 +430,19 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
 
     func upstreamHead(_ head: ResponseHead) {
         guard let exchange else { return }
+        exchange.enter(.responding)
         if head.status == 101 {
-            exchange.responseStarted = true
             exchange.status = 101
             var out = allocator.buffer(capacity: 256)
             HeadWriter.writeSwitchingProtocols(head, into: &out)
             pendingOut = out
             return
         }
-        exchange.responseStarted = true
         exchange.status = head.status
         let framing = HeadWriter.clientFraming(head, clientMinorVersion: exchange.minorVersion)
         exchange.responseChunked = framing == .chunked
         if framing == .untilClose || !exchange.bodyComplete { closeAfterResponse = true }
         exchange.responseKeepAlive = !closeAfterResponse
-        self.exchange = exchange
         var out = scratchBuffer(&responseScratch, capacity: 1024)
         HeadWriter.writeResponse(
             head, keepAlive: !closeAfterResponse, clientMinorVersion: exchange.minorVersion, setCookie: exchange.setCookie, into: &out)
@@ -563,9 +508,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             context.flush()
         }
         // The writes above can close the client connection re-entrantly (see
-        // `releaseBackend`); then `channelInactive` has already ended this exchange.
+        // `end`); then `channelInactive` has already ended this exchange.
         guard self.exchange === exchange else { return }
-        releaseBackend(exchange)
+        end(exchange)
         // Observed at the end, not at the head: a response cut off halfway is a reset, and
         // counting its 200 first would reset the consecutive-failure count.
         state.observe(.response(status: exchange.status), on: b)
@@ -606,10 +551,11 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private var tunnel: UpstreamConnection?
 
     func upstreamSwitched(_ connection: UpstreamConnection, leftover: ByteBuffer) {
-        guard exchange != nil, let context else {
+        guard let exchange, let context else {
             connection.close()
             return
         }
+        exchange.enter(.tunnel)
         tunnel = connection
         closeAfterResponse = true
         writePending()
@@ -647,7 +593,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         tunnel.close()
         guard let exchange, let b = exchange.backend else { return }
         self.exchange = nil
-        releaseBackend(exchange)
+        end(exchange)
         state.observe(.response(status: 101), on: b)
         finishRecord(exchange, status: 101, outcome: "ok")
     }
@@ -658,6 +604,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func answerError(_ status: Int, _ reason: String, outcome: String) {
         guard let exchange else { return }
         self.exchange = nil
+        end(exchange)
         if !exchange.bodyComplete { closeAfterResponse = true }
         finishRecord(exchange, status: status, outcome: outcome)
         let response = HeadWriter.errorResponse(
