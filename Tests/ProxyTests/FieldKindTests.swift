@@ -3,7 +3,7 @@ import Testing
 @testable import Proxy
 
 /// The head scanner recognises field names a word at a time (`FieldKind(token:)`); these hold
-/// it to the byte-by-byte `FieldKind(_:)` on the names it knows, on every case variant of them,
+/// it to a plain lowercased comparison on the names it knows, on every case variant of them,
 /// on every one-byte change of them, and on random token names.
 @Suite struct FieldKindTests {
     static let known: [(String, FieldKind)] = [
@@ -14,8 +14,10 @@ import Testing
     ]
     static let tchars = Array("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
 
+    /// The scanner's kind of `name` and the plain answer: the known name it equals, lowercased.
     func bothKinds(_ name: [UInt8]) -> (fast: FieldKind, slow: FieldKind) {
-        name.withUnsafeBytes { (FieldKind(token: $0), FieldKind($0)) }
+        let lowered = String(decoding: name, as: UTF8.self).lowercased()
+        return (name.withUnsafeBytes { FieldKind(token: $0) }, Self.known.first { $0.0 == lowered }?.1 ?? .other)
     }
 
     @Test func knownNamesInAnyCase() {
@@ -47,6 +49,15 @@ import Testing
                 }
             }
         }
+    }
+
+    /// CR folds onto '-' (0x0d | 0x20): a name made in code that holds one must not pass for a
+    /// known name, as a scanned name (tchars only) never holds one.
+    @Test func aNameWithANonTokenByteIsNoKnownKind() {
+        for name in ["content\rlength", "keep\ralive", "x-forwarded\rfor", "ho st"] {
+            #expect(Array(name.utf8).withUnsafeBytes { FieldKind($0) } == .other, "\(name.debugDescription)")
+        }
+        #expect(Array("Content-Length".utf8).withUnsafeBytes { FieldKind($0) } == .contentLength)
     }
 
     @Test func randomTokenNamesAgree() {

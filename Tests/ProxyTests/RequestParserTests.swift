@@ -121,8 +121,8 @@ import Testing
         let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
         for byte in 0...255 {
             #expect(HeadScanner.isTokenByte(UInt8(byte)) == tchar.contains(UInt8(byte)), "byte \(byte)")
-            let expectedClass = tchar.contains(UInt8(byte)) ? "0" : byte == 58 ? "1" : byte == 32 || byte == 9 ? "2" : "3"
-            #expect(HeadScanner.nameByteClasses.utf8Start[byte] == UInt8(ascii: Unicode.Scalar(expectedClass)!), "class of byte \(byte)")
+            let expected: NameByteClass = tchar.contains(UInt8(byte)) ? .token : byte == 58 ? .colon : byte == 32 || byte == 9 ? .whitespace : .invalid
+            #expect(NameByteClass.table[byte] == expected.rawValue, "class of byte \(byte)")
         }
     }
 

@@ -31,6 +31,34 @@ func sameIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, _ lowercased: Static
     return true
 }
 
+/// Whether the `lowercased.utf8CodeUnitCount` bytes at `p` equal `lowercased` ignoring ASCII
+/// case, a word at a time: setting bit 0x20 in each byte folds an uppercase letter onto its
+/// lowercase one and leaves lowercase letters, digits and '-' as they are. The only other byte
+/// that folds onto one of those is CR (onto '-'), which neither a field name (tchars) nor a
+/// field value holds: callers pass only those. `lowercased` holds only lowercase letters,
+/// digits and '-' (bit 0x20 set in every byte), and the words overlap rather than run past
+/// the end.
+@inline(__always)
+func foldedEquals(_ p: UnsafeRawPointer, _ lowercased: StaticString) -> Bool {
+    let q = UnsafeRawPointer(lowercased.utf8Start)
+    let n = lowercased.utf8CodeUnitCount
+    @inline(__always) func same<W: FixedWidthInteger & UnsignedInteger>(_ offset: Int, _: W.Type) -> Bool {
+        let fold = W(truncatingIfNeeded: 0x2020_2020_2020_2020 as UInt64)
+        return p.loadUnaligned(fromByteOffset: offset, as: W.self) | fold == q.loadUnaligned(fromByteOffset: offset, as: W.self)
+    }
+    if n >= 8 {
+        var offset = 0
+        while offset &+ 8 < n {
+            guard same(offset, UInt64.self) else { return false }
+            offset &+= 8
+        }
+        return same(n &- 8, UInt64.self)
+    }
+    if n >= 4 { return same(0, UInt32.self) && same(n &- 4, UInt32.self) }
+    if n >= 2 { return same(0, UInt16.self) && same(n &- 2, UInt16.self) }
+    return n == 0 || same(0, UInt8.self)
+}
+
 /// Byte-for-byte equality with a constant (case matters: the HTTP version, for one).
 @inline(__always)
 func sameBytes(_ bytes: UnsafeRawBufferPointer, _ constant: StaticString) -> Bool {

@@ -73,7 +73,7 @@ enum HeadScanner {
         let startLineEnd = startHasCR ? startLF &- 1 : startLF
         guard startLineEnd > start else { throw HTTPMessageError(400, "empty start line") }
         let startLine = 0..<(startLineEnd &- start)
-        let classes = nameByteClasses.utf8Start
+        let classes = NameByteClass.table
         var lineStart = startLF &+ 1
         while true {
             guard lineStart < count else { return nil }
@@ -89,25 +89,25 @@ enum HeadScanner {
             }
             if first == 32 || first == 9 { throw HTTPMessageError(400, "obs-fold: a header line starts with whitespace") }
             // The name: eight bytes at a time while each is a tchar (their classes, OR-ed
-            // together, are then "0"), then byte by byte up to the colon.
+            // together, are then `.token`), then byte by byte up to the colon.
             var colon = lineStart
             while colon &+ 8 <= count {
                 let p = base + colon
                 var classesSeen: UInt8 = 0
                 for k in 0..<8 { classesSeen |= classes[Int(p.load(fromByteOffset: k, as: UInt8.self))] }
-                if classesSeen != 48 { break }
+                if classesSeen != NameByteClass.token.rawValue { break }
                 colon &+= 8
             }
             while true {
                 guard colon < count else { return nil }
                 let byte = bytes[colon]
                 let byteClass = classes[Int(byte)]
-                if byteClass == 48 {  // a tchar
+                if byteClass == NameByteClass.token.rawValue {
                     colon &+= 1
                     continue
                 }
-                if byteClass == 49 { break }  // the colon
-                if byteClass == 50 { throw HTTPMessageError(400, "whitespace between a header name and its colon") }
+                if byteClass == NameByteClass.colon.rawValue { break }
+                if byteClass == NameByteClass.whitespace.rawValue { throw HTTPMessageError(400, "whitespace between a header name and its colon") }
                 if byte == 13 || byte == 10 { throw HTTPMessageError(400, "a header line without a name and colon") }
                 throw HTTPMessageError(400, "invalid character in a header name")
             }
@@ -180,29 +180,16 @@ enum HeadScanner {
     }
 
     /// A Connection value that is exactly `keep-alive` (true) or `close` (false), ignoring case;
-    /// nil for anything else. For a value the scanner has accepted, compared a word at a time:
-    /// it holds no control characters, and among the other bytes setting bit 0x20 folds only an
-    /// uppercase letter onto a lowercase one and nothing onto '-' (only CR would), so a folded
-    /// word equals a lowercase constant exactly when the bytes do, ignoring case. These are the
-    /// values nearly every message carries; a test holds this to the byte-by-byte comparison.
+    /// nil for anything else. These are the values nearly every message carries, compared a
+    /// word at a time (`foldedEquals`: a scanned value holds no CR).
     @inline(__always)
     static func plainConnection(_ value: UnsafeRawBufferPointer) -> Bool? {
-        #if _endian(little)
         guard let p = value.baseAddress else { return nil }
         switch value.count {
-        case 10:
-            let a = p.loadUnaligned(as: UInt64.self) | 0x2020_2020_2020_2020
-            let b = p.loadUnaligned(fromByteOffset: 8, as: UInt16.self) | 0x2020
-            return a == 0x696c_612d_7065_656b && b == 0x6576 ? true : nil  // "keep-ali", "ve"
-        case 5:
-            let a = p.loadUnaligned(as: UInt32.self) | 0x2020_2020
-            return a == 0x736f_6c63 && p.load(fromByteOffset: 4, as: UInt8.self) | 0x20 == 0x65 ? false : nil  // "clos", "e"
-        default:
-            return nil
+        case 10: return foldedEquals(p, "keep-alive") ? true : nil
+        case 5: return foldedEquals(p, "close") ? false : nil
+        default: return nil
         }
-        #else
-        return sameIgnoringASCIICase(value, "keep-alive") ? true : sameIgnoringASCIICase(value, "close") ? false : nil
-        #endif
     }
 
     /// A Content-Length value from its bytes: digits only (no sign, no spaces, no list), within Int.
@@ -237,12 +224,6 @@ enum HeadScanner {
         if tokens.contains("keep-alive") { return true }
         return nil
     }
-
-    /// What each byte value is in a field name, one ASCII digit per byte value: "0" a tchar,
-    /// "1" the colon, "2" SP or HTAB (not allowed before the colon), "3" anything else. One
-    /// load per name byte instead of a chain of tests (a test pins it to `isTokenByte`).
-    static let nameByteClasses: StaticString =
-        "3333333332333333333333333333333320300000330030030000000000133333300000000000000000000000000333000000000000000000000000000003030333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333"
 
     /// RFC 9110 §5.6.2 tchar: `!#$%&'*+-.^_`|~`, digits and letters, as a 128-bit mask (bit c
     /// set for each tchar c), so the test is a shift and an and instead of a chain of ranges.
