@@ -49,7 +49,7 @@ extension Engine {
         states[b].epoch &+= 1
         states[b].busy = 0
         while let job = states[b].dequeue() {
-            if case .request(let f) = Simulator.Work(job.flight) { flights[f].jobsAtBackends -= 1 }
+            if job.flight != Simulator.probeFlight { flights[Int(job.flight)].jobsAtBackends -= 1 }
         }
         guard condition == .crashed else { return }
         for f in flights.indices where !flights[f].answered && flights[f].backend == Int32(b) {

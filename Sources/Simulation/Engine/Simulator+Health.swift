@@ -45,12 +45,12 @@ extension Engine {
         }
         if model.backends[b].healthApart {
             queue.post(
-                .serviceDone(backend: Int32(b), flight: Simulator.Work.apartProbe.code, attempt: id, epoch: states[b].epoch),
+                .serviceDone(backend: Int32(b), flight: Simulator.apartProbeFlight, attempt: id, epoch: states[b].epoch),
                 at: now + model.backends[b].rtt)
             return
         }
         accumulate(b, until: now)
-        let job = Simulator.Job(flight: Simulator.Work.probe.code, attempt: id)
+        let job = Simulator.Job(flight: Simulator.probeFlight, attempt: id)
         if states[b].busy < model.backends[b].concurrency {
             startService(b, job, now: now)
         } else if states[b].queued < model.backends[b].queueLimit {

@@ -8,7 +8,7 @@ extension Engine {
     mutating func startService(_ b: Int, _ job: Simulator.Job, now: Instant) -> Int64 {
         states[b].busy += 1
         let epoch = states[b].epoch
-        if case .probe = Simulator.Work(job.flight) {
+        if job.flight == Simulator.probeFlight {
             queue.post(.serviceDone(backend: Int32(b), flight: job.flight, attempt: job.attempt, epoch: epoch), at: now + model.backends[b].rtt)
             return (now + model.backends[b].rtt).nanoseconds
         }
@@ -38,15 +38,15 @@ extension Engine {
         return done
     }
 
-    mutating func serviceDone(backend b: Int, work: Simulator.Work, attempt: Int32, epoch: Int32, now: Instant) {
-        if case .apartProbe = work {
+    mutating func serviceDone(backend b: Int, flight f: Int, attempt: Int32, epoch: Int32, now: Instant) {
+        if f == Int(Simulator.apartProbeFlight) {
             guard epoch == states[b].epoch else { return }
             probeAnswered(b, probe: attempt, now: now)
             return
         }
         guard epoch == states[b].epoch else {
             // Work lost in a crash, hang or partition: the worker is already free.
-            if case .request(let f) = work {
+            if f != Int(Simulator.probeFlight) {
                 flights[f].jobsAtBackends -= 1
                 release(f)
             }
@@ -55,7 +55,7 @@ extension Engine {
         accumulate(b, until: now)
         states[b].busy -= 1
         if let next = states[b].dequeue() { startService(b, next, now: now) }
-        guard case .request(let f) = work else {
+        if f == Int(Simulator.probeFlight) {
             probeAnswered(b, probe: attempt, now: now)
             return
         }

@@ -21,8 +21,7 @@ public struct Simulator {
     enum Event: Sendable {
         /// A closed-loop user sends its next request.
         case userSend(group: Int32, user: Int32)
-        /// A request attempt or a health probe finished (`flight` read as `Work`; for a probe,
-        /// `attempt` is the probe's id).
+        /// A request attempt (`flight ≥ 0`) or a health probe (`flight == -1`, `attempt` = probe id) finished.
         case serviceDone(backend: Int32, flight: Int32, attempt: Int32, epoch: Int32)
         case probeDue(backend: Int32)
         case probeDeadline(backend: Int32, probe: Int32)
@@ -145,38 +144,13 @@ public struct Simulator {
 
     public enum Phase: Sendable { case built, eventLoopDone }
 
-    /// Whose work a `Job` or a `serviceDone` event carries. Stored as the `Int32` flight field
-    /// (a request's slot, or a negative code), so that jobs and events stay as small as the
-    /// hot path wants them; read through this type, so that no code compares against the
-    /// codes themselves.
-    enum Work {
-        /// Request flight `slot`.
-        case request(Int)
-        /// A health probe served by the workers, queued behind traffic.
-        case probe
-        /// A health probe answered apart from the workers (`health_apart`).
-        case apartProbe
-
-        static let probeCode: Int32 = -1
-        static let apartProbeCode: Int32 = -2
-
-        @inline(__always)
-        init(_ flight: Int32) {
-            switch flight {
-            case Self.probeCode: self = .probe
-            case Self.apartProbeCode: self = .apartProbe
-            default: self = .request(Int(flight))
-            }
-        }
-
-        var code: Int32 {
-            switch self {
-            case .request(let slot): return Int32(slot)
-            case .probe: return Self.probeCode
-            case .apartProbe: return Self.apartProbeCode
-            }
-        }
-    }
+    /// A `Job`'s or a `serviceDone` event's flight field holds a request's slot (0 or more) or
+    /// one of these two codes, compared directly on the service path: a health probe served
+    /// by the workers, queued behind traffic…
+    static let probeFlight: Int32 = -1
+    /// …and a probe answered apart from the workers (`health_apart`). No other negative value
+    /// is ever stored.
+    static let apartProbeFlight: Int32 = -2
 }
 
 /// Latency histogram: microseconds up to one hour, three significant digits (0.1%).
@@ -417,7 +391,7 @@ struct Engine {
             guard now < end else { return }
             arrive(client: group, id: user, now: now)
         case .serviceDone(let backend, let flight, let attempt, let epoch):
-            serviceDone(backend: Int(backend), work: Simulator.Work(flight), attempt: attempt, epoch: epoch, now: now)
+            serviceDone(backend: Int(backend), flight: Int(flight), attempt: attempt, epoch: epoch, now: now)
         case .failure(let index, let begins):
             failureEvent(Int(index), begins: begins, now: now)
         case .flap(let index, let down):
