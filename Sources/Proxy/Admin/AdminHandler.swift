@@ -201,92 +201,60 @@ final class AdminHandler: ChannelInboundHandler {
     }
 
     private func metrics() -> String {
-        var out = ""
-        out += "# HELP lbsim_requests_total Requests answered, by status.\n# TYPE lbsim_requests_total counter\n"
-        for (status, count) in state.totals.byStatus.enumerated() where count > 0 {
-            out += "lbsim_requests_total{status=\"\(status)\"} \(count)\n"
+        var out = PrometheusText()
+        let t = state.totals
+        out.family("lbsim_requests_total", .counter, help: "Requests answered, by status.")
+        for (status, count) in t.byStatus.enumerated() where count > 0 { out.sample("lbsim_requests_total", ["status": "\(status)"], count) }
+        out.family("lbsim_request_errors_total", .counter, help: "Requests answered with an error or rejected.")
+        out.sample("lbsim_request_errors_total", t.failed)
+        out.family("lbsim_retries_total", .counter, help: "Requests retried on another backend.")
+        out.sample("lbsim_retries_total", t.retried)
+        out.family("lbsim_request_duration_seconds", .histogram, help: "Time from the request head to the end of the response.")
+        out.histogram("lbsim_request_duration_seconds", bounds: state.latencyBuckets, counts: t.latencyCounts, sum: t.latencySum)
+        out.family("lbsim_backend_requests_total", .counter, help: "Attempts sent to a backend.")
+        for b in state.names.indices { out.sample("lbsim_backend_requests_total", ["backend": state.names[b]], state.stats[b].requests) }
+        out.family("lbsim_backend_failures_total", .counter, help: "Attempts that failed (5xx, connect errors, timeouts, resets).")
+        for b in state.names.indices { out.sample("lbsim_backend_failures_total", ["backend": state.names[b]], state.stats[b].failed) }
+        out.family("lbsim_backend_in_flight", .gauge, help: "Requests (L7) or connections (L4) in progress.")
+        for b in state.names.indices {
+            out.sample("lbsim_backend_in_flight", ["backend": state.names[b]], state.balancer[BackendID(b)].inFlight)
         }
-        out += "# HELP lbsim_request_errors_total Requests answered with an error or rejected.\n# TYPE lbsim_request_errors_total counter\n"
-        out += "lbsim_request_errors_total \(state.totals.failed)\n"
-        out += "# HELP lbsim_retries_total Requests retried on another backend.\n# TYPE lbsim_retries_total counter\n"
-        out += "lbsim_retries_total \(state.totals.retried)\n"
-        out += "# HELP lbsim_request_duration_seconds Time from the request head to the end of the response.\n"
-        out += "# TYPE lbsim_request_duration_seconds histogram\n"
-        out += histogram("lbsim_request_duration_seconds", labels: "", counts: state.totals.latencyCounts, sum: state.totals.latencySum)
-        out += "# HELP lbsim_backend_requests_total Attempts sent to a backend.\n# TYPE lbsim_backend_requests_total counter\n"
-        for b in state.names.indices { out += "lbsim_backend_requests_total{backend=\"\(state.names[b])\"} \(state.stats[b].requests)\n" }
-        out += "# HELP lbsim_backend_failures_total Attempts that failed (5xx, connect errors, timeouts, resets).\n"
-        out += "# TYPE lbsim_backend_failures_total counter\n"
-        for b in state.names.indices { out += "lbsim_backend_failures_total{backend=\"\(state.names[b])\"} \(state.stats[b].failed)\n" }
-        out += "# HELP lbsim_backend_in_flight Requests (L7) or connections (L4) in progress.\n# TYPE lbsim_backend_in_flight gauge\n"
-        for b in state.names.indices { out += "lbsim_backend_in_flight{backend=\"\(state.names[b])\"} \(state.balancer[BackendID(b)].inFlight)\n" }
-        out += "# HELP lbsim_backend_up 1 when the backend takes new requests.\n# TYPE lbsim_backend_up gauge\n"
+        out.family("lbsim_backend_up", .gauge, help: "1 when the backend takes new requests.")
         for b in state.names.indices {
             let backend = state.balancer[BackendID(b)]
-            out += "lbsim_backend_up{backend=\"\(backend.name)\",state=\"\(backend.state.rawValue)\"} \(backend.state == .up ? 1 : 0)\n"
+            out.sample("lbsim_backend_up", ["backend": backend.name, "state": backend.state.rawValue], backend.state == .up ? 1 : 0)
         }
-        out += "# HELP lbsim_backend_request_duration_seconds Successful requests' duration per backend.\n"
-        out += "# TYPE lbsim_backend_request_duration_seconds histogram\n"
+        out.family("lbsim_backend_request_duration_seconds", .histogram, help: "Successful requests' duration per backend.")
         for b in state.names.indices {
-            out += histogram(
-                "lbsim_backend_request_duration_seconds", labels: "backend=\"\(state.names[b])\",", counts: state.stats[b].latencyCounts,
-                sum: state.stats[b].latencySum)
+            out.histogram(
+                "lbsim_backend_request_duration_seconds", ["backend": state.names[b]], bounds: state.latencyBuckets,
+                counts: state.stats[b].latencyCounts, sum: state.stats[b].latencySum)
         }
-        out += tlsMetrics()
-        return out
+        tlsMetrics(into: &out)
+        return out.text
     }
 
     /// Which sides speak TLS, handshakes by outcome, and each listener certificate's expiry
     /// (HAProxy reports the same per `crt`), for an alert before a certificate runs out.
-    private func tlsMetrics() -> String {
+    private func tlsMetrics(into out: inout PrometheusText) {
         let c = state.tlsCounters
-        var out = "# HELP lbsim_tls_enabled 1 when that side of the proxy speaks TLS (client: the listener; upstream: the backends).\n"
-        out += "# TYPE lbsim_tls_enabled gauge\n"
-        out += "lbsim_tls_enabled{side=\"client\"} \(state.certificates == nil ? 0 : 1)\n"
-        out += "lbsim_tls_enabled{side=\"upstream\"} \(state.upstreamTLS == nil ? 0 : 1)\n"
-        out += "# HELP lbsim_tls_handshakes_total TLS handshakes, by side and result.\n# TYPE lbsim_tls_handshakes_total counter\n"
-        out += "lbsim_tls_handshakes_total{side=\"client\",result=\"ok\"} \(c.clientHandshakes)\n"
-        out += "lbsim_tls_handshakes_total{side=\"client\",result=\"failed\"} \(c.clientHandshakeFailures)\n"
-        out += "lbsim_tls_handshakes_total{side=\"upstream\",result=\"ok\"} \(c.upstreamHandshakes)\n"
-        out += "lbsim_tls_handshakes_total{side=\"upstream\",result=\"failed\"} \(c.upstreamHandshakeFailures)\n"
-        guard let certificates = state.certificates else { return out }
-        out += "# HELP lbsim_tls_certificate_reloads_total Certificate reloads (SIGHUP), by result.\n"
-        out += "# TYPE lbsim_tls_certificate_reloads_total counter\n"
-        out += "lbsim_tls_certificate_reloads_total{result=\"ok\"} \(c.reloads)\n"
-        out += "lbsim_tls_certificate_reloads_total{result=\"failed\"} \(c.reloadFailures)\n"
-        out += "# HELP lbsim_tls_certificate_expiry_seconds When a listener certificate expires (Unix time).\n"
-        out += "# TYPE lbsim_tls_certificate_expiry_seconds gauge\n"
+        out.family(
+            "lbsim_tls_enabled", .gauge, help: "1 when that side of the proxy speaks TLS (client: the listener; upstream: the backends).")
+        out.sample("lbsim_tls_enabled", ["side": "client"], state.certificates == nil ? 0 : 1)
+        out.sample("lbsim_tls_enabled", ["side": "upstream"], state.upstreamTLS == nil ? 0 : 1)
+        out.family("lbsim_tls_handshakes_total", .counter, help: "TLS handshakes, by side and result.")
+        out.sample("lbsim_tls_handshakes_total", ["side": "client", "result": "ok"], c.clientHandshakes)
+        out.sample("lbsim_tls_handshakes_total", ["side": "client", "result": "failed"], c.clientHandshakeFailures)
+        out.sample("lbsim_tls_handshakes_total", ["side": "upstream", "result": "ok"], c.upstreamHandshakes)
+        out.sample("lbsim_tls_handshakes_total", ["side": "upstream", "result": "failed"], c.upstreamHandshakeFailures)
+        guard let certificates = state.certificates else { return }
+        out.family("lbsim_tls_certificate_reloads_total", .counter, help: "Certificate reloads (SIGHUP), by result.")
+        out.sample("lbsim_tls_certificate_reloads_total", ["result": "ok"], c.reloads)
+        out.sample("lbsim_tls_certificate_reloads_total", ["result": "failed"], c.reloadFailures)
+        out.family("lbsim_tls_certificate_expiry_seconds", .gauge, help: "When a listener certificate expires (Unix time).")
         for entry in certificates.entries {
-            out += "lbsim_tls_certificate_expiry_seconds{certificate=\"\(prometheusEscaped(entry.certificateFile))\"} \(entry.notAfter)\n"
+            out.sample("lbsim_tls_certificate_expiry_seconds", ["certificate": entry.certificateFile], entry.notAfter)
         }
-        return out
-    }
-
-    private func prometheusEscaped(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
-
-    private func histogram(_ name: String, labels: String, counts: [Int], sum: Double) -> String {
-        var out = ""
-        var cumulative = 0
-        for (i, bound) in state.latencyBuckets.enumerated() {
-            cumulative += counts[i]
-            out += "\(name)_bucket{\(labels)le=\"\(bound)\"} \(cumulative)\n"
-        }
-        cumulative += counts[state.latencyBuckets.count]
-        out += "\(name)_bucket{\(labels)le=\"+Inf\"} \(cumulative)\n"
-        let bare = labels.isEmpty ? "" : "{" + labels.dropLast() + "}"
-        out += "\(name)_sum\(bare) \(sum)\n\(name)_count\(bare) \(cumulative)\n"
-        return out
     }
 }
 

@@ -30,8 +30,7 @@ final class H2Relay: ChannelInboundHandler {
     private var id = 0
     private var arrival = Instant.zero
     private var start: Instant?
-    private var peer = ""
-    private var peerIP = ""
+    private var peer = ClientPeer.unknown
 
     init(state: ProxyState, clientTLS: String) {
         self.state = state
@@ -44,10 +43,7 @@ final class H2Relay: ChannelInboundHandler {
         arrival = state.now
         id = state.nextRequestID
         state.nextRequestID += 1
-        if let remote = context.channel.remoteAddress {
-            peerIP = remote.ipAddress ?? ""
-            peer = peerIP + ":" + String(remote.port ?? 0)
-        }
+        peer = ClientPeer(context.channel.remoteAddress)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -102,7 +98,7 @@ final class H2Relay: ChannelInboundHandler {
         start = state.now
         state.selected(b)
         var fields = headers.headers
-        let forwarded = fields.first(name: "x-forwarded-for").map { $0 + ", " + peerIP } ?? peerIP
+        let forwarded = fields.first(name: "x-forwarded-for").map { $0 + ", " + peer.ip } ?? peer.ip
         fields.remove(name: "x-forwarded-for")
         fields.add(name: "x-forwarded-for", value: forwarded)
         if let proto = state.configuration.forwardedProto {
@@ -205,7 +201,7 @@ final class H2Relay: ChannelInboundHandler {
         }
         state.finished(
             AccessRecord(
-                id: id, client: peer, clientIP: peerIP, arrival: arrival, backend: backend, start: start, end: state.now, status: status,
+                id: id, client: peer.text, clientIP: peer.ip, arrival: arrival, backend: backend, start: start, end: state.now, status: status,
                 attempts: backend == nil ? 0 : 1, outcome: log, clientTLS: clientTLS))
     }
 }

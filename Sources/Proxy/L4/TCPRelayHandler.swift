@@ -79,11 +79,11 @@ final class TCPRelayHandler: ChannelInboundHandler {
         }
     }
 
-    private var peerAddress: IPAddress? { context?.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) }
+    private var peer: ClientPeer { ClientPeer(context?.channel.remoteAddress) }
 
     private func connect(avoiding: BackendID?) {
         attempts += 1
-        let decision = state.balancer.pick(RequestContext(clientAddress: peerAddress), avoiding: avoiding, using: &state.rng)
+        let decision = state.balancer.pick(RequestContext(clientAddress: peer.address), avoiding: avoiding, using: &state.rng)
         guard let id = decision.backend else {
             // On a retry, the backend tried failed and none other is left: that failure (502).
             if avoiding == nil { finish(status: 503, outcome: "rejected") } else { finish(status: 502, outcome: "error") }
@@ -209,11 +209,10 @@ final class TCPRelayHandler: ChannelInboundHandler {
             state.balancer.requestFinished(on: BackendID(b))
             state.observe(.response(status: 200), on: b)
         }
-        let remote = context?.channel.remoteAddress
+        let peer = self.peer
         state.finished(
             AccessRecord(
-                id: id, client: remote.map { "\($0.ipAddress ?? ""):\($0.port ?? 0)" } ?? "",
-                clientIP: remote?.ipAddress ?? "", arrival: arrival, backend: backend, start: start, end: state.now,
+                id: id, client: peer.text, clientIP: peer.ip, arrival: arrival, backend: backend, start: start, end: state.now,
                 status: status, attempts: attempts, outcome: outcome, clientTLS: clientTLSVersion, upstreamTLS: upstreamTLSVersion))
     }
 

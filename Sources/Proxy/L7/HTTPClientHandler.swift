@@ -36,9 +36,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private var waitDeadline = NIODeadline.distantFuture
     private var timer: Scheduled<Void>?
     private var timerAt = NIODeadline.distantFuture
-    private var peer = ""
-    private var peerIP = ""
-    private var peerAddress: IPAddress?
+    private var peer = ClientPeer.unknown
     /// The TLS version the client spoke (`tls:`), empty on a plain listener.
     private var clientTLS = ""
     #if DEBUG
@@ -97,11 +95,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func activate(_ context: ChannelHandlerContext) {
         guard !activated else { return }
         activated = true
-        if let remote = context.channel.remoteAddress {
-            peerIP = remote.ipAddress ?? ""
-            peer = peerIP + ":" + String(remote.port ?? 0)
-            peerAddress = IPAddress(peerIP)
-        }
+        peer = ClientPeer(context.channel.remoteAddress)
         state.openClientConnections += 1
         state.clientHandlers[ObjectIdentifier(self)] = self
         if state.openClientConnections > state.configuration.client.maxConnections {
@@ -260,7 +254,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         } else {
             state.finished(
                 AccessRecord(
-                    id: state.nextRequestID, client: peer, clientIP: peerIP, arrival: state.now, backend: nil, start: nil, end: state.now,
+                    id: state.nextRequestID, client: peer.text, clientIP: peer.ip, arrival: state.now, backend: nil, start: nil, end: state.now,
                     status: error.status, attempts: 0, outcome: "rejected", clientTLS: clientTLS))
             state.nextRequestID += 1
         }
@@ -302,7 +296,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         self.exchange = nil
         abandonUpstream(exchange)
         finishRecord(exchange, status: 408, outcome: "client_timeout")
-        state.logger.info("\(peer): \(reason)")
+        state.logger.info("\(peer.text): \(reason)")
         if responseStarted { closeNow() } else { respondAndClose(408, reason) }
     }
 
@@ -311,7 +305,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     private func dispatch(avoiding: BackendID?) {
         guard let exchange else { return }
         exchange.attempts += 1
-        var request = RequestContext(clientAddress: peerAddress, path: exchange.head.path)
+        var request = RequestContext(clientAddress: peer.address, path: exchange.head.path)
         if state.needsRequestHeaders {
             request.headers = exchange.head.fields.map { ($0.name, $0.value) }
             if let authority = exchange.head.authority {
@@ -370,7 +364,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         // One buffer, one write: the head and the body read so far (at most the retain limit).
         var out = scratchBuffer(&requestScratch, capacity: 512 + exchange.pendingBytes)
         exchange.writeHead(
-            clientAddress: peerIP, forwardedProto: state.configuration.forwardedProto, backendHost: state.hostNames[connection.backend], into: &out)
+            clientAddress: peer.ip, forwardedProto: state.configuration.forwardedProto, backendHost: state.hostNames[connection.backend], into: &out)
         for part in exchange.pending {
             if exchange.chunked { HeadWriter.writeChunk(part, into: &out) } else { out.writeImmutableBuffer(part) }
         }
@@ -634,7 +628,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
             status: status, ok: outcome == "ok", attempts: exchange.attempts, backend: exchange.backend, arrival: exchange.arrival, end: end
         ) {
             AccessRecord(
-                id: exchange.id, client: peer, clientIP: peerIP, arrival: exchange.arrival, backend: exchange.backend,
+                id: exchange.id, client: peer.text, clientIP: peer.ip, arrival: exchange.arrival, backend: exchange.backend,
                 start: exchange.start, end: end, status: status, attempts: exchange.attempts, outcome: outcome, clientTLS: clientTLS,
                 upstreamTLS: exchange.upstreamTLS)
         }
