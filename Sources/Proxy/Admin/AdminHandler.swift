@@ -9,7 +9,7 @@ import NIOCore
 /// - `GET /metrics`: Prometheus text exposition format 0.0.4.
 /// - `POST /pools/switch?to=NAME`: blue/green, atomically; without `to`, switches back.
 /// - `POST /backends/NAME/drain`, `/enable`, `/weight?value=N`.
-final class AdminHandler: ChannelInboundHandler {
+final class AdminHandler: ChannelInboundHandler, LazyTimerOwner {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -18,11 +18,17 @@ final class AdminHandler: ChannelInboundHandler {
     private var inbound = ByteBuffer()
     /// When the connection is closed unless a whole request has come by then: the admin
     /// listener's header and idle timeout in one (`admin_limits.timeout`).
-    private var deadline = NIODeadline.distantFuture
-    private var timer: Scheduled<Void>?
+    private var timer = LazyTimer()
     private var counted = false
 
+    private var context: ChannelHandlerContext?
+
     init(state: ProxyState) { self.state = state }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    /// Breaks the handler–context cycle when the connection goes.
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     /// Over `admin_limits.max_connections`, a connection gets 503 and is closed at once, so
     /// a flood of admin connections holds a bounded number of descriptors and the main
@@ -38,31 +44,24 @@ final class AdminHandler: ChannelInboundHandler {
         }
         counted = true
         state.openAdminConnections += 1
-        restartClock(context)
+        restartClock()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        timer.cancel()
         if counted { state.openAdminConnections -= 1 }
         counted = false
     }
 
-    private func restartClock(_ context: ChannelHandlerContext) {
-        deadline = .now() + .nanoseconds(state.configuration.adminLimits.timeout.nanoseconds)
-        if timer == nil { schedule(context, at: deadline) }
+    private func restartClock() {
+        timer.arm(at: .now() + .nanoseconds(state.configuration.adminLimits.timeout.nanoseconds), owner: self)
     }
 
-    private func schedule(_ context: ChannelHandlerContext, at when: NIODeadline) {
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
-            timer = nil
-            guard counted else { return }
-            if NIODeadline.now() < deadline {
-                schedule(context, at: deadline)
-            } else {
-                context.close(promise: nil)
-            }
-        }
+    var lazyTimerLoop: (any EventLoop)? { context?.eventLoop }
+
+    func lazyTimerFired() {
+        guard timer.fired(owner: self), counted, let context else { return }
+        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -71,7 +70,7 @@ final class AdminHandler: ChannelInboundHandler {
         inbound.writeBuffer(&bytes)
         do {
             while let event = try parser.next(&inbound) {
-                restartClock(context)
+                restartClock()
                 // Admin requests carry no body worth reading; bodies are skipped.
                 guard case .head(let head) = event else { continue }
                 let (status, type, body) = answer(head)

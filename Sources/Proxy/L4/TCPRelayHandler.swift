@@ -8,7 +8,7 @@ import NIOPosix
 /// through (a client's FIN becomes a FIN to the backend and the other way round), as HAProxy
 /// does in `mode tcp`. A backend that refuses the connection is a passive failure, and the
 /// next backend is tried while `retries` allow; when none connects the client is closed.
-final class TCPRelayHandler: ChannelInboundHandler {
+final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -30,9 +30,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
     private var clientTLSVersion = ""
     private var upstreamTLSVersion = ""
     /// `client.idle_timeout`: the relay closes when no byte has moved either way for that long.
-    /// Lazy, like the L7 timers: a byte moves the deadline, the one task re-arms itself.
-    private var idleDeadline = NIODeadline.distantFuture
-    private var idleTimer: Scheduled<Void>?
+    private var idleTimer = LazyTimer()
     #if DEBUG
     /// Counted while alive, for the resource tests (`LiveObjects`).
     private let live = LiveObjects.Token(.relayHandler)
@@ -61,22 +59,16 @@ final class TCPRelayHandler: ChannelInboundHandler {
     }
 
     private func touched() {
-        idleDeadline = .now() + state.timeouts.idle
-        if idleTimer == nil, let context { scheduleIdleCheck(context, at: idleDeadline) }
+        idleTimer.arm(at: .now() + state.timeouts.idle, owner: self)
     }
 
-    private func scheduleIdleCheck(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            idleTimer = nil
-            guard !finished, let context = self.context else { return }
-            if NIODeadline.now() < idleDeadline {
-                scheduleIdleCheck(context, at: idleDeadline)
-                return
-            }
-            finish(status: 200, outcome: "idle_timeout")
-            upstream?.close(promise: nil)
-            context.close(promise: nil)
-        }
+    var lazyTimerLoop: (any EventLoop)? { context?.eventLoop }
+
+    func lazyTimerFired() {
+        guard idleTimer.fired(owner: self), !finished, let context else { return }
+        finish(status: 200, outcome: "idle_timeout")
+        upstream?.close(promise: nil)
+        context.close(promise: nil)
     }
 
     private var peer: ClientPeer { ClientPeer(context?.channel.remoteAddress) }
@@ -159,8 +151,7 @@ final class TCPRelayHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        idleTimer?.cancel()
-        idleTimer = nil
+        idleTimer.cancel()
         state.openClientConnections -= 1
         upstream?.close(promise: nil)
         finish(status: 200, outcome: "ok")

@@ -12,7 +12,7 @@ import NIOPosix
 /// anything reaches a backend, and the request can be retried on another one. Beyond that, the
 /// body streams with back-pressure; a framing error later in it aborts the upstream
 /// connection, so the backend sees a truncated request, never a smuggled one.
-final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
+final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOwner {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -33,9 +33,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     /// between requests (`keepalive_timeout`).
     private enum Wait { case none, header, body, idle, tunnel }
     private var wait = Wait.none
-    private var waitDeadline = NIODeadline.distantFuture
-    private var timer: Scheduled<Void>?
-    private var timerAt = NIODeadline.distantFuture
+    private var timer = LazyTimer()
     private var peer = ClientPeer.unknown
     /// The TLS version the client spoke (`tls:`), empty on a plain listener.
     private var clientTLS = ""
@@ -110,7 +108,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
         state.openClientConnections -= 1
         state.clientHandlers[ObjectIdentifier(self)] = nil
         stopWaiting()
-        timer?.cancel()
+        timer.cancel()
         lingerTask?.cancel()
         lingerTask = nil
         closing = true
@@ -706,32 +704,20 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner {
     /// between two reads, not the whole body).
     private func armBodyTimer() { startWaiting(.body, state.timeouts.body) }
 
-    private func stopWaiting() { wait = .none }
+    private func stopWaiting() {
+        wait = .none
+        timer.disarm()
+    }
 
     private func startWaiting(_ kind: Wait, _ timeout: TimeAmount) {
         wait = kind
-        waitDeadline = .now() + timeout
-        if timer == nil || waitDeadline < timerAt {
-            timer?.cancel()
-            schedule(at: waitDeadline)
-        }
+        timer.arm(at: .now() + timeout, owner: self)
     }
 
-    private func schedule(at deadline: NIODeadline) {
-        timerAt = deadline
-        // Captured strongly: a weak capture gives the handler a side table, which puts every
-        // retain and release of it on the slow path. `channelInactive` cancels the task.
-        guard let context else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in timerFired() }
-    }
+    var lazyTimerLoop: (any EventLoop)? { context?.eventLoop }
 
-    private func timerFired() {
-        timer = nil
-        guard wait != .none, !closing else { return }
-        if NIODeadline.now() < waitDeadline {
-            schedule(at: waitDeadline)
-            return
-        }
+    func lazyTimerFired() {
+        guard timer.fired(owner: self), !closing else { return }
         switch wait {
         case .header:
             // nginx answers a slow head with 408 and closes (client_header_timeout).

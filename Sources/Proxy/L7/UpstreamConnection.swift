@@ -25,7 +25,7 @@ protocol UpstreamOwner: AnyObject {
 /// frames the response with `HTTPResponseParser`, so it goes back to the idle pool only when
 /// the response ended exactly where its framing says. The read timeout is nginx's
 /// `proxy_read_timeout`: the time between two reads, not the whole response.
-final class UpstreamConnection: ChannelInboundHandler {
+final class UpstreamConnection: ChannelInboundHandler, LazyTimerOwner {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -45,8 +45,7 @@ final class UpstreamConnection: ChannelInboundHandler {
     var owner: (any UpstreamOwner)?
     private var parser = HTTPResponseParser()
     private var inbound = ByteBuffer()
-    private var readTimer: Scheduled<Void>?
-    private var readDeadline: NIODeadline?
+    private var readTimer = LazyTimer()
     private var keepAlive = false
     private var responseStarted = false
     private var closed = false
@@ -143,35 +142,19 @@ final class UpstreamConnection: ChannelInboundHandler {
         guard !closed else { return }
         closed = true
         owner = nil
-        readTimer?.cancel()
+        readTimer.cancel()
         channel.close(promise: nil)
     }
 
-    /// Moves the read deadline. Timers are lazy: one scheduled task per connection, which on
-    /// firing checks the current deadline and re-arms itself if it moved. Scheduling and
-    /// cancelling a NIO task for every read cost more than the rest of a small request.
-    private func armReadTimer() {
-        let deadline = NIODeadline.now() + state.timeouts.read
-        readDeadline = deadline
-        if readTimer == nil { scheduleReadCheck(at: deadline) }
-    }
+    /// Moves the read deadline on (`LazyTimer`: moving it costs an assignment).
+    private func armReadTimer() { readTimer.arm(at: .now() + state.timeouts.read, owner: self) }
 
-    private func disarmReadTimer() { readDeadline = nil }
+    var lazyTimerLoop: (any EventLoop)? { channel.eventLoop }
 
-    private func scheduleReadCheck(at deadline: NIODeadline) {
-        // Captured strongly (a weak capture would give this object a side table, see `owner`):
-        // `close` and `channelInactive` cancel the task, which lets it go.
-        readTimer = channel.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in readCheck() }
-    }
+    private func disarmReadTimer() { readTimer.disarm() }
 
-    private func readCheck() {
-        readTimer = nil
-        guard let deadline = readDeadline, owner != nil else { return }
-        if NIODeadline.now() < deadline {
-            scheduleReadCheck(at: deadline)
-            return
-        }
-        guard let owner else { return }
+    func lazyTimerFired() {
+        guard readTimer.fired(owner: self), let owner else { return }
         self.owner = nil
         close()
         let read = state.configuration.balancer.timeouts.read
@@ -248,7 +231,7 @@ final class UpstreamConnection: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        readTimer?.cancel()
+        readTimer.cancel()
         closed = true
         state.removeIdle(self)
         guard let owner else { return }
