@@ -28,6 +28,9 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var parallel: Parallelism
 
+    @Flag(name: .long, help: "Keep the re-run's outputs (in a temporary folder, whose path is printed).")
+    var keep = false
+
     /// The metrics a regression is judged on: tails and centre of latency, throughput, errors.
     static let checked = ["latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "throughput_rps", "failed"]
 
@@ -50,13 +53,15 @@ struct CheckCommand: ParsableCommand {
         let current = try ScenarioLoader(file: scenario, overrides: [])
         guard current.hash == hash else {
             throw InputError(
-                "\(scenario) changed since the baseline in \(baseline) was made (\(hash), now \(current.hash)); regenerate it with: \(command) --out \(baseline)"
+                "\(scenario) changed since the baseline in \(baseline) was made (\(hash), now \(current.hash)); regenerate it with: \(command) --out \(baseline) --force"
             )
         }
         var template = "/tmp/lbsim-check-XXXXXX".utf8CString
         let scratch = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        defer { removeTree(scratch) }
-        words = Array(words.dropFirst(2)) + ["--out", scratch] + keys.overrides.flatMap { ["--set", $0] } + (parallel.jobs.map { ["--jobs", "\($0)"] } ?? [])
+        defer { if !keep { removeTree(scratch) } }
+        words =
+            Array(words.dropFirst(2)) + ["--out", scratch] + (keep ? [] : ["--quiet-output"]) + keys.overrides.flatMap { ["--set", $0] }
+            + (parallel.jobs.map { ["--jobs", "\($0)"] } ?? [])
         let rerun = try CompareCommand.parse(words)
         try rerun.run()
         let before = try Self.runsByAlgorithm(readTextFile("\(baseline)/runs.csv"))
@@ -89,6 +94,7 @@ struct CheckCommand: ParsableCommand {
             }
         }
         print("")
+        if keep { print("the re-run's outputs are kept in \(scratch)/") }
         if regressions.isEmpty {
             print("check \(baseline): ok, \(compared) metric(s) within \(decimal(limit * 100, 1))% of the baseline (or not significantly worse)")
             return

@@ -25,8 +25,14 @@ struct CompareCommand: ParsableCommand {
 
     @OptionGroup var parallel: Parallelism
 
-    @Option(name: .long, help: "Output directory (default: Results/<scenario name>/).")
-    var out: String?
+    @OptionGroup var output: OutputOptions
+
+    @Flag(name: .long, help: "Write the committed baseline: Results/<scenario name>/ unless --out, replacing what is there.")
+    var baseline = false
+
+    /// Set by `check`, which re-runs into a scratch folder it deletes: no "wrote" line.
+    @Flag(name: .customLong("quiet-output"), help: .hidden)
+    var quietOutput = false
 
     @OptionGroup var keys: KeyOverrides
 
@@ -52,7 +58,8 @@ struct CompareCommand: ParsableCommand {
                 models.append(try loader.model(overrides: ["balancer.algorithm=\(name)"], seed: base.seed &+ UInt64(k)))
             }
         }
-        let directory = out ?? "Results/\(base.name)"
+        let directory = try output.prepare(
+            default: baseline ? "Results/\(base.name)" : "\(OutputOptions.scratchRoot)/\(base.name)", files: Self.files, replacingBaseline: baseline)
         let firstSeed = base.seed
         let results = Experiment.run(models, jobs: parallel.jobs ?? defaultJobs(), label: "compare") { i, model in
             // The first seed of each algorithm also keeps its time series, for the notebooks.
@@ -68,6 +75,11 @@ struct CompareCommand: ParsableCommand {
         try writeFile(commandRecord(loader: loader), to: "\(directory)/command.txt")
         printRanking(groups: groups, scenario: base.name, directory: directory)
     }
+
+    /// What `compare` writes (and removes first when an earlier run left it).
+    static let files = [
+        "runs.csv", "compare.csv", "cdf.csv", "first-seed-backends.csv", "first-seed-health.csv", "first-seed-timeseries.csv", "command.txt",
+    ]
 
     /// What `lbsim check` re-runs: this command line and the scenario's hash.
     func commandRecord(loader: ScenarioLoader) -> String {
@@ -127,6 +139,7 @@ struct CompareCommand: ParsableCommand {
                 "\(i + 1)".padded(4) + entry.name.padded(24) + cell("latency_p99_ms").padded(30) + cell("latency_mean_ms").padded(30)
                     + decimal(throughput.mean, 1).padded(14) + decimal(failed.mean, 1))
         }
+        guard !quietOutput else { return }
         print("\nwrote \(directory)/compare.csv, runs.csv, cdf.csv, first-seed-backends.csv, first-seed-health.csv, first-seed-timeseries.csv, command.txt")
     }
 }

@@ -15,8 +15,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Seed (default: the file's seed).")
     var seed: UInt64?
 
-    @Option(name: .long, help: "Output directory (default: Results/<scenario name>/).")
-    var out: String?
+    @OptionGroup var output: OutputOptions
 
     @OptionGroup var keys: KeyOverrides
 
@@ -26,7 +25,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let model = try ScenarioLoader(file: scenario, overrides: keys.overrides).model(seed: seed)
         for warning in model.warnings { printError("warning: \(warning)") }
-        let directory = out ?? "Results/\(model.name)"
+        let directory = try output.prepare(default: "\(OutputOptions.scratchRoot)/\(model.name)", files: Self.files)
 
         let requestsFile = noRequestsCSV ? nil : try openStreaming("\(directory)/requests.csv")
         let timeseriesFile = try openStreaming("\(directory)/timeseries.csv")
@@ -58,6 +57,9 @@ struct RunCommand: ParsableCommand {
             "engine: \(result.totals.events) events in \(decimal(wall, 2)) s wall, event loop \(decimal(loop, 2)) s (\(decimal(Double(result.totals.events) / max(loop, 1e-9) / 1e6, 2))M events/s)"
         )
     }
+
+    /// What `run` writes (and removes first when an earlier run left it).
+    static let files = ["summary.csv", "backends.csv", "health.csv", "timeseries.csv", "balancers.csv", "requests.csv"]
 
     func openStreaming(_ path: String) throws -> StreamingFile {
         do {

@@ -22,8 +22,7 @@ struct SweepCommand: ParsableCommand {
 
     @OptionGroup var parallel: Parallelism
 
-    @Option(name: .long, help: "Output directory (default: Results/<scenario name>-sweep/).")
-    var out: String?
+    @OptionGroup var output: OutputOptions
 
     @OptionGroup var keys: KeyOverrides
 
@@ -54,7 +53,7 @@ struct SweepCommand: ParsableCommand {
         }
         let results = Experiment.run(models, jobs: parallel.jobs ?? defaultJobs(), label: "sweep")
         let rows = zip(indices, results).map { (i, result) in plan.runRow(i, summary: result.summaryRow) }
-        let directory = out ?? "Results/\(base.name)-sweep"
+        let directory = try output.prepare(default: "\(OutputOptions.scratchRoot)/\(base.name)-sweep", files: ["runs.csv", "compare.csv", "shard.txt"])
         if let slice {
             try writeFile(plan.runsHeader + "\n" + rows.map { $0 + "\n" }.joined(), to: "\(directory)/runs.csv")
             try writeFile(

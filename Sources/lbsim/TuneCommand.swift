@@ -23,8 +23,7 @@ struct TuneCommand: ParsableCommand {
     @Option(name: .long, help: "Seeds per setting (default 1).")
     var seeds = 1
 
-    @Option(name: .long, help: "Output directory (default: Results/<scenario name>-tune/).")
-    var out: String?
+    @OptionGroup var output: OutputOptions
 
     @OptionGroup var parallel: Parallelism
 
@@ -114,7 +113,7 @@ struct TuneCommand: ParsableCommand {
                 mean(metrics.map { Double($0.probes) }),
             ]
         }
-        let directory = out ?? "Results/\(base.name)-tune"
+        let directory = try output.prepare(default: "\(OutputOptions.scratchRoot)/\(base.name)-tune", files: ["tune.csv"])
         let rows = settings.map { s in
             ([csvField(s.inter), s.fall, s.rise] + s.values.enumerated().map { i, v in decimal(v, i < 3 ? 3 : 2) }).joined(separator: ",")
         }

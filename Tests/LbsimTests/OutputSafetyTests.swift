@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+/// Outputs are safe (issue 18 §1): a scratch folder by default, baselines not overwritten
+/// without --force, no stale files of an earlier run beside new ones, check quiet about the
+/// folder it deletes.
+@Suite struct OutputSafetyTests {
+    static let scenario = LbsimBinary.packageRoot.appendingPathComponent("Scenarios/homogeneous-baseline.yaml").path
+    static let short = ["--set", "duration=20s", "--set", "warmup=2s"]
+
+    @Test func runWritesToTheScratchFolderByDefault() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try LbsimBinary.run(["run", Self.scenario, "--no-requests-csv"] + Self.short, in: dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("lbsim-out/homogeneous-baseline/summary.csv").path))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("Results").path))
+        #expect(run.stdout.contains("wrote lbsim-out/homogeneous-baseline/summary.csv"))
+    }
+
+    @Test func aBaselineIsNotOverwrittenWithoutForce() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let baseline = dir.appendingPathComponent("base").path
+        let compare = ["compare", Self.scenario, "--algorithms", "p2c", "--seeds", "2"] + Self.short
+        #expect(try LbsimBinary.run(compare + ["--out", baseline]).status == 0)
+        let record = try String(contentsOfFile: baseline + "/command.txt", encoding: .utf8)
+        for command in [compare + ["--seeds", "3"], ["run", Self.scenario] + Self.short] {
+            let again = try LbsimBinary.run(command + ["--out", baseline])
+            #expect(again.status == 2, "\(command[0])")
+            #expect(again.stderr.contains("holds a baseline (command.txt)"), "\(again.stderr)")
+            #expect(again.stderr.contains("--force"))
+        }
+        #expect(try String(contentsOfFile: baseline + "/command.txt", encoding: .utf8) == record)
+        let forced = try LbsimBinary.run(compare + ["--seeds", "3", "--out", baseline, "--force"])
+        #expect(forced.status == 0)
+        #expect(try String(contentsOfFile: baseline + "/command.txt", encoding: .utf8).contains("--seeds 3"))
+    }
+
+    @Test func aRunRemovesItsOwnFilesFromAnEarlierRunOnly() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out")
+        #expect(try LbsimBinary.run(["run", Self.scenario, "--seed", "7", "--out", out.path] + Self.short).status == 0)
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("requests.csv").path))
+        try "mine\n".write(to: out.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
+        #expect(try LbsimBinary.run(["run", Self.scenario, "--seed", "8", "--no-requests-csv", "--out", out.path] + Self.short).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("requests.csv").path), "seed 7's requests beside seed 8's summary")
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("notes.txt").path))
+    }
+
+    @Test func checkDoesNotPrintTheFolderItDeletes() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let baseline = dir.appendingPathComponent("base").path
+        #expect(try LbsimBinary.run(["compare", Self.scenario, "--algorithms", "p2c", "--seeds", "2", "--out", baseline] + Self.short).status == 0)
+        let check = try LbsimBinary.run(["check", baseline])
+        #expect(check.status == 0)
+        #expect(!check.stdout.contains("lbsim-check-"), "\(check.stdout)")
+        let kept = try LbsimBinary.run(["check", baseline, "--keep"])
+        #expect(kept.status == 0)
+        let line = kept.stdout.split(separator: "\n").first { $0.contains("kept in") }
+        let path = line.map { String($0.split(separator: " ").last!.dropLast()) } ?? ""
+        #expect(FileManager.default.fileExists(atPath: path + "/runs.csv"), "\(kept.stdout)")
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
