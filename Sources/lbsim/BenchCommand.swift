@@ -14,16 +14,16 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure nanoseconds per pick for every algorithm (build with -c release)."
     )
 
-    @Option(name: .long, help: "Comma-separated pool sizes.")
+    @Option(name: .long, parsing: .unconditional, help: "Comma-separated pool sizes.")
     var backends = "10,100,10000"
 
-    @Option(name: .long, help: "Measured picks per algorithm and size.")
+    @Option(name: .long, parsing: .unconditional, help: "Measured picks per algorithm and size.")
     var picks = 2_000_000
 
-    @Option(name: .long, help: "Measurements per cell; the fastest is reported (filters out scheduler noise).")
+    @Option(name: .long, parsing: .unconditional, help: "Measurements per cell; the fastest is reported (filters out scheduler noise).")
     var repeats = 3
 
-    @Option(name: .long, help: "Requests kept in flight while picking.")
+    @Option(name: .long, parsing: .unconditional, help: "Requests kept in flight while picking.")
     var inFlight = 64
 
     @Option(name: .long, help: "Comma-separated algorithm labels to run (default: all), e.g. p2c,consistent_hash/maglev.")

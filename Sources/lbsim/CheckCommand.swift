@@ -21,7 +21,7 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .long, help: "Relative worsening allowed before a difference counts (default 5%).")
     var tolerance = "5%"
 
-    @Option(name: .long, help: "Welch one-sided significance level (default 0.05).")
+    @Option(name: .long, parsing: .unconditional, help: "Welch one-sided significance level (default 0.05).")
     var alpha = 0.05
 
     @OptionGroup var keys: KeyOverrides
@@ -30,6 +30,10 @@ struct CheckCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Keep the re-run's outputs (in a temporary folder, whose path is printed).")
     var keep = false
+
+    func validate() throws {
+        guard alpha > 0 && alpha < 1 else { throw ValidationError("--alpha must be a significance level between 0 and 1, not \(alpha)") }
+    }
 
     /// The metrics a regression is judged on: tails and centre of latency, throughput, errors.
     static let checked = ["latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "throughput_rps", "failed"]

@@ -20,7 +20,7 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "Algorithms, comma-separated (default: the scenario's).")
     var algorithms: String?
 
-    @Option(name: .long, help: "Seeds per algorithm: the scenario's seed, seed+1, … (default 10).")
+    @Option(name: .long, parsing: .unconditional, help: "Seeds per algorithm: the scenario's seed, seed+1, … (default 10).")
     var seeds: Int = 10
 
     @OptionGroup var parallel: Parallelism

@@ -18,10 +18,10 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "Directory for picks.csv and health.csv.")
     var out = "lbsim-out/core-demo"
 
-    @Option(name: .long, help: "Requests per algorithm.")
+    @Option(name: .long, parsing: .unconditional, help: "Requests per algorithm.")
     var requests = 100_000
 
-    @Option(name: .long, help: "Seed (default: the file's seed).")
+    @Option(name: .long, parsing: .unconditional, help: "Seed (default: the file's seed).")
     var seed: UInt64?
 
     func validate() throws {

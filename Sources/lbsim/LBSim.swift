@@ -71,8 +71,9 @@ struct StandardError: TextOutputStream {
 
 /// Reads a whole text file, or throws an input error naming it.
 func readTextFile(_ path: String) throws -> String {
-    guard let text = readWholeFile(path) else {
-        throw InputError("cannot read \(path): \(String(cString: strerror(errno)))")
+    do {
+        return try readTextInput(path)
+    } catch {
+        throw InputError(error.description)
     }
-    return text
 }

@@ -12,7 +12,7 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "Scenario file (YAML).")
     var scenario: String
 
-    @Option(name: .long, help: "Seed (default: the file's seed).")
+    @Option(name: .long, parsing: .unconditional, help: "Seed (default: the file's seed).")
     var seed: UInt64?
 
     @OptionGroup var output: OutputOptions

@@ -13,7 +13,7 @@ struct KeyOverrides: ParsableArguments {
 
 /// `--jobs N`: how many runs at once, in the commands that run many.
 struct Parallelism: ParsableArguments {
-    @Option(name: .long, help: "Runs at once (default: the number of cores). Results do not depend on it.")
+    @Option(name: .long, parsing: .unconditional, help: "Runs at once (default: the number of cores). Results do not depend on it.")
     var jobs: Int?
 
     func validate() throws {

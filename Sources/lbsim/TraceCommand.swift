@@ -52,7 +52,12 @@ struct TraceImportCommand: ParsableCommand {
             guard parts.count == 2 else { throw InputError("--name takes LOG_NAME=SCENARIO_NAME, got '\(pair)'") }
             names[String(parts[0])] = String(parts[1])
         }
-        let (trace, problems) = TraceImport.parse(try readTextFile(file), format: kind, shift: shiftValue, failTimeout: timeout, names: names)
+        let text = try readTextFile(file)
+        let (trace, problems) = TraceImport.parse(text, format: kind, shift: shiftValue, failTimeout: timeout, names: names)
+        let lines = text.split(whereSeparator: \.isNewline).filter { !$0.allSatisfy(\.isWhitespace) }.count
+        if trace.entries.isEmpty && problems.count >= lines {
+            throw InputError(noLineMatches(text, format: kind, problems: problems, shift: shiftValue, failTimeout: timeout))
+        }
         reportProblems(problems, file: file)
         if let out {
             try writeFile(trace.stateCSV, to: out)
@@ -60,6 +65,24 @@ struct TraceImportCommand: ParsableCommand {
         } else {
             print(trace.stateCSV, terminator: "")
         }
+    }
+}
+
+extension TraceImportCommand {
+    /// Why nothing was imported: no line is of the format asked for. When the lines are of the
+    /// other format, says so.
+    func noLineMatches(
+        _ text: String, format: TraceImport.Format, problems: [FailureTrace.Problem], shift: Duration, failTimeout: Duration
+    ) -> String {
+        let other: TraceImport.Format = format == .haproxy ? .nginx : .haproxy
+        let (otherTrace, _) = TraceImport.parse(text, format: other, shift: shift, failTimeout: failTimeout, names: [:])
+        let what = format == .haproxy ? "a HAProxy health-check log line" : "an nginx upstream error-log line"
+        var message = "\(file): no line is \(what)"
+        if let first = problems.first { message += " (line \(first.line): \(first.reason))" }
+        if !otherTrace.entries.isEmpty {
+            message += "; its lines read as --format \(other.rawValue) (\(otherTrace.entries.count) state change(s)): try that"
+        }
+        return message
     }
 }
 

@@ -20,7 +20,7 @@ struct TuneCommand: ParsableCommand {
     @Option(name: .long, help: "inter=1s,2s,5s | fall=1..5 | rise=1,2,3 (repeatable; a missing key keeps the scenario's value).")
     var grid: [String] = []
 
-    @Option(name: .long, help: "Seeds per setting (default 1).")
+    @Option(name: .long, parsing: .unconditional, help: "Seeds per setting (default 1).")
     var seeds = 1
 
     @OptionGroup var output: OutputOptions
@@ -29,10 +29,10 @@ struct TuneCommand: ParsableCommand {
 
     @OptionGroup var keys: KeyOverrides
 
-    @Option(name: .customLong("max-false-downs"), help: "Objective: at most this many false downs (mean over seeds).")
+    @Option(name: .customLong("max-false-downs"), parsing: .unconditional, help: "Objective: at most this many false downs (mean over seeds).")
     var maxFalseDowns: Double?
 
-    @Option(name: .customLong("max-flaps"), help: "Objective: at most this many flaps.")
+    @Option(name: .customLong("max-flaps"), parsing: .unconditional, help: "Objective: at most this many flaps.")
     var maxFlaps: Double?
 
     @Option(name: .long, help: "Objective: the tune.csv column to minimize (e.g. failed, detect_mean_s).")
@@ -42,6 +42,9 @@ struct TuneCommand: ParsableCommand {
 
     func validate() throws {
         guard seeds >= 1 && seeds <= 1000 else { throw ValidationError("--seeds must be within 1…1000") }
+        for (flag, value) in [("--max-false-downs", maxFalseDowns), ("--max-flaps", maxFlaps)] {
+            if let value, !(value >= 0) { throw ValidationError("\(flag) must be 0 or more, not \(value)") }
+        }
         if let minimize, !Self.columns.contains(minimize) {
             throw ValidationError("--minimize must be one of \(Self.columns.joined(separator: ", "))")
         }

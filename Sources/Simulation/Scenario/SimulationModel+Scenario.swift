@@ -51,8 +51,9 @@ extension SimulationModel {
             if let source = client.replaySource {
                 let slash = file.lastIndex(of: "/")
                 let path = source.path.hasPrefix("/") || slash == nil ? source.path : String(file[...slash!]) + source.path
-                guard let text = readWholeFile(path) else {
-                    throw UnsupportedScenarioError(description: "\(file): clients '\(client.name)': cannot read the trace \(path)")
+                let text: String
+                do { text = try readTextInput(path) } catch {
+                    throw UnsupportedScenarioError(description: "\(file): clients '\(client.name)': the trace: \(error.description)")
                 }
                 let replay = RequestReplay.parse(text, format: source.format, speed: source.speed)
                 if !replay.problems.isEmpty {

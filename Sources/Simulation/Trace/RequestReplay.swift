@@ -180,6 +180,69 @@ public struct RequestReplay: Sendable {
 import Glibc
 #endif
 
+/// Why a file is not text lbsim can read, said about the file: what it is (a directory, an
+/// empty file, binary data), never its raw bytes (a control character printed to a terminal
+/// can do anything).
+public struct TextInputError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// A whole text file: a regular, non-empty file of UTF-8 text without control characters
+/// other than tab, CR and LF. Anything else is a `TextInputError` naming the file and what
+/// it is, with the first offending byte escaped and located (line, column).
+public func readTextInput(_ path: String) throws(TextInputError) -> String {
+    var info = stat()
+    guard stat(path, &info) == 0 else { throw TextInputError(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+    switch info.st_mode & S_IFMT {
+    case S_IFREG: break
+    case S_IFDIR: throw TextInputError(description: "\(path) is a directory, not a file")
+    default: throw TextInputError(description: "\(path) is not a regular file")
+    }
+    guard let bytes = readWholeBytes(path) else {
+        throw TextInputError(description: "cannot read \(path): \(String(cString: strerror(errno)))")
+    }
+    guard !bytes.isEmpty else { throw TextInputError(description: "\(path) is empty") }
+    var line = 1
+    var column = 1
+    for (offset, byte) in bytes.enumerated() {
+        if byte == 10 {
+            line += 1
+            column = 1
+            continue
+        }
+        if byte < 32 && byte != 9 && byte != 13 || byte == 127 {
+            throw TextInputError(
+                description: "\(path) is not a text file: byte \(escapedByte(byte)) at line \(line), column \(column) (offset \(offset))")
+        }
+        column += 1
+    }
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+        let valid = String(decoding: bytes, as: UTF8.self).unicodeScalars.prefix { $0 != "\u{FFFD}" }.map { String($0) }.joined().utf8.count
+        throw TextInputError(
+            description: "\(path) is not UTF-8 text: byte \(escapedByte(bytes[min(valid, bytes.count - 1)])) at offset \(valid)")
+    }
+    return text
+}
+
+/// A byte as the message shows it: `0x00`, never the byte itself.
+func escapedByte(_ byte: UInt8) -> String {
+    "0x" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+}
+
+/// A whole file's bytes, or nil when it cannot be read (`errno` says why).
+func readWholeBytes(_ path: String) -> [UInt8]? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = fread(&chunk, 1, chunk.count, file)
+        if n <= 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return bytes
+}
+
 /// A whole file as text, or nil when it cannot be read (`errno` says why).
 public func readWholeFile(_ path: String) -> String? {
     guard let file = fopen(path, "r") else { return nil }
