@@ -2,6 +2,10 @@ import ArgumentParser
 import Balancing
 import Simulation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `lbsim run SCENARIO`: one simulation, a summary table, and CSV files.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,9 +26,18 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("no-requests-csv"), help: "Do not write requests.csv (one row per request).")
     var noRequestsCSV = false
 
+    @Flag(name: .long, help: "Run even when the estimate is beyond 50M requests (lbsim validate prints the estimate).")
+    var yes = false
+
     func run() throws {
         let model = try ScenarioLoader(file: scenario, overrides: keys.overrides).model(seed: seed)
         for warning in model.warnings { printError("warning: \(warning)") }
+        let estimate = RunEstimate(model)
+        if !yes && !(estimate.requests <= RunEstimate.confirmAbove) {
+            throw InputError(
+                "\(scenario): this run is big: \(estimate.summary) (beyond \(RunEstimate.count(RunEstimate.confirmAbove)) requests). "
+                    + "Check the rates and the duration, or pass --yes to run it")
+        }
         let directory = try output.prepare(default: "\(OutputOptions.scratchRoot)/\(model.name)", files: Self.files)
 
         let requestsFile = noRequestsCSV ? nil : try openStreaming("\(directory)/requests.csv")
@@ -33,10 +46,15 @@ struct RunCommand: ParsableCommand {
         let started = clock.now
         var loopStart = started
         var loopEnd = started
+        // A progress line on a terminal when the run will take more than a few seconds.
+        let progress = estimate.seconds > 3 && isatty(2) == 1 ? RunProgress(duration: model.duration) : nil
         let result = Simulator.run(model, requestsFile: requestsFile, timeseriesFile: timeseriesFile) { phase in
             switch phase {
             case .built: loopStart = clock.now
-            case .eventLoopDone: loopEnd = clock.now
+            case .simulated(let t): progress?.update(t)
+            case .eventLoopDone:
+                loopEnd = clock.now
+                progress?.finish()
             }
         }
         let wall = (clock.now - started).secondsValue
@@ -99,4 +117,32 @@ struct RunCommand: ParsableCommand {
         let balancersFile = r.balancer == nil ? "" : ", balancers.csv"
         print("\nwrote \(directory)/summary.csv, backends.csv, health.csv, timeseries.csv\(balancersFile)\(noRequestsCSV ? "" : ", requests.csv")")
     }
+}
+
+/// `run`'s progress line on stderr: simulated time reached, wall time, the time left at the
+/// rate so far. At most a few updates a second.
+final class RunProgress {
+    let duration: Double
+    let started = ContinuousClock.now
+    var shown = ContinuousClock.now
+
+    init(duration: Duration) { self.duration = Double(duration.nanoseconds) / 1e9 }
+
+    func update(_ simulated: Instant) {
+        let now = ContinuousClock.now
+        guard (now - shown).secondsValue >= 0.25 else { return }
+        shown = now
+        let t = Double(simulated.nanoseconds) / 1e9
+        let elapsed = (now - started).secondsValue
+        let left = t > 0 ? elapsed / t * max(0, duration - t) : 0
+        printErrorInPlace(
+            "\rrun: \(decimal(t, 0)) of \(decimal(duration, 0)) s simulated, \(decimal(elapsed, 1)) s elapsed, about \(decimal(left, 1)) s left   ")
+    }
+
+    func finish() { printErrorInPlace("\n") }
+}
+
+func printErrorInPlace(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = write(2, &bytes, bytes.count)
 }

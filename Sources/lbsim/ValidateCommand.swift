@@ -27,8 +27,10 @@ struct ValidateCommand: ParsableCommand {
                 if case .mapping(let mapping) = root, mapping["duration"] != nil || mapping["clients"] != nil {
                     let scenario = try decoder.decode(Scenario.self, from: root)
                     let model = try SimulationModel(scenario: scenario, file: file)
+                    let estimate = RunEstimate(model)
                     print(
-                        "\(file): ok (scenario \(model.name), \(model.balancer.algorithm.rawValue), \(model.backends.count) backends, \(model.clients.count) client groups)"
+                        "\(file): ok (scenario \(model.name), \(model.balancer.algorithm.rawValue), \(model.backends.count) backends, \(model.clients.count) client groups); run estimate \(estimate.summary)"
+                            + (estimate.requests <= RunEstimate.confirmAbove ? "" : " (lbsim run wants --yes)")
                     )
                 } else if case .mapping(let mapping) = root, mapping["listen"] != nil {
                     let proxy = try decoder.decode(ProxyConfiguration.self, from: root)
@@ -44,6 +46,9 @@ struct ValidateCommand: ParsableCommand {
                 failed = true
             } catch let error as UnsupportedScenarioError {
                 printError(error.description)
+                failed = true
+            } catch let error as InputError {
+                printError("lbsim: \(error.description)")
                 failed = true
             }
         }

@@ -68,3 +68,20 @@ import Testing
         #expect(!run.stderr.contains("Missing value"))
     }
 }
+
+/// A run's size is estimated from the scenario before it starts (issue 18 §2).
+@Suite struct RunEstimateCommandTests {
+    @Test func anAbsurdRateNeedsYesAndValidateShowsTheEstimate() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let big = ["--set", "clients[0].arrival.rate=1000000/s"]
+        let refused = try LbsimBinary.run(["run", "Scenarios/homogeneous-baseline.yaml", "--out", dir.path] + big)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("this run is big: ~120M requests"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--yes"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("summary.csv").path))
+        let validate = try LbsimBinary.run(["validate", "Scenarios/homogeneous-baseline.yaml"])
+        #expect(validate.status == 0)
+        #expect(validate.stdout.contains("run estimate ~33.6k requests"), "\(validate.stdout)")
+    }
+}

@@ -136,13 +136,16 @@ public struct Simulator {
         _ model: SimulationModel, requestsFile: StreamingFile?, timeseriesFile: StreamingFile?, phase: ((Phase) -> Void)?, drawingAhead: Bool
     ) -> RunResult {
         var engine = Engine(model: model, requestsFile: requestsFile, timeseriesFile: timeseriesFile, drawingAhead: drawingAhead)
+        engine.sampled = phase.map { phase in { phase(.simulated($0)) } }
         phase?(.built)
         engine.run()
         phase?(.eventLoopDone)
         return engine.result()
     }
 
-    public enum Phase: Sendable { case built, eventLoopDone }
+    /// `simulated(t)`: the simulated clock reached `t` (told at each time-series sample, so
+    /// only when a time-series file is written), for a progress line.
+    public enum Phase: Sendable { case built, simulated(Instant), eventLoopDone }
 
     /// A `Job`'s or a `serviceDone` event's flight field holds a request's slot (0 or more) or
     /// one of these two codes, compared directly on the service path: a health probe served
@@ -170,6 +173,8 @@ struct Engine {
     let model: SimulationModel
     let requestsFile: StreamingFile?
     let timeseriesFile: StreamingFile?
+    /// Told the simulated time at each time-series sample (`Simulator.Phase.simulated`).
+    var sampled: ((Instant) -> Void)?
     var balancerStream: RandomStream
     let arrivalStreams: [RandomStream]
     /// Their generators, valid while `arrivalStreams` holds the streams: reading a stream out
@@ -404,6 +409,7 @@ struct Engine {
             balancerDone(Int(flight), now: now)
         case .sample:
             writeSample(now: now)
+            sampled?(now)
             if now < end { queue.post(.sample, at: now + model.timeseriesInterval) }
         case .connectTimeout(let flight, let attempt):
             let f = Int(flight)
