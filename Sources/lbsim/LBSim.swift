@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfigFiles
 import Balancing
 import Simulation
 
@@ -27,8 +28,9 @@ struct LBSim: ParsableCommand {
             try command.run()
         } catch {
             // Bad input of every kind (file, scenario, trace, argument value): one line, exit 2.
-            if error is ConfigurationError || error is UnsupportedScenarioError || error is TraceError || error is InputError {
-                printError("lbsim: \(error)")
+            if error is ConfigurationError || error is ConfigurationErrors || error is UnsupportedScenarioError || error is TraceError || error is InputError {
+                // Several problems of a file: one line each, each with the prefix.
+                for line in "\(error)".split(separator: "\n") { printError("lbsim: \(line)") }
                 Glibc.exit(2)
             }
             let code = exitCode(for: error)

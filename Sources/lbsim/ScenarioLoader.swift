@@ -11,13 +11,22 @@ struct ScenarioLoader {
     let text: String
     let decoder: ConfigDecoder
     let root: Node
+    /// The file as written, and the user's `--set` overrides, to tell apart a problem of the
+    /// file from one an override made.
+    let fileRoot: Node
+    let userOverrides: [String]
 
     init(file: String, overrides: [String]) throws {
         self.file = file
         text = try readTextFile(file)
         decoder = ConfigDecoder(file: file)
-        var root = try decoder.parse(text)
-        for override in overrides { root = try Self.apply(override, to: root) }
+        fileRoot = try decoder.parse(text)
+        userOverrides = overrides
+        var root = fileRoot
+        for override in overrides {
+            if let note = ConfigOverrides.countNote(override, in: root) { printError("note: \(note)") }
+            root = try Self.apply(override, to: root)
+        }
         self.root = root
     }
 
@@ -32,11 +41,30 @@ struct ScenarioLoader {
 
     /// The model with `overrides` (`key.path=value`) applied and `seed`, when given.
     func model(overrides: [String] = [], seed: UInt64? = nil) throws -> SimulationModel {
+        do {
+            var model = try build(root, overrides)
+            if let seed { model.seed = seed }
+            return model
+        } catch {
+            throw blamingOverrides(error, extra: overrides)
+        }
+    }
+
+    private func build(_ root: Node, _ overrides: [String]) throws -> SimulationModel {
         var node = root
         for override in overrides { node = try Self.apply(override, to: node) }
-        var model = try SimulationModel(scenario: try decoder.decode(Scenario.self, from: node), file: file)
-        if let seed { model.seed = seed }
-        return model
+        return try SimulationModel(scenario: try decoder.decodeReportingAll(Scenario.self, from: node), file: file)
+    }
+
+    /// `error`, saying which `--set` caused it when the file alone loads: the override that
+    /// fails on its own, or all of them when only together they do.
+    private func blamingOverrides(_ error: any Error, extra: [String]) -> any Error {
+        guard !userOverrides.isEmpty, (try? build(fileRoot, extra)) != nil else { return error }
+        let culprits = userOverrides.filter { override in
+            (try? Self.apply(override, to: fileRoot)).map { (try? build($0, extra)) == nil } ?? true
+        }
+        let named = (culprits.isEmpty ? userOverrides : culprits).map { "--set \($0)" }.joined(separator: ", ")
+        return InputError("\(error) (because of \(named))")
     }
 
     /// A stable fingerprint of what the file says, recorded next to baselines: FNV-1a 64 over

@@ -25,7 +25,7 @@ struct ValidateCommand: ParsableCommand {
                 let decoder = ConfigDecoder(file: file)
                 let root = try decoder.parse(try readTextFile(file))
                 if case .mapping(let mapping) = root, mapping["duration"] != nil || mapping["clients"] != nil {
-                    let scenario = try decoder.decode(Scenario.self, from: root)
+                    let scenario = try decoder.decodeReportingAll(Scenario.self, from: root)
                     let model = try SimulationModel(scenario: scenario, file: file)
                     let estimate = RunEstimate(model)
                     print(
@@ -42,6 +42,9 @@ struct ValidateCommand: ParsableCommand {
                     print("\(file): ok (\(document.balancer.algorithm.rawValue), \(document.expandedBackends.count) backends)")
                 }
             } catch let error as ConfigurationError {
+                printError(error.description)
+                failed = true
+            } catch let error as ConfigurationErrors {
                 printError(error.description)
                 failed = true
             } catch let error as UnsupportedScenarioError {

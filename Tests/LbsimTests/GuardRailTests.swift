@@ -85,3 +85,64 @@ import Testing
         #expect(validate.stdout.contains("run estimate ~33.6k requests"), "\(validate.stdout)")
     }
 }
+
+/// Errors in files and overrides (issue 18 §2): all of a file's problems in one pass, no
+/// repeated prefix, an override's error blamed on it, count backends addressed by name.
+@Suite struct OverrideAndErrorTests {
+    @Test func everyProblemOfAFileIsReportedInOnePass() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("multi.yaml")
+        try """
+        name: t
+        duration: 10s
+        balancer:
+          algoritm: p2c
+          retries: lots
+        backends:
+          - { name: a, wieght: 2 }
+        clients:
+          - { name: u, arrival: { rate: 10/s } }
+
+        """.write(to: file, atomically: true, encoding: .utf8)
+        for command in [["run", file.path, "--out", dir.appendingPathComponent("o").path], ["validate", file.path]] {
+            let run = try LbsimBinary.run(command)
+            #expect(run.status == 2)
+            let lines = run.stderr.split(separator: "\n")
+            #expect(lines.count == 3, "\(run.stderr)")
+            #expect(run.stderr.contains("multi.yaml:4:3: balancer: unknown key 'algoritm'; did you mean 'algorithm'?"))
+            #expect(run.stderr.contains("multi.yaml:5:12: balancer.retries: expected an integer, found 'lots'"))
+            #expect(run.stderr.contains("multi.yaml:7:16: backends[0]: unknown key 'wieght'; did you mean 'weight'?"))
+        }
+    }
+
+    @Test func anOverridesErrorSaysTheOverrideCausedIt() throws {
+        let run = try LbsimBinary.run(["run", "Scenarios/crash-during-peak.yaml", "--set", "duration=1s", "--set", "seed=3"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("warmup: 60s is not shorter than duration (1s) (because of --set duration=1s)"), "\(run.stderr)")
+        let failure = try LbsimBinary.run(["run", "Scenarios/crash-during-peak.yaml", "--set", "failures[0].backend=nope"])
+        #expect(failure.stderr.contains("failures[0]: no backend named 'nope'"))
+        #expect(!failure.stderr.contains("failures[0]: failures[0]"))
+        #expect(failure.stderr.contains("(because of --set failures[0].backend=nope)"))
+    }
+
+    @Test func aCountBackendIsAddressedByItsName() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try LbsimBinary.run([
+            "run", "Scenarios/blue-green-switch.yaml", "--no-requests-csv", "--set", "backends.blue-2.weight=5", "--out", dir.path,
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let rows = try String(contentsOf: dir.appendingPathComponent("backends.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(rows[1].hasPrefix("blue-1,default,1,"))
+        #expect(rows[2].hasPrefix("blue-2,default,5,"))
+        #expect(rows[3].hasPrefix("blue-3,default,1,"))
+        let unknown = try LbsimBinary.run(["run", "Scenarios/blue-green-switch.yaml", "--set", "backends.purple.weight=5"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("no item named 'purple' (names: blue, green)"))
+        let all = try LbsimBinary.run([
+            "run", "Scenarios/blue-green-switch.yaml", "--no-requests-csv", "--set", "backends[0].weight=3", "--out", dir.path,
+        ])
+        #expect(all.stderr.contains("note: --set backends[0].weight=3 changes all 3 backends of 'blue' (count: 3)"), "\(all.stderr)")
+    }
+}

@@ -70,7 +70,8 @@ public struct Scenario: Decodable, Sendable {
         duration = try c.decode(Duration.self, forKey: .duration)
         try c.require(duration > .zero, .duration, "duration must be positive")
         warmup = try c.decodeIfPresent(Duration.self, forKey: .warmup) ?? warmup
-        try c.require(warmup < duration, .warmup, "warmup must be shorter than duration")
+        try c.require(
+            warmup < duration, .warmup, "\(formatSeconds(warmup.nanoseconds))s is not shorter than duration (\(formatSeconds(duration.nanoseconds))s)")
         mode = try c.decodeIfPresent(Mode.self, forKey: .mode) ?? mode
         balancer = try c.decodeIfPresent(BalancerConfiguration.self, forKey: .balancer) ?? balancer
         backends = try c.decode([ScenarioBackend].self, forKey: .backends)
@@ -105,7 +106,7 @@ public struct Scenario: Decodable, Sendable {
             guard let problem else { continue }
             var list = try c.nestedUnkeyedContainer(forKey: .failures)
             for _ in 0..<i { _ = try list.decode(Skip.self) }
-            throw DecodingError.dataCorruptedError(in: list, debugDescription: "failures[\(i)]: \(problem)")
+            throw DecodingError.dataCorruptedError(in: list, debugDescription: problem)
         }
         try c.require(poolNames.contains("default"), .backends, "no backend is in pool 'default', where requests no route matches go")
         for rule in balancer.routes where !poolNames.contains(rule.pool) {
