@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Balancing
 import Simulation
 
@@ -47,13 +48,15 @@ struct CheckCommand: ParsableCommand {
             guard let colon = line.firstIndex(of: ":") else { continue }
             fields[String(line[..<colon])] = String(line[line.index(after: colon)...]).trimmingSpaces
         }
-        guard let command = fields["command"], let scenario = fields["scenario"], let hash = fields["scenario_hash"] else {
+        guard let command = fields["command"], let recorded = fields["scenario"], let hash = fields["scenario_hash"] else {
             throw InputError("\(baseline)/command.txt lacks command, scenario or scenario_hash (write it with lbsim compare)")
         }
         var words = shellWords(command)
         guard words.count >= 3, words[0] == "lbsim", words[1] == "compare" else {
             throw InputError("\(baseline)/command.txt: only 'lbsim compare' baselines can be checked, got: \(command)")
         }
+        let scenario = Self.resolve(recorded, from: baseline)
+        if words[2] == recorded { words[2] = scenario }
         let current = try ScenarioLoader(file: scenario, overrides: [])
         guard current.hash == hash else {
             throw InputError(
@@ -106,6 +109,20 @@ struct CheckCommand: ParsableCommand {
         for line in regressions { print("REGRESSION " + line) }
         print("check \(baseline): \(regressions.count) regression(s)")
         throw ExitCode(1)
+    }
+
+    /// The scenario a baseline names, found from any directory: as written when it exists
+    /// from here, else relative to the baseline's folder or one of its parents (a committed
+    /// baseline names `Scenarios/x.yaml` from the repository root, two levels up).
+    static func resolve(_ path: String, from baseline: String) -> String {
+        guard !path.hasPrefix("/"), access(path, F_OK) != 0 else { return path }
+        var directory = baseline.hasPrefix("/") ? baseline : FileManager.default.currentDirectoryPath + "/" + baseline
+        while !directory.isEmpty && directory != "/" {
+            let candidate = directory + "/" + path
+            if access(candidate, F_OK) == 0 { return candidate }
+            directory = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
+        }
+        return path
     }
 
     /// runs.csv rows grouped by their algorithm column, in first-seen order.

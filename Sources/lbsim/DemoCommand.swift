@@ -3,6 +3,7 @@ import ArgumentParser
 import Balancing
 import Foundation
 import Simulation
+import Yams
 
 /// `lbsim demo`: the shared core on one pool, every algorithm, plus an outage under the
 /// configured active health check. A stand-in main job until the full simulator lands.
@@ -12,8 +13,12 @@ struct DemoCommand: ParsableCommand {
         abstract: "Run every balancing algorithm and the health checker on a bundled pool; print shares and write CSV."
     )
 
-    @Option(name: .long, help: "Scenario file whose balancer: and backends: sections to use.")
-    var config = "Scenarios/core-demo.yaml"
+    @Option(
+        name: .long,
+        help:
+            "A scenario or proxy file whose balancer: and backends: sections to use (its other keys are left alone; default: the bundled Scenarios/core-demo.yaml)."
+    )
+    var config: String?
 
     @Option(name: .long, help: "Directory for picks.csv and health.csv.")
     var out = "lbsim-out/core-demo"
@@ -29,7 +34,26 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
-        let document = try ConfigDecoder(file: config).decode(BalancerDocument.self, from: try readTextFile(config))
+        let file = config ?? "Scenarios/core-demo.yaml (bundled)"
+        let decoder = ConfigDecoder(file: file)
+        let root = try decoder.parse(config.map { try readTextFile($0) } ?? Self.bundledScenario)
+        // Only the sections the demo uses: a full scenario or proxy file is accepted as it is.
+        guard case .mapping(let mapping) = root else {
+            throw InputError("\(file): expected a mapping with balancer: and backends:")
+        }
+        var kept = Node.Mapping(mapping.filter { ["name", "seed", "balancer", "backends"].contains($0.key.string ?? "") })
+        // A backend's simulator or proxy keys (concurrency, pool, address…) are not the demo's.
+        if case .sequence(let list)? = kept["backends"] {
+            let core = Set(BackendConfiguration.CodingKeys.allCases.map(\.rawValue))
+            kept["backends"] = .sequence(
+                Node.Sequence(
+                    list.map { item in
+                        guard case .mapping(let entry) = item else { return item }
+                        return .mapping(Node.Mapping(entry.filter { core.contains($0.key.string ?? "") && $0.key.string != "address" }))
+                    }))
+        }
+        let document = try decoder.decode(BalancerDocument.self, from: .mapping(kept))
+        let config = file
         let seed = self.seed ?? document.seed
         let backends = document.expandedBackends
         print("lbsim demo: \(config) (seed \(seed)), \(backends.count) backends, \(requests) requests per algorithm")
@@ -132,4 +156,28 @@ func writeFile(_ text: String, to path: String) throws {
     } catch {
         throw InputError("cannot write \(path): \(error.localizedDescription)")
     }
+}
+
+extension DemoCommand {
+    /// `Scenarios/core-demo.yaml`, built in, so that `lbsim demo` runs from any directory (a
+    /// test holds it equal to the file).
+    static let bundledScenario = """
+        # Question: with one small pool, how does each algorithm split the traffic, and when does the
+        # active health check notice an outage?
+        # Look at: the share table (weighted_round_robin follows weights 3:3:1, round_robin ignores them,
+        # ip_hash is lumpy because 5000 clients sit behind only 50 NAT addresses), and the down/up times.
+        # Run: swift run lbsim demo   (this file is built in; writes lbsim-out/core-demo/picks.csv, health.csv)
+        name: core-demo
+        seed: 42
+        balancer:
+          algorithm: weighted_round_robin     # demo runs every algorithm; this one is the file's default
+          hash_on: header:X-User              # consistent_hash keys on the user, not the NAT address
+          affinity: { cookie: SERVERID }
+          health_check:
+            active: { interval: 2s, fall: 3, rise: 2 }
+        backends:
+          - { name: big, count: 2, weight: 3 }
+          - { name: small, weight: 1 }
+          - { name: spare, backup: true }
+        """
 }

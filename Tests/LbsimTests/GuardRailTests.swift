@@ -146,3 +146,38 @@ import Testing
         #expect(all.stderr.contains("note: --set backends[0].weight=3 changes all 3 backends of 'blue' (count: 3)"), "\(all.stderr)")
     }
 }
+
+/// Commands work from any directory (issue 18 §2).
+@Suite struct AnyDirectoryTests {
+    @Test func demoRunsAnywhereAndItsBundledScenarioIsTheFile() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bundled = try LbsimBinary.run(["demo", "--requests", "2000"], in: dir)
+        #expect(bundled.status == 0, "\(bundled.stderr)")
+        let file = try LbsimBinary.run([
+            "demo", "--requests", "2000", "--config", "Scenarios/core-demo.yaml", "--out", dir.appendingPathComponent("from-file").path,
+        ])
+        #expect(file.status == 0)
+        let a = try String(contentsOf: dir.appendingPathComponent("lbsim-out/core-demo/picks.csv"), encoding: .utf8)
+        let b = try String(contentsOf: dir.appendingPathComponent("from-file/picks.csv"), encoding: .utf8)
+        #expect(a == b, "the bundled core-demo differs from Scenarios/core-demo.yaml")
+    }
+
+    @Test func demoTakesTheSectionsOfAnyScenarioOrProxyFile() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for config in ["Scenarios/homogeneous-baseline.yaml", "Scenarios/proxy-l7.yaml"] {
+            let run = try LbsimBinary.run(["demo", "--requests", "500", "--config", config, "--out", dir.path])
+            #expect(run.status == 0, "\(config): \(run.stderr)")
+        }
+    }
+
+    @Test func checkFindsTheScenarioFromAnyDirectory() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let baseline = LbsimBinary.packageRoot.appendingPathComponent("Results/homogeneous-baseline").path
+        let run = try LbsimBinary.run(["check", baseline, "--set", "duration=20s"], in: dir)
+        #expect(!run.stderr.contains("cannot read Scenarios/"), "\(run.stderr)")
+        #expect(run.stdout.contains("check \(baseline):"), "\(run.stdout)")
+    }
+}
