@@ -127,20 +127,30 @@ struct CompareCommand: ParsableCommand {
             .sorted { higher ? $0.rank.mean > $1.rank.mean : $0.rank.mean < $1.rank.mean }
         print("\(scenario): \(groups.count) algorithm(s) × \(seeds) seed(s), ranked by \(rankBy) (\(higher ? "higher" : "lower") is better), 95% intervals")
         print("")
-        print("#".padded(4) + "algorithm".padded(24) + "p99 ms [95% CI]".padded(30) + "mean ms [95% CI]".padded(30) + "throughput/s".padded(14) + "failed")
-        for (i, entry) in ranked.enumerated() {
-            func cell(_ metric: String) -> String {
-                let m = MeanInterval(Experiment.values(metric, in: entry.group.summaries))
-                return "\(decimal(m.mean, 2)) [\(decimal(m.low, 2)), \(decimal(m.high, 2))]"
-            }
-            let throughput = MeanInterval(Experiment.values("throughput_rps", in: entry.group.summaries))
-            let failed = MeanInterval(Experiment.values("failed", in: entry.group.summaries))
-            print(
-                "\(i + 1)".padded(4) + entry.name.padded(24) + cell("latency_p99_ms").padded(30) + cell("latency_mean_ms").padded(30)
-                    + decimal(throughput.mean, 1).padded(14) + decimal(failed.mean, 1))
-        }
+        printResultTable(ranked.map { (label: $0.name, summaries: $0.group.summaries) }, labelHeader: "algorithm", numbered: true)
         guard !quietOutput else { return }
         print("\nwrote \(directory)/compare.csv, runs.csv, cdf.csv, first-seed-backends.csv, first-seed-health.csv, first-seed-timeseries.csv, command.txt")
+    }
+}
+
+/// The table `compare` and `sweep` print: per row (an algorithm, a grid point), p99 and mean
+/// latency with their 95% intervals over the seeds (`n/a` with one seed: no interval can be
+/// had from one value), mean throughput and mean failed requests.
+func printResultTable(_ rows: [(label: String, summaries: [String])], labelHeader: String, numbered: Bool) {
+    let width = max(24, (rows.map(\.label.count).max() ?? 0) + 2)
+    print(
+        (numbered ? "#".padded(4) : "") + labelHeader.padded(width) + "p99 ms [95% CI]".padded(30) + "mean ms [95% CI]".padded(30) + "throughput/s".padded(14)
+            + "failed")
+    for (i, row) in rows.enumerated() {
+        func cell(_ metric: String) -> String {
+            let m = MeanInterval(Experiment.values(metric, in: row.summaries))
+            return m.count < 2 ? "\(decimal(m.mean, 2)) [n/a]" : "\(decimal(m.mean, 2)) [\(decimal(m.low, 2)), \(decimal(m.high, 2))]"
+        }
+        let throughput = MeanInterval(Experiment.values("throughput_rps", in: row.summaries))
+        let failed = MeanInterval(Experiment.values("failed", in: row.summaries))
+        print(
+            (numbered ? "\(i + 1)".padded(4) : "") + row.label.padded(width) + cell("latency_p99_ms").padded(30) + cell("latency_mean_ms").padded(30)
+                + decimal(throughput.mean, 1).padded(14) + decimal(failed.mean, 1))
     }
 }
 

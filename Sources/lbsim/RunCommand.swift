@@ -92,9 +92,27 @@ struct RunCommand: ParsableCommand {
         print(
             "\(m.name): \(m.balancer.algorithm.rawValue), seed \(m.seed), \(formatSeconds(m.duration.nanoseconds))s simulated (warm-up \(formatSeconds(m.warmup.nanoseconds))s), \(m.backends.count) backends"
         )
+        let warmup = formatSeconds(m.warmup.nanoseconds), end = formatSeconds(m.duration.nanoseconds)
+        let window = formatSeconds((m.duration - m.warmup).nanoseconds)
         print(
-            "requests \(r.totals.requests)  completed \(r.totals.completed)  failed \(r.totals.failed)  retried \(r.totals.retried)  throughput \(decimal(r.throughput, 1))/s"
+            "requests \(r.totals.requests)  completed \(r.totals.completed)  failed \(r.totals.failed)  retried \(r.totals.retried)   (arrived from \(warmup)s to \(end)s; \(r.warmupRequests) warm-up requests left out)"
         )
+        print(
+            "throughput \(decimal(r.throughput, 1))/s   (their responses per second of the \(window)s window; answered by the drain's end, \(decimal(r.drainSeconds, 1))s after \(end)s)"
+        )
+        if let offered = m.offeredRate {
+            let capacity = m.capacity
+            let load = capacity > 0 && capacity.isFinite ? offered / capacity : 0
+            if load > 1 {
+                print(
+                    "OVERLOAD: offered \(decimal(offered, 1))/s is above the capacity of the non-backup backends, about \(decimal(capacity, 1))/s (\(decimal(load * 100, 0))%): queues grow until \(end)s; the drain took \(decimal(r.drainSeconds, 1))s"
+                )
+            } else if capacity.isFinite {
+                print(
+                    "offered \(decimal(offered, 1))/s of a capacity of about \(decimal(capacity, 1))/s (\(decimal(load * 100, 0))% load; workers / mean service time, non-backup backends)"
+                )
+            }
+        }
         print(
             "latency ms  mean \(decimal(r.latencyMeanMilliseconds, 3))  p50 \(decimal(r.latencyPercentileMilliseconds(50), 3))  p90 \(decimal(r.latencyPercentileMilliseconds(90), 3))  p99 \(decimal(r.latencyPercentileMilliseconds(99), 3))  p99.9 \(decimal(r.latencyPercentileMilliseconds(99.9), 3))  max \(decimal(r.latencyMaxMilliseconds, 3))"
         )
@@ -109,6 +127,7 @@ struct RunCommand: ParsableCommand {
                     + decimal(b.meanQueue, 2).padded(9) + decimal(b.latencyMeanMilliseconds, 2).padded(10) + decimal(b.latencyP99Milliseconds, 2).padded(10)
                     + decimal(b.timeDownSeconds, 1))
         }
+        print("(failed: attempts that failed on that backend; a retried request counts on each backend it failed on)")
         if let lb = r.balancer {
             print(
                 "\nbalancer: \(lb.workers) worker(s) \(decimal(lb.busyFraction * 100, 1))% busy, queue mean \(decimal(lb.meanQueue, 2)), wait mean \(decimal(lb.waitMeanMilliseconds, 3)) ms max \(decimal(lb.waitMaxMilliseconds, 3)) ms; \(lb.connections) new connections, TLS handshakes \(lb.fullHandshakes) full / \(lb.resumedHandshakes) resumed"

@@ -63,7 +63,15 @@ struct SweepCommand: ParsableCommand {
             print("\(base.name): shard \(slice.index)/\(slice.count), \(indices.count) of \(plan.count) runs; join with: lbsim merge DIR… --out DIR")
         } else {
             try plan.write(scenario: base.name, rows: rows, to: directory)
-            print("\(base.name): \(plan.pointCount) grid point(s) × \(seeds) seed(s) = \(plan.count) runs")
+            print("\(base.name): \(plan.pointCount) grid point(s) × \(seeds) seed(s) = \(plan.count) runs, 95% intervals\n")
+            let points = (0..<plan.pointCount).map { p in
+                (
+                    label: zip(plan.axes, plan.point(p * seeds).point).map { "\($0.key)=\($1)" }.joined(separator: " "),
+                    summaries: results[(p * seeds)..<((p + 1) * seeds)].map(\.summaryRow)
+                )
+            }
+            printResultTable(points, labelHeader: "grid point", numbered: false)
+            print("")
         }
         print("wrote \(directory)/")
     }

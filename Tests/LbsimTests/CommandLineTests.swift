@@ -130,9 +130,10 @@ func temporaryDirectory() throws -> URL {
         let summary = try String(contentsOf: a.appendingPathComponent("summary.csv"), encoding: .utf8).split(separator: "\n")
         #expect(
             summary.first
-                == "scenario,algorithm,seed,duration_s,requests,completed,failed,retried,throughput_rps,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p999_ms,latency_max_ms,imbalance,broken_sessions"
+                == "scenario,algorithm,seed,duration_s,requests,completed,failed,retried,throughput_rps,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p999_ms,latency_max_ms,imbalance,broken_sessions,warmup_s"
         )
         #expect(summary.count == 2)
+        #expect(summary.last?.hasSuffix(",2") == true, "warmup_s")
         let requests = try String(contentsOf: a.appendingPathComponent("requests.csv"), encoding: .utf8).split(separator: "\n")
         #expect(requests.first == "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome")
         // Rows are in arrival order: ids count up from 0.

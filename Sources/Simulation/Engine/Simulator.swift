@@ -370,6 +370,7 @@ struct Engine {
         }
         balancerWork?.accumulate(until: queue.now, from: warmupEnd)
         totals.endTime = queue.now
+        totals.arrivals = nextRequestID
     }
 
     /// Starts the active checks' probes and the passive machine's timers.

@@ -99,3 +99,26 @@ public struct RunEstimate: Sendable {
         }
     }
 }
+
+extension SimulationModel {
+    /// The open-loop arrival rate averaged over the run (per second); nil when a group is
+    /// closed-loop or replayed (its rate follows the answers, or the log).
+    public var offeredRate: Double? {
+        let seconds = Double(duration.nanoseconds) / 1e9
+        var total = 0.0
+        for group in clients {
+            guard group.replay == nil, case .open(let rate, _) = group.load else { return nil }
+            total += group.schedule.isEmpty ? rate : RunEstimate.integral(of: group.schedule, until: seconds) / seconds
+        }
+        return total
+    }
+
+    /// Requests a second the non-backup backends can serve at most: each worker busy for a
+    /// mean service time (at the backend's speed) plus its round trip.
+    public var capacity: Double {
+        backends.filter { !$0.backend.isBackup }.reduce(0) { total, b in
+            let busy = b.serviceTime.mean / b.speed + Double(b.rtt.nanoseconds) / 1e9
+            return total + (busy > 0 ? Double(b.concurrency) / busy : .infinity)
+        }
+    }
+}

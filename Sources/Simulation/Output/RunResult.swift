@@ -13,7 +13,11 @@ public struct RunResult: Sendable {
         public var failed = 0
         public var retried = 0
         public var events = 0
+        /// When the last event happened: the end of the drain (work in flight at `duration`
+        /// finishes; nothing new arrives).
         public var endTime = Instant.zero
+        /// Every request that arrived, the warm-up's included (`requests` counts the measured).
+        public var arrivals = 0
         /// Exact sum of successful latencies, in seconds (the mean is not taken from buckets).
         public var latencySum = 0.0
         /// Requests whose affinity cookie named a backend that could not take them.
@@ -83,7 +87,15 @@ public struct RunResult: Sendable {
     public func latencyPercentileMilliseconds(_ p: Double) -> Double { Double(latency.valueAtPercentile(p)) / 1000 }
     public var latencyMaxMilliseconds: Double { Double(latency.max) / 1000 }
 
-    /// Successful responses per second of measured (post-warm-up) time.
+    /// Requests that arrived during the warm-up, left out of every measured figure.
+    public var warmupRequests: Int { max(0, totals.arrivals - totals.requests) }
+
+    /// How long after `duration` the last answer came (the drain of queued work).
+    public var drainSeconds: Double { max(0, (totals.endTime - (Instant.zero + model.duration)).secondsValue) }
+
+    /// Successful responses per second of the measured window (from the warm-up's end to
+    /// `duration`): the responses counted are those of the requests that arrived in the window,
+    /// answered by the end of the drain.
     public var throughput: Double {
         Double(totals.completed) / max((model.duration - model.warmup).secondsValue, 1e-9)
     }
@@ -97,7 +109,7 @@ public struct RunResult: Sendable {
     }
 
     public static let summaryHeader =
-        "scenario,algorithm,seed,duration_s,requests,completed,failed,retried,throughput_rps,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p999_ms,latency_max_ms,imbalance,broken_sessions"
+        "scenario,algorithm,seed,duration_s,requests,completed,failed,retried,throughput_rps,latency_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p999_ms,latency_max_ms,imbalance,broken_sessions,warmup_s"
 
     public var summaryRow: String {
         [
@@ -105,7 +117,7 @@ public struct RunResult: Sendable {
             "\(totals.requests)", "\(totals.completed)", "\(totals.failed)", "\(totals.retried)", decimal(throughput, 3),
             decimal(latencyMeanMilliseconds, 3), decimal(latencyPercentileMilliseconds(50), 3), decimal(latencyPercentileMilliseconds(90), 3),
             decimal(latencyPercentileMilliseconds(99), 3), decimal(latencyPercentileMilliseconds(99.9), 3), decimal(latencyMaxMilliseconds, 3),
-            decimal(imbalance, 4), "\(totals.brokenSessions)",
+            decimal(imbalance, 4), "\(totals.brokenSessions)", formatSeconds(model.warmup.nanoseconds),
         ].joined(separator: ",")
     }
 
