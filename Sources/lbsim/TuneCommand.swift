@@ -71,7 +71,12 @@ struct TuneCommand: ParsableCommand {
         for text in grid {
             guard let eq = text.firstIndex(of: "=") else { throw InputError("--grid takes inter=…, fall=… or rise=…, got '\(text)'") }
             let key = String(text[..<eq])
-            guard axes[key] != nil else { throw InputError("--grid key must be inter, fall or rise, got '\(key)'") }
+            guard axes[key] != nil else {
+                // The other names the same three settings go by (the scenario's, Envoy's).
+                let aliases = ["interval": "inter", "unhealthy_threshold": "fall", "healthy_threshold": "rise"]
+                let hint = (aliases[key] ?? nearestSpelling(to: key, among: ["inter", "fall", "rise"])).map { "; did you mean '\($0)'?" } ?? ""
+                throw InputError("--grid key must be inter, fall or rise (HAProxy's names), got '\(key)'\(hint)")
+            }
             let values = try SweepPlan.values(String(text[text.index(after: eq)...]))
             guard !values.isEmpty else { throw InputError("--grid \(key) has no values") }
             for value in values {
@@ -125,9 +130,18 @@ struct TuneCommand: ParsableCommand {
         print(
             "\(base.name): \(settings.count) setting(s) × \(seeds) seed(s) against \(trace) (\(outages.count) outage(s), \(replayed.backends.count) backend(s))"
         )
-        printPareto(settings)
-        try recommend(settings, timeout: configuredTimeout, counting: active.machine.counting)
+        let front = printPareto(settings)
+        try recommend(settings, front: front, timeout: configuredTimeout, counting: active.machine.counting)
         print("\nwrote \(directory)/tune.csv")
+    }
+
+    /// The recommendation's order: the objective first, then the front's criteria (detection,
+    /// false downs + flaps, failed), then fewer probes, so that among equals on the objective
+    /// the pick is not one the front would reject.
+    static func tieBreak(_ a: Setting, _ b: Setting, target: Int) -> Bool {
+        let ka = [a.values[target], a.values[0], a.values[3] + a.values[4], a.values[5], a.values[7]]
+        let kb = [b.values[target], b.values[0], b.values[3] + b.values[4], b.values[5], b.values[7]]
+        return ka.lexicographicallyPrecedes(kb)
     }
 
     func row(_ s: Setting) -> String {
@@ -140,7 +154,8 @@ struct TuneCommand: ParsableCommand {
 
     /// Settings no other setting beats on detection time, false downs plus flaps, and failed
     /// requests at once.
-    func printPareto(_ settings: [Setting]) {
+    @discardableResult
+    func printPareto(_ settings: [Setting]) -> [Setting] {
         func key(_ s: Setting) -> [Double] { [s.values[0], s.values[3] + s.values[4], s.values[5]] }
         let front = settings.filter { a in
             !settings.contains { b in
@@ -150,20 +165,17 @@ struct TuneCommand: ParsableCommand {
         }.sorted { $0.values[0] < $1.values[0] }
         print("\nPareto-optimal (detection time, false downs + flaps, failed requests):")
         for s in front { print("  " + row(s)) }
+        return front
     }
 
-    func recommend(_ settings: [Setting], timeout: Duration?, counting: ActiveHealthCheck.Counting) throws {
+    func recommend(_ settings: [Setting], front: [Setting], timeout: Duration?, counting: ActiveHealthCheck.Counting) throws {
         guard maxFalseDowns != nil || maxFlaps != nil || minimize != nil else { return }
         let target = Self.columns.firstIndex(of: minimize ?? "detect_mean_s")!
         let allowed = settings.filter { s in
             (maxFalseDowns.map { s.values[3] <= $0 } ?? true) && (maxFlaps.map { s.values[4] <= $0 } ?? true)
         }
         guard
-            let best = allowed.min(by: { a, b in
-                a.values[target] != b.values[target]
-                    ? a.values[target] < b.values[target]
-                    : a.values[7] != b.values[7] ? a.values[7] < b.values[7] : a.values[0] < b.values[0]
-            })
+            let best = allowed.min(by: { a, b in Self.tieBreak(a, b, target: target) })
         else {
             print("\nNo setting meets the objective (--max-false-downs / --max-flaps); loosen it or widen the grid.")
             throw ExitCode(1)
@@ -174,6 +186,20 @@ struct TuneCommand: ParsableCommand {
             "\nRecommendation (minimize \(Self.columns[target])" + (maxFalseDowns.map { ", false downs ≤ \(decimal($0, 1))" } ?? "")
                 + (maxFlaps.map { ", flaps ≤ \(decimal($0, 1))" } ?? "") + "):")
         print("  " + row(best))
+        let decided = Set(allowed.map { $0.values[target] }).count > 1
+        if !decided && allowed.count > 1 {
+            print(
+                "  The objective decided nothing: all \(allowed.count) settings within the limits have \(Self.columns[target]) \(decimal(best.values[target], 2)); "
+                    + "this one won the tie-break (faster detection, then fewer false downs + flaps, fewer failed, fewer probes).")
+        }
+        if !front.contains(where: { $0.inter == best.inter && $0.fall == best.fall && $0.rise == best.rise }) {
+            let criteria = [0, 5]  // detection and failed are on the front; false downs + flaps too
+            print(
+                criteria.contains(target)
+                    ? "  Not on the Pareto front above: the settings that beat it there are beyond --max-false-downs / --max-flaps."
+                    : "  Not on the Pareto front above, which does not weigh \(Self.columns[target]): it has the least \(Self.columns[target]) within the limits."
+            )
+        }
         print(
             "  HAProxy:  server NAME ADDR check inter \(best.inter) fall \(best.fall) rise \(best.rise)"
                 + (checkTimeout != interval ? "   (and: timeout check \(formatSeconds(checkTimeout.nanoseconds))s)" : ""))

@@ -52,3 +52,39 @@ import Testing
         #expect(!sweep.stdout.contains("[n/a]"))
     }
 }
+
+/// tune's messages (issue 18 §3).
+@Suite struct TuneMessageTests {
+    @Test func anEnvoyOrScenarioKeyInTheGridSuggestsHAProxysName() throws {
+        let run = try LbsimBinary.run(["tune", "Scenarios/tune-outage.yaml", "--trace", "Scenarios/traces/clean-outage.csv", "--grid", "interval=1s"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("got 'interval'; did you mean 'inter'?"), "\(run.stderr)")
+    }
+
+    @Test func anUnknownTraceBackendListsTheScenariosAndPointsToRenaming() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trace = dir.appendingPathComponent("t.csv")
+        try "time_s,backend,state\n61.5,10.0.0.5:8080,down\n91.5,10.0.0.5:8080,up\n".write(to: trace, atomically: true, encoding: .utf8)
+        let run = try LbsimBinary.run(["tune", "Scenarios/tune-outage.yaml", "--trace", trace.path])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("(its backends: app-1, app-2, app-3, app-4)"), "\(run.stderr)")
+        #expect(run.stderr.contains("lbsim trace import --name"))
+    }
+
+    @Test func anObjectiveThatDecidesNothingSaysSo() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try LbsimBinary.run([
+            "tune", "Scenarios/tune-outage.yaml", "--trace", "Scenarios/traces/clean-outage.csv", "--grid", "inter=1s,2s", "--grid", "fall=1..3",
+            "--grid", "rise=2", "--max-false-downs", "0", "--minimize", "failed", "--out", dir.path,
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("The objective decided nothing: all 6 settings within the limits have failed 0.00"), "\(run.stdout)")
+        // The recommendation is one of the printed front's settings.
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let front = lines.drop { !$0.hasPrefix("Pareto-optimal") }.dropFirst().prefix { $0.hasPrefix("  inter") }
+        let pick = lines.drop { !$0.hasPrefix("Recommendation") }.dropFirst().first
+        #expect(pick.map { front.contains($0) } == true, "\(run.stdout)")
+    }
+}

@@ -9,7 +9,10 @@ extension SimulationModel {
         for interval in trace.intervals(until: duration) {
             guard let b = names.firstIndex(of: interval.backend) else {
                 let hint = nearestSpelling(to: interval.backend, among: names).map { "; did you mean '\($0)'?" } ?? ""
-                throw TraceError("the trace names backend '\(interval.backend)', which the scenario does not have\(hint)")
+                let listed = names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", … (\(names.count))" : "")
+                throw TraceError(
+                    "the trace names backend '\(interval.backend)', which the scenario does not have\(hint) (its backends: \(listed)); "
+                        + "rename the trace's backends with lbsim trace import --name LOG_NAME=SCENARIO_NAME")
             }
             let kind: FailureModel.Kind
             switch interval.state {
