@@ -19,10 +19,10 @@ struct CheckCommand: ParsableCommand {
     @Argument(help: "Baseline directory holding command.txt and runs.csv (written by lbsim compare).")
     var baseline: String
 
-    @Option(name: .long, help: "Relative worsening allowed before a difference counts (default 5%).")
+    @Option(name: .long, help: "Relative worsening allowed before a difference counts.")
     var tolerance = "5%"
 
-    @Option(name: .long, parsing: .unconditional, help: "Welch one-sided significance level (default 0.05).")
+    @Option(name: .long, parsing: .unconditional, help: "Welch one-sided significance level.")
     var alpha = 0.05
 
     @OptionGroup var keys: KeyOverrides

@@ -20,7 +20,7 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "Algorithms, comma-separated (default: the scenario's).")
     var algorithms: String?
 
-    @Option(name: .long, parsing: .unconditional, help: "Seeds per algorithm: the scenario's seed, seed+1, … (default 10).")
+    @Option(name: .long, parsing: .unconditional, help: "Seeds per algorithm: the scenario's seed, seed+1, ….")
     var seeds: Int = 10
 
     @OptionGroup var parallel: Parallelism
@@ -36,7 +36,7 @@ struct CompareCommand: ParsableCommand {
 
     @OptionGroup var keys: KeyOverrides
 
-    @Option(name: .customLong("rank-by"), help: "summary.csv column to rank by (default latency_p99_ms).")
+    @Option(name: .customLong("rank-by"), help: "summary.csv column to rank by.")
     var rankBy = "latency_p99_ms"
 
     func validate() throws {

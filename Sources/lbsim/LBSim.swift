@@ -23,6 +23,12 @@ struct LBSim: ParsableCommand {
     /// Exit codes follow the house rule: 2 for bad input (arguments, files), 1 for a failed
     /// check, 0 for success. ArgumentParser would use 64 for bad arguments.
     static func main() {
+        if let (command, examples) = helpWithExamples(Array(CommandLine.arguments.dropFirst())) {
+            print(helpMessage(for: command))
+            print("EXAMPLES:")
+            for example in examples { print("  \(example)") }
+            exit(withError: nil)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -77,5 +83,62 @@ func readTextFile(_ path: String) throws -> String {
         return try readTextInput(path)
     } catch {
         throw InputError(error.description)
+    }
+}
+
+extension LBSim {
+    /// One or two command lines per subcommand, printed at the end of its `--help`
+    /// (ArgumentParser has no epilogue of its own).
+    static let examples: [String: (any ParsableCommand.Type, [String])] = [
+        "run": (
+            RunCommand.self,
+            ["lbsim run Scenarios/homogeneous-baseline.yaml", "lbsim run Scenarios/crash-during-peak.yaml --set balancer.algorithm=p2c --seed 7"]
+        ),
+        "compare": (
+            CompareCommand.self,
+            ["lbsim compare Scenarios/homogeneous-baseline.yaml --algorithms round_robin,least_conn,p2c --seeds 10"]
+        ),
+        "sweep": (
+            SweepCommand.self,
+            ["lbsim sweep Scenarios/homogeneous-baseline.yaml --grid balancer.algorithm=p2c,least_conn --grid clients[0].arrival.rate=200/s,300/s"]
+        ),
+        "merge": (
+            MergeCommand.self,
+            ["lbsim sweep S.yaml --grid … --shard 1/2 --out a && lbsim sweep S.yaml --grid … --shard 2/2 --out b && lbsim merge a b --out all"]
+        ),
+        "check": (CheckCommand.self, ["lbsim check Results/homogeneous-baseline/", "lbsim check Results/homogeneous-baseline/ --set balancer.choice_count=1"]),
+        "tune": (
+            TuneCommand.self,
+            [
+                "lbsim tune Scenarios/tune-outage.yaml --trace Scenarios/traces/flapping.csv --grid inter=1s,2s,5s --grid fall=1..5 --grid rise=1..5 --max-false-downs 0 --minimize detect_mean_s"
+            ]
+        ),
+        "trace import": (
+            TraceImportCommand.self,
+            [
+                "lbsim trace import --format haproxy Scenarios/traces/haproxy.log --out trace.csv",
+                "lbsim trace import --format nginx error.log --name 10.0.0.5:8080=app-1",
+            ]
+        ),
+        "proxy": (ProxyCommand.self, ["lbsim proxy --config Scenarios/proxy-l7.yaml --access-log access.csv --events health.csv"]),
+        "demo": (DemoCommand.self, ["lbsim demo", "lbsim demo --config Scenarios/proxy-l7.yaml --requests 10000"]),
+        "validate": (ValidateCommand.self, ["lbsim validate Scenarios/*.yaml"]),
+        "bench": (BenchCommand.self, ["lbsim bench", "lbsim bench --backends 100 --algorithms p2c,least_conn"]),
+    ]
+
+    /// The subcommand and its examples when `arguments` ask for its help (`lbsim run --help`,
+    /// `lbsim help run`, `lbsim trace import -h`).
+    static func helpWithExamples(_ arguments: [String]) -> (any ParsableCommand.Type, [String])? {
+        var words = arguments
+        if words.first == "help" {
+            words.removeFirst()
+        } else if !words.contains(where: { $0 == "--help" || $0 == "-h" }) {
+            return nil
+        }
+        let names = words.prefix { !$0.hasPrefix("-") }
+        for count in stride(from: min(2, names.count), through: 1, by: -1) {
+            if let entry = examples[names.prefix(count).joined(separator: " ")] { return entry }
+        }
+        return nil
     }
 }

@@ -17,7 +17,7 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .long, help: "A grid axis, key.path=v1,v2,… (repeatable; the first varies slowest).")
     var grid: [String] = []
 
-    @Option(name: .long, parsing: .unconditional, help: "Seeds per grid point: the scenario's seed, seed+1, … (default 5).")
+    @Option(name: .long, parsing: .unconditional, help: "Seeds per grid point: the scenario's seed, seed+1, ….")
     var seeds: Int = 5
 
     @OptionGroup var parallel: Parallelism

@@ -29,7 +29,7 @@ struct TraceImportCommand: ParsableCommand {
     @Option(name: .long, help: "Added to every time (the first line is at 0), e.g. 60s to leave a warm-up.")
     var shift = "0s"
 
-    @Option(name: .customLong("fail-timeout"), help: "nginx: an upstream counts as back this long after its last error (nginx fail_timeout, default 10s).")
+    @Option(name: .customLong("fail-timeout"), help: "nginx: an upstream counts as back this long after its last error (nginx fail_timeout).")
     var failTimeout = "10s"
 
     @Option(name: .long, help: "Rename a backend, LOG_NAME=SCENARIO_NAME (repeatable), e.g. 10.0.0.5:8080=app-1.")

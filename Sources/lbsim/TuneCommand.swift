@@ -20,7 +20,7 @@ struct TuneCommand: ParsableCommand {
     @Option(name: .long, help: "inter=1s,2s,5s | fall=1..5 | rise=1,2,3 (repeatable; a missing key keeps the scenario's value).")
     var grid: [String] = []
 
-    @Option(name: .long, parsing: .unconditional, help: "Seeds per setting (default 1).")
+    @Option(name: .long, parsing: .unconditional, help: "Seeds per setting.")
     var seeds = 1
 
     @OptionGroup var output: OutputOptions

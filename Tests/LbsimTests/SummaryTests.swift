@@ -88,3 +88,22 @@ import Testing
         #expect(pick.map { front.contains($0) } == true, "\(run.stdout)")
     }
 }
+
+/// `--help` (issue 18 §3): every subcommand's help ends with examples, and says each default once.
+@Suite struct HelpTests {
+    @Test(arguments: [
+        ["run"], ["compare"], ["sweep"], ["merge"], ["check"], ["tune"], ["trace", "import"], ["proxy"], ["demo"], ["validate"], ["bench"],
+    ])
+    func helpEndsWithExamplesAndStatesDefaultsOnce(_ command: [String]) throws {
+        let help = try LbsimBinary.run(command + ["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: lbsim \(command.joined(separator: " "))"), "\(help.stdout)")
+        let tail = help.stdout.split(separator: "\n").drop { $0 != "EXAMPLES:" }
+        #expect(tail.count >= 2, "no examples at the end of \(command) --help")
+        #expect(tail.dropFirst().allSatisfy { $0.hasPrefix("  lbsim ") })
+        // Written once: "(default 10). (default: 10)" said it twice.
+        let flat = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(!flat.contains(try Regex(#"\(default:? [^)]*\)\.? \(default: "#)), "\(flat)")
+        #expect(try LbsimBinary.run(["help"] + command).stdout == help.stdout)
+    }
+}
