@@ -97,7 +97,7 @@ public final class ProxyServer: @unchecked Sendable {
         do {
             listener = try bootstrap.bind(host: configuration.listen.host, port: configuration.listen.port).wait()
         } catch {
-            throw ProxyStartError("cannot listen on \(configuration.listen.text): \(error)")
+            throw ProxyStartError("cannot listen on \(configuration.listen.text): \(socketErrorText(error))")
         }
         listenAddress = listener.localAddress!
         if let admin = configuration.admin {
@@ -112,7 +112,7 @@ public final class ProxyServer: @unchecked Sendable {
                 adminAddress = channel.localAddress
             } catch {
                 listener.close(promise: nil)
-                throw ProxyStartError("cannot listen on admin \(admin.text): \(error)")
+                throw ProxyStartError("cannot listen on admin \(admin.text): \(socketErrorText(error))")
             }
         } else {
             adminListener = nil
@@ -128,7 +128,7 @@ public final class ProxyServer: @unchecked Sendable {
             }
         }.wait()
         let tlsNote = certificates.map { ", TLS with \($0.entries.count) certificate(s)" } ?? ""
-        logger.info("listening on \(listenAddress) (\(configuration.mode.rawValue)\(tlsNote)), \(configuration.backends.count) backends")
+        logger.info("listening on \(listenAddress.hostPort) (\(configuration.mode.rawValue)\(tlsNote)), \(configuration.backends.count) backends")
     }
 
     /// Reads the listener's certificates and keys again (SIGHUP) and serves them to new

@@ -45,7 +45,7 @@ struct ProxyCommand: ParsableCommand {
         } catch let error as ProxyStartError {
             throw InputError(error.description)
         }
-        print("lbsim proxy: listening on \(server.listenAddress)" + (server.adminAddress.map { ", admin on \($0)" } ?? ""))
+        printNow("lbsim proxy: listening on \(server.listenAddress.hostPort)" + (server.adminAddress.map { ", admin on \($0.hostPort)" } ?? ""))
         // SIGINT/SIGTERM: stop accepting, drain, exit 0. The signals are taken from their
         // default action and handled on a dispatch queue, away from the event loop.
         signal(SIGINT, SIG_IGN)
@@ -67,7 +67,15 @@ struct ProxyCommand: ParsableCommand {
         sources.append(hangup)
         stopped.wait()
         server.stop()
-        print("lbsim proxy: stopped")
+        printNow("lbsim proxy: stopped")
         withExtendedLifetime(sources) {}
     }
+}
+
+/// A line on stdout written at once, not when a buffer fills: `print` is block-buffered into a
+/// file or a pipe, and a proxy's lines must show as they happen (the log handler writes to
+/// stderr, which is not buffered).
+func printNow(_ line: String) {
+    var bytes = Array((line + "\n").utf8)
+    _ = write(1, &bytes, bytes.count)
 }

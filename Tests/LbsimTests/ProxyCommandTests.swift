@@ -137,3 +137,48 @@ import Testing
         return (Int(String(decoding: received[9..<12], as: UTF8.self)) ?? 0, String(decoding: received, as: UTF8.self))
     }
 }
+
+/// The proxy on the command line (issue 18 §4).
+@Suite struct ProxyCommandLineTests {
+    @Test func linesGoOutAsTheyHappenAndABusyPortSaysSo() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = 20_000 + 2 * Int.random(in: 0..<6_000)
+        let config = dir.appendingPathComponent("proxy.yaml")
+        try """
+        listen: 127.0.0.1:\(port)
+        admin: 127.0.0.1:\(port + 1)
+        backends: [ { name: self, address: "127.0.0.1:\(port + 1)" } ]
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = LbsimBinary.url
+        process.arguments = ["proxy", "--config", config.path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        defer {
+            if process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        var status = 0
+        for _ in 0..<100 where status != 200 {
+            Thread.sleep(forTimeInterval: 0.1)
+            status = ProxyCommandTests().httpStatus(port: port, path: "/stats")
+        }
+        #expect(status == 200)
+        // Read what is in the pipe now, without waiting: a block-buffered line would not be.
+        let fd = out.fileHandleForReading.fileDescriptor
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = read(fd, &buffer, buffer.count)
+        let early = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+        #expect(early.contains("lbsim proxy: listening on 127.0.0.1:\(port), admin on 127.0.0.1:\(port + 1)"), "\(early.debugDescription)")
+        // A second proxy on the same port.
+        let second = try LbsimBinary.run(["proxy", "--config", config.path])
+        #expect(second.status == 2)
+        #expect(second.stderr.contains("cannot listen on 127.0.0.1:\(port): address already in use"), "\(second.stderr)")
+    }
+}
