@@ -93,9 +93,13 @@ import Testing
         try h["b"].stop()
         let failed = try fetch(port: h.port)
         #expect(failed?.status == 502)
-        #expect(failed?.text.contains("connect") == true)
+        #expect(failed?.text.contains("connect to b failed: connection refused") == true, "\(failed?.text ?? "")")
+        // Each request that took two attempts is one retried request, whatever the path.
+        let metrics = try h.admin("GET", "/metrics").1
+        let retried = metrics.split(separator: "\n").first { $0.hasPrefix("lbsim_retries_total ") }
         h.stop()
         let log = h.read("requests.csv").split(separator: "\n")
+        #expect(retried == "lbsim_retries_total \(log.filter { $0.contains(",2,ok,") || $0.contains(",2,error,") }.count)")
         // The simulator's requests.csv columns, then the TLS version of each side (none here).
         #expect(log.first == "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome,client_tls,upstream_tls")
         #expect(log.contains { $0.hasSuffix(",200,2,ok,,") }, "a retried request is logged with 2 attempts")

@@ -119,7 +119,7 @@ final class H2Relay: ChannelInboundHandler {
                 stream.flush()
             case .failure(let error):
                 state.observe(.connectFailure, on: b)
-                answer(502, outcome: "error", reason: "connect to \(state.names[b]) (h2c) failed: \(error)")
+                answer(502, outcome: "error", reason: "connect to \(state.names[b]) (h2c) failed: \(socketErrorText(error))")
             }
         }
     }

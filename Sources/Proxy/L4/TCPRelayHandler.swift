@@ -119,7 +119,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
                         stopping: context?.channel.isActive != true)
                     switch decision {
                     case .retry(let avoiding):
-                        state.totals.retried += 1
+                        // Counted once per connection, when it ends (`ProxyState.finished`).
                         connect(avoiding: avoiding)
                     case .answer(let status):
                         finish(status: status, outcome: "error")

@@ -352,7 +352,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
             }
             switch result {
             case .success(let connection): send(on: connection)
-            case .failure(let error): attemptFailed(.connectFailure, reason: "connect to \(state.names[b]) failed: \(error)")
+            case .failure(let error): attemptFailed(.connectFailure, reason: "connect to \(state.names[b]) failed: \(socketErrorText(error))")
             }
         }
     }
@@ -397,7 +397,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
         let failure = (status, reason, status == 504 ? "timeout" : "error")
         switch decision {
         case .retry(let avoiding):
-            state.totals.retried += 1
+            // Counted once per request, when it ends (`ProxyState.finished`).
             exchange.lastFailure = failure
             dispatch(avoiding: avoiding)
         case .answer(let status):
