@@ -15,6 +15,9 @@ struct AccessRecord {
     var outcome: String
     var clientTLS = ""
     var upstreamTLS = ""
+    /// False for an L4 connection: it has no HTTP status, and its `status` column is left
+    /// empty (`outcome` says how it ended: ok, error, rejected, idle_timeout).
+    var hasHTTPStatus = true
 
     static let header = "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome,client_tls,upstream_tls"
 
@@ -22,7 +25,7 @@ struct AccessRecord {
         [
             String(id), client, clientIP, formatSeconds(arrival.nanoseconds), backend.map { names[$0] } ?? "",
             start.map { formatSeconds($0.nanoseconds) } ?? "", formatSeconds(end.nanoseconds),
-            formatSeconds((end.nanoseconds - arrival.nanoseconds) * 1000), String(status), String(attempts), outcome,
+            formatSeconds((end.nanoseconds - arrival.nanoseconds) * 1000), hasHTTPStatus ? String(status) : "", String(attempts), outcome,
             clientTLS, upstreamTLS,
         ].map(csvField).joined(separator: ",")
     }

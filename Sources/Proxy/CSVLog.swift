@@ -12,7 +12,13 @@ final class CSVLog {
             throw ProxyStartError("cannot open \(path): \(String(cString: strerror(errno)))")
         }
         self.file = file
-        if ftell(file) == 0 { write(header) }
+        if ftell(file) == 0 {
+            write(header)
+        } else {
+            // Appended after an earlier run: times start again at 0 here, so say so in a
+            // comment line (lbsim's readers, and pandas with comment="#", skip it).
+            write("# lbsim proxy started \(Self.utcNow()); time_s counts from 0 again below")
+        }
         fflush(file)
     }
 
@@ -22,6 +28,16 @@ final class CSVLog {
     }
 
     func flush() { fflush(file) }
+
+    /// The wall-clock time, ISO 8601 in UTC (a log's marker, never a simulation's output).
+    static func utcNow() -> String {
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        var text = [CChar](repeating: 0, count: 32)
+        _ = strftime(&text, text.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        return String(cString: text)
+    }
 
     deinit { fclose(file) }
 }

@@ -204,7 +204,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
         state.finished(
             AccessRecord(
                 id: id, client: peer.text, clientIP: peer.ip, arrival: arrival, backend: backend, start: start, end: state.now,
-                status: status, attempts: attempts, outcome: outcome, clientTLS: clientTLSVersion, upstreamTLS: upstreamTLSVersion))
+                status: status, attempts: attempts, outcome: outcome, clientTLS: clientTLSVersion, upstreamTLS: upstreamTLSVersion, hasHTTPStatus: false))
     }
 
     private var reading = true
