@@ -145,7 +145,13 @@ func states(_ configuration: ActiveHealthCheck.Configuration, _ results: String)
         }
         #expect(deadline == .seconds(2))
         let timedOut = machine.probeTimedOut(id: id, now: deadline, using: &rng)
-        #expect(timedOut.contains(.markDown(reason: "active_check_failed", detail: "1 probe(s) failed in a row, fall 3, last: timeout")))
+        #expect(
+            timedOut.contains(
+                .markDown(
+                    reason: "active_check_failed",
+                    detail:
+                        "1 probe(s) failed in a row, fall 3 (init-state up: the counter starts 1 failure(s) from down, as in HAProxy; initial_state: fully_up waits for fall), last: timeout"
+                )))
         #expect(machine.probeSucceeded(id: id, now: .seconds(2.5), using: &rng).isEmpty)
         #expect(!machine.isUp)
     }

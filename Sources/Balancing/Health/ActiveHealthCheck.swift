@@ -241,7 +241,13 @@ public struct ActiveHealthCheck: Sendable {
             }
             guard isUp && health == 0 else { return nil }
             isUp = false
-            return .markDown(reason: "active_check_failed", detail: "\(failuresInRow) probe(s) failed in a row, fall \(c.fall), last: \(failure)")
+            // Fewer failures than `fall` only at the start: HAProxy's counter does not start full.
+            let early =
+                failuresInRow < c.fall
+                ? " (init-state \(c.initialState.rawValue): the counter starts \(failuresInRow) failure(s) from down, as in HAProxy; initial_state: fully_up waits for fall)"
+                : ""
+            return .markDown(
+                reason: "active_check_failed", detail: "\(failuresInRow) probe(s) failed in a row, fall \(c.fall)\(early), last: \(failure)")
         case .consecutive:
             guard isUp else {
                 streak = 0
