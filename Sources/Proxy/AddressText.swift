@@ -15,7 +15,7 @@ extension SocketAddress {
 
 /// An error of a socket call as a person reads it: `address already in use`, not
 /// `bind(descriptor:ptr:bytes:): Address already in use) (errno: 98)`.
-func socketErrorText(_ error: any Error) -> String {
+public func socketErrorText(_ error: any Error) -> String {
     if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
     return "\(error)"
 }

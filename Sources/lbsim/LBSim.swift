@@ -16,7 +16,7 @@ struct LBSim: ParsableCommand {
         version: LBSimVersion.current,
         subcommands: [
             RunCommand.self, CompareCommand.self, SweepCommand.self, MergeCommand.self, CheckCommand.self, TuneCommand.self, TraceCommand.self,
-            ProxyCommand.self, DemoCommand.self, ValidateCommand.self, BenchCommand.self,
+            ProxyCommand.self, BackendsCommand.self, DemoCommand.self, ValidateCommand.self, BenchCommand.self,
         ]
     )
 
@@ -121,6 +121,7 @@ extension LBSim {
             ]
         ),
         "proxy": (ProxyCommand.self, ["lbsim proxy --config Scenarios/proxy-l7.yaml --access-log access.csv --events health.csv"]),
+        "backends": (BackendsCommand.self, ["lbsim backends Scenarios/proxy-l7.yaml   # then, in another shell: lbsim proxy --config Scenarios/proxy-l7.yaml"]),
         "demo": (DemoCommand.self, ["lbsim demo", "lbsim demo --config Scenarios/proxy-l7.yaml --requests 10000"]),
         "validate": (ValidateCommand.self, ["lbsim validate Scenarios/*.yaml"]),
         "bench": (BenchCommand.self, ["lbsim bench", "lbsim bench --backends 100 --algorithms p2c,least_conn"]),

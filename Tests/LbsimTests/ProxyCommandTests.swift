@@ -111,7 +111,9 @@ import Testing
 
     /// One GET over a plain socket (the response read until the server closes); status 0 when
     /// nothing came.
-    func httpGet(port: Int, path: String) -> (status: Int, text: String) {
+    func httpGet(port: Int, path: String) -> (status: Int, text: String) { httpRequest("GET", port: port, path: path) }
+
+    func httpRequest(_ method: String, port: Int, path: String) -> (status: Int, text: String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -124,7 +126,7 @@ import Testing
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { return (0, "") }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array("\(method) \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
@@ -180,5 +182,59 @@ import Testing
         let second = try LbsimBinary.run(["proxy", "--config", config.path])
         #expect(second.status == 2)
         #expect(second.stderr.contains("cannot listen on 127.0.0.1:\(port): address already in use"), "\(second.stderr)")
+    }
+}
+
+/// `lbsim backends FILE`: loopback test backends for a proxy file (issue 18 §4).
+@Suite struct BackendsCommandTests {
+    @Test func servesEachLoopbackBackendAndTakesOrders() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = 20_000 + 4 * Int.random(in: 0..<3_000)
+        let config = dir.appendingPathComponent("proxy.yaml")
+        try """
+        listen: 127.0.0.1:\(port)
+        backends:
+          - { name: a, address: "127.0.0.1:\(port + 1)" }
+          - { name: b, address: "127.0.0.1:\(port + 2)" }
+          - { name: far, address: "192.0.2.1:80" }
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = LbsimBinary.url
+        process.arguments = ["backends", config.path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        defer {
+            if process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        let http = ProxyCommandTests()
+        var first = (status: 0, text: "")
+        for _ in 0..<100 where first.status != 200 {
+            Thread.sleep(forTimeInterval: 0.05)
+            first = http.httpGet(port: port + 1, path: "/")
+        }
+        #expect(first.status == 200)
+        #expect(first.text.hasSuffix("\r\n\r\na\n"), "\(first.text)")
+        #expect(http.httpGet(port: port + 2, path: "/x").text.hasSuffix("b\n"))
+        #expect(http.httpGet(port: port + 2, path: "/health").status == 200)
+        #expect(http.httpRequest("POST", port: port + 2, path: "/_lbsim/down").status == 200)
+        #expect(http.httpGet(port: port + 2, path: "/health").status == 503)
+        #expect(http.httpRequest("POST", port: port + 2, path: "/_lbsim/up").status == 200)
+        #expect(http.httpGet(port: port + 2, path: "/").status == 200)
+        #expect(http.httpRequest("POST", port: port + 1, path: "/_lbsim/delay?ms=20").status == 200)
+        #expect(http.httpGet(port: port + 1, path: "/").status == 200)
+        #expect(http.httpRequest("POST", port: port + 1, path: "/_lbsim/stop").status == 200)
+        #expect(http.httpGet(port: port + 1, path: "/").status == 0, "stopped: the connection is refused")
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(stdout.contains("a on 127.0.0.1:\(port + 1)"))
+        #expect(stdout.contains("far: skipped (192.0.2.1:80 is not a loopback address"))
     }
 }
