@@ -242,17 +242,3 @@ func readWholeBytes(_ path: String) -> [UInt8]? {
     }
     return bytes
 }
-
-/// A whole file as text, or nil when it cannot be read (`errno` says why).
-public func readWholeFile(_ path: String) -> String? {
-    guard let file = fopen(path, "r") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, file)
-        if n <= 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
