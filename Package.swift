@@ -33,7 +33,7 @@ let package = Package(
             name: "CGSL",
             path: "Sources/CGSL",
             pkgConfig: "gsl",
-            providers: [.apt(["libgsl-dev"])]
+            providers: [.apt(["libgsl-dev"]), .brew(["gsl"])]
         ),
         // The sans-I/O core shared by the simulator and the proxy: no NIO, no sockets, no clock.
         .target(

@@ -107,3 +107,23 @@ import Testing
         #expect(try LbsimBinary.run(["help"] + command).stdout == help.stdout)
     }
 }
+
+/// docs/getting-started.md stays true: its first scenario runs and prints what the page shows.
+@Suite struct GettingStartedTests {
+    @Test func theFirstScenarioPrintsWhatThePageShows() throws {
+        let page = try String(
+            contentsOf: LbsimBinary.packageRoot.appendingPathComponent("docs/getting-started.md"), encoding: .utf8)
+        let blocks = page.components(separatedBy: "```")
+        let yaml = try #require(blocks.first { $0.hasPrefix("yaml\n") }).dropFirst(5)
+        let shown = try #require(blocks.first { $0.hasPrefix("\nfirst: least_conn") })
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("first.yaml")
+        try String(yaml).write(to: file, atomically: true, encoding: .utf8)
+        let run = try LbsimBinary.run(["run", file.path, "--no-requests-csv", "--out", dir.appendingPathComponent("out").path])
+        #expect(run.status == 0, "\(run.stderr)")
+        for line in shown.split(separator: "\n") where !line.isEmpty {
+            #expect(run.stdout.contains(line), "the page shows a line the run does not print: \(line)")
+        }
+    }
+}
