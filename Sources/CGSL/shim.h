@@ -5,11 +5,14 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_version.h>
 
 // GSL exposes generator types as mutable globals, which Swift 6 rightly refuses to read from
 // arbitrary contexts. They are written once by the library's own initialisation, so reading
 // them through functions is safe.
 static inline const gsl_rng_type *lbsim_rng_mt19937(void) { return gsl_rng_mt19937; }
+// The GSL a run is made with (recorded beside baselines: its distributions shape outputs).
+static inline const char *lbsim_gsl_version(void) { return gsl_version; }
 static inline const gsl_rng_type *lbsim_rng_ranlxd2(void) { return gsl_rng_ranlxd2; }
 static inline const gsl_rng_type *lbsim_rng_taus2(void) { return gsl_rng_taus2; }
 // MT19937 draws without a call through the generator type: the simulator draws four words per

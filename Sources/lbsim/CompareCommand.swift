@@ -88,7 +88,7 @@ struct CompareCommand: ParsableCommand {
         words += ["--seeds", "\(seeds)"]
         for override in keys.overrides { words += ["--set", override] }
         return "command: " + words.map(shellQuoted).joined(separator: " ")
-            + "\nscenario: \(scenario)\nscenario_hash: \(loader.hash)\nlbsim_version: \(LBSimVersion.current)\n"
+            + "\nscenario: \(scenario)\nscenario_hash: \(loader.hash)\nlbsim_version: \(LBSimVersion.current)\ngsl_version: \(LibraryVersions.gsl)\n"
     }
 
     /// Files for the notebooks: latency quantiles per algorithm (mean over seeds), and the

@@ -65,3 +65,24 @@ import Testing
         try? FileManager.default.removeItem(atPath: path)
     }
 }
+
+/// A baseline records the GSL it was made with, and check says when this run's differs.
+@Suite struct LibraryVersionTests {
+    @Test func checkNotesAnotherGSL() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let baseline = dir.appendingPathComponent("base").path
+        #expect(
+            try LbsimBinary.run(["compare", OutputSafetyTests.scenario, "--algorithms", "p2c", "--seeds", "2", "--out", baseline] + OutputSafetyTests.short)
+                .status == 0)
+        let record = try String(contentsOfFile: baseline + "/command.txt", encoding: .utf8)
+        let line = try #require(record.split(separator: "\n").first { $0.hasPrefix("gsl_version: ") })
+        #expect(line.count > "gsl_version: ".count)
+        let same = try LbsimBinary.run(["check", baseline])
+        #expect(!same.stderr.contains("made with GSL"))
+        try record.replacingOccurrences(of: String(line), with: "gsl_version: 0.1").write(
+            toFile: baseline + "/command.txt", atomically: true, encoding: .utf8)
+        let other = try LbsimBinary.run(["check", baseline])
+        #expect(other.stderr.contains("was made with GSL 0.1, this run uses GSL "), "\(other.stderr)")
+    }
+}
