@@ -58,20 +58,9 @@ struct BackendsCommand: ParsableCommand {
         }
         for backend in started { printNow("\(backend.name) on \(backend.address)") }
         printNow("lbsim backends: \(started.count) up; orders: curl -X POST http://ADDRESS/_lbsim/{delay?ms=N,down,up,stop}; Ctrl-C stops")
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let stopped = DispatchSemaphore(value: 0)
-        let queue = DispatchQueue(label: "lbsim.backends.signals")
-        let sources = [SIGINT, SIGTERM].map { number in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { stopped.signal() }
-            source.resume()
-            return source
-        }
-        stopped.wait()
+        waitForStopSignal()
         for backend in started { try? backend.channel.close().wait() }
         try? group.syncShutdownGracefully()
         printNow("lbsim backends: stopped")
-        withExtendedLifetime(sources) {}
     }
 }

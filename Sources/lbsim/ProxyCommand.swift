@@ -46,30 +46,30 @@ struct ProxyCommand: ParsableCommand {
             throw InputError(error.description)
         }
         printNow("lbsim proxy: listening on \(server.listenAddress.hostPort)" + (server.adminAddress.map { ", admin on \($0.hostPort)" } ?? ""))
-        // SIGINT/SIGTERM: stop accepting, drain, exit 0. The signals are taken from their
-        // default action and handled on a dispatch queue, away from the event loop.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let stopped = DispatchSemaphore(value: 0)
-        let queue = DispatchQueue(label: "lbsim.signals")
-        var sources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { stopped.signal() }
-            source.resume()
-            sources.append(source)
-        }
-        // SIGHUP: read the TLS certificates and keys again (nginx and HAProxy reload on it).
-        signal(SIGHUP, SIG_IGN)
-        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
-        hangup.setEventHandler { server.reloadCertificates() }
-        hangup.resume()
-        sources.append(hangup)
-        stopped.wait()
+        // SIGINT/SIGTERM: stop accepting, drain, exit 0. SIGHUP: read the TLS certificates and
+        // keys again (nginx and HAProxy reload on it).
+        waitForStopSignal(onHangup: { server.reloadCertificates() })
         server.stop()
         printNow("lbsim proxy: stopped")
-        withExtendedLifetime(sources) {}
     }
+}
+
+/// Returns on SIGINT or SIGTERM; `onHangup`, when given, runs on each SIGHUP. The signals are
+/// taken from their default action and handled on a dispatch queue, away from any event loop.
+func waitForStopSignal(onHangup: (@Sendable () -> Void)? = nil) {
+    let stopped = DispatchSemaphore(value: 0)
+    let queue = DispatchQueue(label: "lbsim.signals")
+    var handlers: [(Int32, @Sendable () -> Void)] = [(SIGINT, { stopped.signal() }), (SIGTERM, { stopped.signal() })]
+    if let onHangup { handlers.append((SIGHUP, onHangup)) }
+    let sources = handlers.map { number, handler in
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+        source.setEventHandler(handler: handler)
+        source.resume()
+        return source
+    }
+    stopped.wait()
+    withExtendedLifetime(sources) {}
 }
 
 /// A line on stdout written at once, not when a buffer fills: `print` is block-buffered into a
