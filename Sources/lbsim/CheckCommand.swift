@@ -63,9 +63,12 @@ struct CheckCommand: ParsableCommand {
                 "\(scenario) changed since the baseline in \(baseline) was made (\(hash), now \(current.hash)); regenerate it with: \(command) --out \(baseline) --force"
             )
         }
-        if let made = fields["gsl_version"], made != LibraryVersions.gsl {
-            printError(
-                "note: \(baseline) was made with GSL \(made), this run uses GSL \(LibraryVersions.gsl): a difference can come from the library alone")
+        for library in LibraryVersions.recorded {
+            if let made = fields[library.key], made != library.version {
+                printError(
+                    "note: \(baseline) was made with \(library.library) \(made), this run uses \(library.library) \(library.version): a difference can come from the library alone"
+                )
+            }
         }
         var template = "/tmp/lbsim-check-XXXXXX".utf8CString
         let scratch = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }

@@ -88,7 +88,8 @@ struct CompareCommand: ParsableCommand {
         words += ["--seeds", "\(seeds)"]
         for override in keys.overrides { words += ["--set", override] }
         return "command: " + words.map(shellQuoted).joined(separator: " ")
-            + "\nscenario: \(scenario)\nscenario_hash: \(loader.hash)\nlbsim_version: \(LBSimVersion.current)\ngsl_version: \(LibraryVersions.gsl)\n"
+            + "\nscenario: \(scenario)\nscenario_hash: \(loader.hash)\nlbsim_version: \(LBSimVersion.current)\n"
+            + LibraryVersions.recorded.map { "\($0.key): \($0.version)\n" }.joined()
     }
 
     /// Files for the notebooks: latency quantiles per algorithm (mean over seeds), and the

@@ -85,4 +85,27 @@ import Testing
         let other = try LbsimBinary.run(["check", baseline])
         #expect(other.stderr.contains("was made with GSL 0.1, this run uses GSL "), "\(other.stderr)")
     }
+
+    /// The Swift packages that shape a run's numbers are pinned exactly in Package.swift, and
+    /// command.txt records the pinned versions: a pin moved without LibraryVersions fails here.
+    @Test func pinnedPackagesAreRecordedAsPinned() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let baseline = dir.appendingPathComponent("base").path
+        #expect(
+            try LbsimBinary.run(["compare", OutputSafetyTests.scenario, "--algorithms", "p2c", "--seeds", "2", "--out", baseline] + OutputSafetyTests.short)
+                .status == 0)
+        let record = try String(contentsOfFile: baseline + "/command.txt", encoding: .utf8)
+        let manifest = try String(contentsOf: LbsimBinary.packageRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
+        for (package, key) in [("Yams", "yams_version"), ("hdrhistogram-swift", "hdrhistogram-swift_version")] {
+            let line = try #require(record.split(separator: "\n").first { $0.hasPrefix(key + ": ") }, "\(record)")
+            let version = line.dropFirst(key.count + 2)
+            let pin = try #require(manifest.split(separator: "\n").first { $0.contains("/\(package)\"") }, "no \(package) in Package.swift")
+            #expect(pin.contains("exact: \"\(version)\""), "Package.swift pins \(pin), command.txt says \(version)")
+        }
+        try record.replacingOccurrences(of: "yams_version: ", with: "yams_version: 0.").write(
+            toFile: baseline + "/command.txt", atomically: true, encoding: .utf8)
+        let other = try LbsimBinary.run(["check", baseline])
+        #expect(other.stderr.contains("was made with Yams 0."), "\(other.stderr)")
+    }
 }
