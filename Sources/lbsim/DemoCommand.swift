@@ -164,7 +164,7 @@ extension DemoCommand {
     static let bundledScenario = """
         # Question: with one small pool, how does each algorithm split the traffic, and when does the
         # active health check notice an outage?
-        # Look at: the share table (weighted_round_robin follows weights 3:3:1, round_robin ignores them,
+        # Look at: the share table (round_robin and weighted_round_robin follow weights 3:3:1, as nginx does,
         # ip_hash is lumpy because 5000 clients sit behind only 50 NAT addresses), and the down/up times.
         # Run: swift run lbsim demo   (this file is built in; writes lbsim-out/core-demo/picks.csv, health.csv)
         name: core-demo

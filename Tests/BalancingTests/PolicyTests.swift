@@ -3,13 +3,32 @@ import Testing
 
 @Suite struct RoundRobinTests {
     @Test func rotatesInOrderAndSkipsUnavailable() {
-        var b = balancer(.roundRobin, [("a", 1), ("b", 5), ("c", 1)])
+        var b = balancer(.roundRobin, [("a", 2), ("b", 2), ("c", 2)])
         #expect(b.sequence(6) == ["a", "b", "c", "a", "b", "c"])
         b.setActiveHealth(b.id(named: "b")!, up: false)
         #expect(b.sequence(4) == ["a", "c", "a", "c"])
         b.setActiveHealth(b.id(named: "b")!, up: true)
         // "b" resumes its place in the rotation instead of jumping the queue.
         #expect(b.sequence(3) == ["a", "b", "c"])
+    }
+
+    /// nginx's round robin is weighted: 3:1 splits 3:1, pick for pick as nginx's own loop.
+    @Test func honoursWeightsAsNginxDoes() {
+        var b = balancer(.roundRobin, [("a", 3), ("b", 1)])
+        var reference = NginxSmoothReference(weights: [3, 1])
+        let names = ["a", "b"]
+        let picks = b.sequence(400)
+        #expect(picks == (0..<400).map { _ in names[reference.pick(available: [true, true])!] })
+        #expect(picks.filter { $0 == "a" }.count == 300)
+    }
+
+    /// A run-time weight change (an operator's `weight`, the admin API) takes effect at once.
+    @Test func weightChangeAtRunTimeIsHonoured() {
+        var b = balancer(.roundRobin, [("a", 1), ("b", 1), ("c", 1)])
+        #expect(b.sequence(3) == ["a", "b", "c"])
+        b.setWeight(b.id(named: "a")!, 4)
+        let counts = Dictionary(grouping: b.sequence(600), by: { $0 }).mapValues(\.count)
+        #expect(counts["a"] == 400 && counts["b"] == 100 && counts["c"] == 100, "\(counts)")
     }
 
     @Test func avoidingSkipsTheRetriedBackend() {
