@@ -57,8 +57,6 @@ final class ProxyState: @unchecked Sendable {
     /// Whether the balancer reads request headers (routes, cookie affinity, hashing on a
     /// header or cookie): otherwise they are not copied into its request context.
     let needsRequestHeaders: Bool
-    /// A blue/green switch in force (`POST /pools/switch`), to switch back.
-    var activeSwitch: PoolSet.PoolSwitch?
     /// The timeouts armed on every request, converted once: a `Duration` becomes nanoseconds
     /// through 128-bit arithmetic, which cost more than arming the timer.
     let timeouts: (read: TimeAmount, header: TimeAmount, keepalive: TimeAmount, body: TimeAmount, idle: TimeAmount, tunnel: TimeAmount)

@@ -133,7 +133,7 @@ import Glibc
                 backends:
                   - { name: blue, address: "{blue}" }
                   - { name: green, address: "{green}", pool: green }
-                """)
+                """, events: true)
         defer { h.stop() }
         h["blue"].set { $0.delay = .milliseconds(20) }
         h["green"].set { $0.delay = .milliseconds(20) }
@@ -155,6 +155,17 @@ import Glibc
         #expect(statuses.count == 160)
         #expect(statuses.allSatisfy { $0 == 200 })
         #expect(!h["green"].traffic.isEmpty && !h["blue"].traffic.isEmpty)
+        // As in the simulator: the switch and the switch back are operator rows in --events.
+        let rows = h.read("health.csv").split(separator: "\n").map { $0.split(separator: ",", maxSplits: 1).last.map(String.init) ?? "" }
+        #expect(
+            rows == [
+                "backend,from,to,reason,detail",
+                "blue,up,up,operator,pool_switch: green is now the active pool (was default)",
+                "green,up,up,operator,pool_switch: green is now the active pool (was default)",
+                "green,up,up,operator,pool_rollback: default is the active pool again (green rolled back)",
+                "blue,up,up,operator,pool_rollback: default is the active pool again (green rolled back)",
+            ], "\(rows)")
+        #expect(try h.admin("POST", "/pools/switch").0 == 409, "nothing left to undo")
     }
 
     @Test func drainLetsInFlightRequestsFinishAndRefusesNewOnes() throws {

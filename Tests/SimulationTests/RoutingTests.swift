@@ -65,6 +65,15 @@ import Testing
         let green = result.backends[1].requests
         #expect(abs(green - 1000) <= 2)
         #expect(abs(result.backends[0].requests - 2000) <= 2)
+        // The switch and its rollback are operator rows in health.csv, one per backend of both pools.
+        let rows = result.healthEvents.map(\.csvRow)
+        #expect(
+            rows == [
+                "10,blue,up,up,operator,pool_switch: green is now the active pool (was default)",
+                "10,green,up,up,operator,pool_switch: green is now the active pool (was default)",
+                "20,green,up,up,operator,pool_rollback: default is the active pool again (green rolled back)",
+                "20,blue,up,up,operator,pool_rollback: default is the active pool again (green rolled back)",
+            ], "\(rows)")
     }
 
     @Test func unknownPoolsAreNamedWithSuggestions() {

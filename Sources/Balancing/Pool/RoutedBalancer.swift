@@ -113,6 +113,11 @@ public struct RoutedBalancer: Sendable {
 
     public mutating func setWeight(_ id: BackendID, _ weight: Int) { pools[index: poolOf[id.index]].setWeight(localOf[id.index], weight) }
 
+    /// The backends of pool `name` (global ids, configuration order); empty for an unknown name.
+    public func members(ofPool name: String) -> [BackendID] {
+        pools.index(of: name).map { globalOf[$0].map(BackendID.init) } ?? []
+    }
+
     /// Blue/green: makes `pool` the one unmatched requests go to; nil for an unknown name.
     public mutating func switchActive(to pool: String) -> PoolSet.PoolSwitch? { pools.switchActive(to: pool) }
 

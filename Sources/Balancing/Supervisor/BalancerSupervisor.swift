@@ -16,6 +16,8 @@ public struct BalancerSupervisor: Sendable {
     public private(set) var outlier: OutlierDetector?
     public private(set) var maxFails: [MaxFails]
     public let retry: RetryPolicy
+    /// The blue/green switch `rollback` undoes.
+    public private(set) var lastSwitch: PoolSet.PoolSwitch?
 
     /// A timer an effect asks the driver to arm; when it fires, the driver hands it back to
     /// `timerFired`.
@@ -149,9 +151,35 @@ public struct BalancerSupervisor: Sendable {
     public mutating func setWeight(backend b: Int, _ weight: Int) { balancer.setWeight(BackendID(b), weight) }
 
     /// Makes `pool` the one unrouted requests go to (blue/green); nil when there is no such pool.
-    public mutating func switchActive(to pool: String) -> PoolSet.PoolSwitch? { balancer.switchActive(to: pool) }
+    /// The switch is remembered for `rollback`, and written to `health.csv` as one `operator`
+    /// row per backend of the two pools (their state is unchanged, so `from` equals `to`; the
+    /// detail says which pool took over), the way drains are: an outage replay shows when
+    /// traffic moved. Switching to the pool already active changes nothing and writes nothing.
+    public mutating func switchActive(to pool: String, now: Instant) -> (change: PoolSet.PoolSwitch, effects: [Effect])? {
+        guard let change = balancer.switchActive(to: pool) else { return nil }
+        guard change.from != change.to else { return (change, []) }
+        lastSwitch = change
+        return (change, poolRows(change, detail: "pool_switch: \(change.to) is now the active pool (was \(change.from))", now: now))
+    }
 
-    public mutating func rollback(_ change: PoolSet.PoolSwitch) { balancer.rollback(change) }
+    /// Undoes the last switch; nil when there is none to undo (never switched, or already rolled back).
+    public mutating func rollback(now: Instant) -> (change: PoolSet.PoolSwitch, effects: [Effect])? {
+        guard let last = lastSwitch else { return nil }
+        balancer.rollback(last)
+        lastSwitch = nil
+        let back = PoolSet.PoolSwitch(from: last.to, to: last.from)
+        return (back, poolRows(back, detail: "pool_rollback: \(back.to) is the active pool again (\(back.from) rolled back)", now: now))
+    }
+
+    private func poolRows(_ change: PoolSet.PoolSwitch, detail: String, now: Instant) -> [Effect] {
+        (balancer.members(ofPool: change.from) + balancer.members(ofPool: change.to)).map { id in
+            let backend = balancer[id]
+            let event = HealthEvent(
+                time: now, backend: backend.name, from: backend.state, to: backend.state, reason: HealthEvent.Source.operator.rawValue,
+                detail: detail)
+            return .transition(event, backend: id.index)
+        }
+    }
 
     // MARK: Machine actions as effects
 

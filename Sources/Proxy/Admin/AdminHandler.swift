@@ -135,18 +135,19 @@ final class AdminHandler: ChannelInboundHandler, LazyTimerOwner {
             guard state.balancer.pools.index(of: target) != nil else {
                 return (404, "text/plain", "404: no pool named '\(target)' (pools: \(state.balancer.pools.names.joined(separator: ", ")))\n")
             }
-            guard let change = state.supervisor.switchActive(to: target) else { return (500, "text/plain", "500: switch failed\n") }
-            if change.from != change.to { state.activeSwitch = change }
+            guard let done = state.supervisor.switchActive(to: target, now: now) else { return (500, "text/plain", "500: switch failed\n") }
+            state.perform(done.effects)
+            let change = done.change
             state.logger.notice("active pool switched \(change.from) -> \(change.to) (operator)")
             return (200, "application/json", "{\"from\":\(json(change.from)),\"to\":\(json(change.to)),\"time_s\":\(formatSeconds(now.nanoseconds))}\n")
         }
-        guard let change = state.activeSwitch else {
+        guard let done = state.supervisor.rollback(now: now) else {
             return (409, "text/plain", "409: no switch to undo; use /pools/switch?to=NAME\n")
         }
-        state.supervisor.rollback(change)
-        state.activeSwitch = nil
-        state.logger.notice("active pool switched back \(change.to) -> \(change.from) (operator)")
-        return (200, "application/json", "{\"from\":\(json(change.to)),\"to\":\(json(change.from)),\"time_s\":\(formatSeconds(now.nanoseconds))}\n")
+        state.perform(done.effects)
+        let change = done.change
+        state.logger.notice("active pool switched back \(change.from) -> \(change.to) (operator)")
+        return (200, "application/json", "{\"from\":\(json(change.from)),\"to\":\(json(change.to)),\"time_s\":\(formatSeconds(now.nanoseconds))}\n")
     }
 
     private func backendAction(_ name: String, _ action: String, _ query: [String: String]) -> (Int, String, String) {

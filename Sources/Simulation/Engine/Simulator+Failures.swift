@@ -20,12 +20,8 @@ extension Engine {
             if begins { originalWeights[b] = supervisor.balancer[BackendID(b)].weight }
             supervisor.setWeight(backend: b, begins ? value : originalWeights[b])
         case .switchPool(let pool):
-            if begins {
-                activeSwitch = supervisor.switchActive(to: pool)
-            } else if let change = activeSwitch {
-                supervisor.rollback(change)
-                activeSwitch = nil
-            }
+            let done = begins ? supervisor.switchActive(to: pool, now: now) : supervisor.rollback(now: now)
+            if let done { perform(done.effects, now: now) }
         }
     }
 

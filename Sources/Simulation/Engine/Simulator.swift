@@ -204,8 +204,6 @@ struct Engine {
     /// The context passed when the balancer reads none (`RoutedBalancer.readsRequest`).
     /// (Stored, not static: a static is reached through a `swift_once` check per access.)
     let blankContext = RequestContext()
-    /// The blue/green switch in force, to roll back when its window ends.
-    var activeSwitch: PoolSet.PoolSwitch?
     /// Read timeouts all have the same length, so their deadlines come in order: they wait in a
     /// FIFO beside the event heap instead of filling it with mostly-cancelled timers. An entry
     /// names the request's unique id, so a reused slot never inherits a stale timeout.
