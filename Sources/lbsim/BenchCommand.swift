@@ -120,6 +120,7 @@ struct BenchCommand: ParsableCommand {
         case .consistentHash: return timePicks(RingHash(members: members, table: table), table, picks)
         case .random: return timePicks(RandomChoice(members: members, table: table), table, picks)
         case .p2c: return timePicks(PowerOfTwoChoices(members: members, table: table), table, picks)
+        case .leastRequest: return timePicks(LeastRequest(members: members, table: table), table, picks)
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Balancing
 
@@ -218,6 +219,90 @@ import Testing
                     #expect(candidates.isEmpty, "\(algorithm) step \(step) found nothing among \(candidates)")
                 }
             }
+        }
+    }
+}
+
+/// Envoy's EdfScheduler driven by `LeastRequestLoadBalancer::hostWeight`, transcribed naively.
+struct EnvoyLeastRequestReference {
+    var weights: [Double]
+    var bias: Double
+    var active: [Int]
+    var deadline: [Double]
+    var order: [Int]
+    var clock = 0.0
+    var inserted = 0
+
+    init(weights: [Int], bias: Double) {
+        self.weights = weights.map(Double.init)
+        self.bias = bias
+        active = Array(repeating: 0, count: weights.count)
+        deadline = Array(repeating: 0, count: weights.count)
+        order = Array(repeating: 0, count: weights.count)
+        for h in weights.indices { add(h) }
+    }
+
+    mutating func add(_ h: Int) {
+        inserted += 1
+        deadline[h] = clock + 1 / (weights[h] / pow(Double(active[h] + 1), bias))
+        order[h] = inserted
+    }
+
+    /// Picks, re-adds with the load seen at the pick, then starts the request (held).
+    mutating func pick() -> Int {
+        let h = weights.indices.min { (deadline[$0], order[$0]) < (deadline[$1], order[$1]) }!
+        clock = deadline[h]
+        add(h)
+        active[h] += 1
+        return h
+    }
+}
+
+@Suite struct LeastRequestTests {
+    /// Equal weights: Envoy's P2C, the same picks as `p2c` for the same random numbers.
+    @Test func equalWeightsArePowerOfTwoChoices() {
+        var a = balancer(.leastRequest, (0..<8).map { ("s\($0)", 2) })
+        var b = balancer(.p2c, (0..<8).map { ("s\($0)", 2) })
+        #expect(a.sequence(500, seed: 9) == b.sequence(500, seed: 9))
+    }
+
+    /// Unequal weights: the EDF schedule with weight / (active + 1)^bias, pick for pick as
+    /// Envoy's scheduler, with requests held so that the load term moves.
+    @Test(arguments: [0.0, 1.0, 2.0]) func unequalWeightsFollowEnvoysSchedule(bias: Double) {
+        let weights = [3, 1, 2]
+        var b = balancer(.leastRequest, [("a", 3), ("b", 1), ("c", 2)]) { $0.activeRequestBias = bias }
+        var reference = EnvoyLeastRequestReference(weights: weights, bias: bias)
+        var rng = SplitMix64(seed: 1)
+        var ours: [String] = []
+        var theirs: [String] = []
+        for _ in 0..<60 {
+            let id = b.pick(RequestContext(), using: &rng).result.backend!
+            ours.append(b[id].name)
+            theirs.append(["a", "b", "c"][reference.pick()])
+        }
+        #expect(ours == theirs)
+    }
+
+    /// Without load (every request finished at once) the shares are the weights'.
+    @Test func sharesFollowWeightsWhenIdle() {
+        var b = balancer(.leastRequest, [("a", 3), ("b", 1)])
+        let counts = Dictionary(grouping: b.sequence(400), by: { $0 }).mapValues(\.count)
+        #expect(counts["a"] == 300 && counts["b"] == 100, "\(counts)")
+    }
+
+    /// A busy heavy host loses picks to an idle light one (the point of the bias), and a
+    /// retry never goes back to the host it avoids.
+    @Test func loadLowersTheEffectiveWeightAndAvoidingIsHonoured() {
+        var b = balancer(.leastRequest, [("a", 4), ("b", 1)])
+        var rng = SplitMix64(seed: 1)
+        var held: [String] = []
+        for _ in 0..<10 { held.append(b[b.pick(RequestContext(), using: &rng).result.backend!].name) }
+        // Weight 4 vs 1 held open: a ends near 4/(a+1) = 1/(b+1), i.e. about 8:2, not 10:0.
+        #expect(held.filter { $0 == "b" }.count >= 2, "\(held)")
+        for _ in 0..<20 {
+            let id = b.pick(RequestContext(), avoiding: b.id(named: "a"), using: &rng).result.backend
+            #expect(id.map { b[$0].name } == "b")
+            if let id { b.requestFinished(on: id) }
         }
     }
 }

@@ -97,7 +97,7 @@ func temporaryDirectory() throws -> URL {
         let health = try String(contentsOf: a.appendingPathComponent("health.csv"), encoding: .utf8)
         #expect(health.hasPrefix("time_s,backend,from,to,reason,detail\n14,big-1,up,down,active,\"active_check_failed: 3 probe(s) failed in a row, fall 3"))
         let picks = try String(contentsOf: a.appendingPathComponent("picks.csv"), encoding: .utf8)
-        #expect(picks.split(separator: "\n").count == 1 + 7 * 4)
+        #expect(picks.split(separator: "\n").count == 1 + 8 * 4, "every algorithm × every backend")
         // No temporary files are left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: a.path).sorted() == ["health.csv", "picks.csv"])
         let otherSeed = try temporaryDirectory()

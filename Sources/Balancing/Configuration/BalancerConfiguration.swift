@@ -10,6 +10,8 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     public var ipHash = IPHashConfiguration()
     /// `p2c`: how many distinct backends to draw (Envoy `choice_count`).
     public var choiceCount = 2
+    /// `least_request` with unequal weights: Envoy's `active_request_bias`.
+    public var activeRequestBias = 1.0
     public var affinity: AffinityConfiguration?
     public var healthCheck = HealthCheckConfiguration()
     /// Further attempts on another backend after the first failed (0 = no retry).
@@ -24,7 +26,7 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
 
     enum CodingKeys: String, StrictCodingKey {
         case algorithm, hashOn = "hash_on", consistentHash = "consistent_hash", ipHash = "ip_hash"
-        case choiceCount = "choice_count", affinity, healthCheck = "health_check", retries, timeouts, routes, pools
+        case choiceCount = "choice_count", activeRequestBias = "active_request_bias", affinity, healthCheck = "health_check", retries, timeouts, routes, pools
     }
 
     public init(from decoder: any Decoder) throws {
@@ -41,6 +43,9 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
         ipHash = try c.decodeIfPresent(IPHashConfiguration.self, forKey: .ipHash) ?? ipHash
         choiceCount = try c.decodeIfPresent(Int.self, forKey: .choiceCount) ?? choiceCount
         try c.require(choiceCount >= 1 && choiceCount <= 1000, .choiceCount, "choice_count must be within 1…1000")
+        activeRequestBias = try c.decodeIfPresent(Double.self, forKey: .activeRequestBias) ?? activeRequestBias
+        try c.require(
+            activeRequestBias >= 0 && activeRequestBias <= 100, .activeRequestBias, "active_request_bias must be within 0…100")
         affinity = try c.decodeIfPresent(AffinityConfiguration.self, forKey: .affinity)
         healthCheck = try c.decodeIfPresent(HealthCheckConfiguration.self, forKey: .healthCheck) ?? healthCheck
         retries = try c.decodeIfPresent(Int.self, forKey: .retries) ?? retries
@@ -78,6 +83,7 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
         spec.ipv4PrefixLength = ipHash.ipv4Prefix
         spec.ipv6PrefixLength = ipHash.ipv6Prefix
         spec.choiceCount = choiceCount
+        spec.activeRequestBias = activeRequestBias
         return spec
     }
 

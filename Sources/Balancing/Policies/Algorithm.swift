@@ -7,6 +7,7 @@ public enum Algorithm: String, Sendable, CaseIterable, Codable {
     case consistentHash = "consistent_hash"
     case random
     case p2c
+    case leastRequest = "least_request"
 }
 
 /// The consistent-hash table kind (`balancer.consistent_hash.method`).
@@ -26,6 +27,7 @@ public struct PolicySpec: Sendable, Equatable {
     public var ipv4PrefixLength = 24
     public var ipv6PrefixLength = 128
     public var choiceCount = 2
+    public var activeRequestBias = 1.0
 
     public init(_ algorithm: Algorithm) { self.algorithm = algorithm }
 
@@ -59,6 +61,8 @@ public struct PolicySpec: Sendable, Equatable {
             return RandomChoice(members: members, table: table)
         case .p2c:
             return PowerOfTwoChoices(members: members, table: table, choiceCount: choiceCount)
+        case .leastRequest:
+            return LeastRequest(members: members, table: table, choiceCount: choiceCount, activeRequestBias: activeRequestBias)
         }
     }
 }

@@ -7,7 +7,7 @@
 /// enum and putting it back retains and releases every array the policy holds. The algorithms
 /// stay one per file behind `BalancingPolicy`; adding one means adding a field here.
 public struct AnyPolicy: BalancingPolicy {
-    enum Kind: Sendable { case roundRobin, weightedRoundRobin, leastConn, ipHash, ring, maglev, random, p2c }
+    enum Kind: Sendable { case roundRobin, weightedRoundRobin, leastConn, ipHash, ring, maglev, random, p2c, leastRequest }
 
     let kind: Kind
     var roundRobin: RoundRobin?
@@ -18,6 +18,7 @@ public struct AnyPolicy: BalancingPolicy {
     var maglev: Maglev?
     var random: RandomChoice?
     var p2c: PowerOfTwoChoices?
+    var leastRequest: LeastRequest?
 
     init(_ policy: any BalancingPolicy) {
         switch policy {
@@ -45,6 +46,9 @@ public struct AnyPolicy: BalancingPolicy {
         case let p as PowerOfTwoChoices:
             kind = .p2c
             p2c = p
+        case let p as LeastRequest:
+            kind = .leastRequest
+            leastRequest = p
         default: preconditionFailure("unknown policy \(type(of: policy))")
         }
     }
@@ -60,6 +64,7 @@ public struct AnyPolicy: BalancingPolicy {
         case .maglev: maglev!
         case .random: random!
         case .p2c: p2c!
+        case .leastRequest: leastRequest!
         }
     }
 
@@ -85,6 +90,7 @@ public struct AnyPolicy: BalancingPolicy {
         case .maglev: run(&maglev)
         case .random: run(&random)
         case .p2c: run(&p2c)
+        case .leastRequest: run(&leastRequest)
         }
     }
 
@@ -100,6 +106,7 @@ public struct AnyPolicy: BalancingPolicy {
         case .maglev: maglev!.pick(for: request, in: table, avoiding: avoiding, using: &generator)
         case .random: random!.pick(for: request, in: table, avoiding: avoiding, using: &generator)
         case .p2c: p2c!.pick(for: request, in: table, avoiding: avoiding, using: &generator)
+        case .leastRequest: leastRequest!.pick(for: request, in: table, avoiding: avoiding, using: &generator)
         }
     }
 
