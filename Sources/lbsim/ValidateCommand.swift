@@ -32,11 +32,15 @@ struct ValidateCommand: ParsableCommand {
                         "\(file): ok (scenario \(model.name), \(model.balancer.algorithm.rawValue), \(model.backends.count) backends, \(model.clients.count) client groups); run estimate \(estimate.summary)"
                             + (estimate.requests <= RunEstimate.confirmAbove ? "" : " (lbsim run wants --yes)")
                     )
+                    for warning in model.warnings { printError("\(file): warning: \(warning)") }
                 } else if case .mapping(let mapping) = root, mapping["listen"] != nil {
                     let proxy = try decoder.decode(ProxyConfiguration.self, from: root)
                     print(
                         "\(file): ok (proxy \(proxy.mode.rawValue) on \(proxy.listen.text), \(proxy.balancer.algorithm.rawValue), \(proxy.backends.count) backends)"
                     )
+                    for warning in proxy.balancer.inertSettings(backendCount: proxy.backends.count) {
+                        printError("\(file): warning: \(warning)")
+                    }
                 } else {
                     let document = try decoder.decode(BalancerDocument.self, from: root)
                     print("\(file): ok (\(document.balancer.algorithm.rawValue), \(document.expandedBackends.count) backends)")

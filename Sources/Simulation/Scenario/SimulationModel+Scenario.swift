@@ -71,7 +71,7 @@ extension SimulationModel {
         self.init(
             name: scenario.name, seed: scenario.seed, duration: scenario.duration, warmup: scenario.warmup,
             balancer: scenario.balancer, backends: backends, clients: clients, failures: failures)
-        self.warnings = warnings
+        self.warnings = warnings + scenario.balancer.inertSettings(backendCount: backends.count)
         timeseriesInterval = scenario.timeseriesInterval
         layer = scenario.mode == .l4 ? .l4 : .l7
         balancerResources = scenario.balancers
