@@ -138,6 +138,20 @@ extension Engine {
     mutating func noteAffinity(_ decision: borrowing RoutedBalancer.Decision, flight f: Int) {
         if case .broken = decision.inner.affinity, flights[f].counted { totals.brokenSessions += 1 }
         if decision.inner.setCookie != nil { keepCookie(decision.inner.setCookie!, flight: f) }
+        if let backend = decision.backend { noteHashedSession(backend, flight: f) }
+    }
+
+    /// Under ip_hash or consistent_hash, a client whose first attempt lands on another backend
+    /// than its previous request's has lost its session (the tutorial's "a failed backend
+    /// disrupts its clients"), as a changed cookie backend does under affinity. Retries are not
+    /// counted: moving away from a failed backend is what they are for.
+    @inline(__always)
+    mutating func noteHashedSession(_ backend: BackendID, flight f: Int) {
+        let (g, c) = (Int(flights[f].client), Int(flights[f].clientID))
+        guard c < lastBackend[g].count, flights[f].attempts == 1 else { return }
+        let previous = lastBackend[g][c]
+        if previous >= 0 && previous != Int32(backend.index) && flights[f].counted { totals.brokenSessions += 1 }
+        lastBackend[g][c] = Int32(backend.index)
     }
 
     mutating func keepCookie(_ setCookie: String, flight f: Int) {

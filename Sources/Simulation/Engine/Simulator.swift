@@ -189,6 +189,10 @@ struct Engine {
     /// and the cumulative weights of its request classes.
     let natIndex: [[Int32]]
     var jars: [[String?]]
+    /// Per group, each client's backend on its previous request, while a hashing algorithm
+    /// (ip_hash, consistent_hash) places clients and no cookie does: a change is a broken
+    /// session. -1: no request yet. Empty when not counted.
+    var lastBackend: [[Int32]]
     let nextAnonymous: Slab<Int>
     let classTotals: [Double]
     /// Per group, flattened for the hot path (reading a `ClientGroupModel` out of the array
@@ -263,6 +267,8 @@ struct Engine {
         thinkStreams = model.clients.map { master.child("client/\($0.name)/think") }
         natIndex = model.clients.map { $0.natAssignment() }
         jars = model.clients.map { Array(repeating: nil, count: model.balancer.affinity == nil ? 0 : ($0.clientCount ?? 0)) }
+        let hashes = model.balancer.affinity == nil && !model.balancer.algorithmsInUse.isDisjoint(with: [.ipHash, .consistentHash])
+        lastBackend = model.clients.map { Array(repeating: -1, count: hashes ? ($0.clientCount ?? 0) : 0) }
         nextAnonymous = Slab(Array(repeating: 0, count: model.clients.count))
         classTotals = model.clients.map { $0.classes.reduce(0) { $0 + $1.weight } }
         groupRate = model.clients.map { group in
