@@ -68,14 +68,19 @@ import Testing
 
 /// A baseline records the GSL it was made with, and check says when this run's differs.
 @Suite struct LibraryVersionTests {
+    /// A small p2c baseline in `dir`: its folder and its command.txt.
+    func makeBaseline(in dir: URL) throws -> (String, String) {
+        let baseline = dir.appendingPathComponent("base").path
+        let made = try LbsimBinary.run(
+            ["compare", OutputSafetyTests.scenario, "--algorithms", "p2c", "--seeds", "2", "--out", baseline] + OutputSafetyTests.short)
+        #expect(made.status == 0, "\(made.stderr)")
+        return (baseline, try String(contentsOfFile: baseline + "/command.txt", encoding: .utf8))
+    }
+
     @Test func checkNotesAnotherGSL() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let baseline = dir.appendingPathComponent("base").path
-        #expect(
-            try LbsimBinary.run(["compare", OutputSafetyTests.scenario, "--algorithms", "p2c", "--seeds", "2", "--out", baseline] + OutputSafetyTests.short)
-                .status == 0)
-        let record = try String(contentsOfFile: baseline + "/command.txt", encoding: .utf8)
+        let (baseline, record) = try makeBaseline(in: dir)
         let line = try #require(record.split(separator: "\n").first { $0.hasPrefix("gsl_version: ") })
         #expect(line.count > "gsl_version: ".count)
         let same = try LbsimBinary.run(["check", baseline])
@@ -91,11 +96,7 @@ import Testing
     @Test func pinnedPackagesAreRecordedAsPinned() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let baseline = dir.appendingPathComponent("base").path
-        #expect(
-            try LbsimBinary.run(["compare", OutputSafetyTests.scenario, "--algorithms", "p2c", "--seeds", "2", "--out", baseline] + OutputSafetyTests.short)
-                .status == 0)
-        let record = try String(contentsOfFile: baseline + "/command.txt", encoding: .utf8)
+        let (baseline, record) = try makeBaseline(in: dir)
         let manifest = try String(contentsOf: LbsimBinary.packageRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
         for (package, key) in [("Yams", "yams_version"), ("hdrhistogram-swift", "hdrhistogram-swift_version")] {
             let line = try #require(record.split(separator: "\n").first { $0.hasPrefix(key + ": ") }, "\(record)")

@@ -51,17 +51,8 @@ public struct LeastConnections: BalancingPolicy {
         avoiding: BackendID?,
         using generator: inout some RandomNumberGenerator
     ) -> PickResult {
-        guard let top = heap.top else { return .noBackend(noBackendReason(in: table, avoiding: avoiding)) }
-        guard top == avoiding?.index else { return .backend(BackendID(top)) }
-        // The runner-up of a binary heap is one of the top's two children.
-        switch (heap.key(atSlot: 1), heap.key(atSlot: 2)) {
-        case (nil, _):
-            return .noBackend(noBackendReason(in: table, avoiding: avoiding))
-        case (.some, nil):
-            return .backend(BackendID(heap.id(atSlot: 1)!))
-        case (.some(let left), .some(let right)):
-            return .backend(BackendID(heap.id(atSlot: right < left ? 2 : 1)!))
-        }
+        guard let chosen = heap.top(avoiding: avoiding?.index) else { return .noBackend(noBackendReason(in: table, avoiding: avoiding)) }
+        return .backend(BackendID(chosen.id))
     }
 
     public mutating func availabilityChanged(_ id: BackendID, in table: BackendTable) {

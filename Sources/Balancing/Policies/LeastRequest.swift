@@ -81,19 +81,12 @@ public struct LeastRequest: BalancingPolicy {
         using generator: inout some RandomNumberGenerator
     ) -> PickResult {
         guard schedule != nil else { return unweighted.pick(for: request, in: table, avoiding: avoiding, using: &generator) }
-        guard var chosen = schedule!.top else { return .noBackend(noBackendReason(in: table, avoiding: avoiding)) }
-        if chosen == avoiding?.index {
-            // The runner-up of a binary heap is one of the top's two children.
-            switch (schedule!.key(atSlot: 1), schedule!.key(atSlot: 2)) {
-            case (nil, _): return .noBackend(noBackendReason(in: table, avoiding: avoiding))
-            case (.some, nil): chosen = schedule!.id(atSlot: 1)!
-            case (.some(let a), .some(let b)): chosen = schedule!.id(atSlot: a < b ? 1 : 2)!
-            }
+        guard let chosen = schedule!.top(avoiding: avoiding?.index) else {
+            return .noBackend(noBackendReason(in: table, avoiding: avoiding))
         }
-        let slot = (0..<3).first { schedule!.id(atSlot: $0) == chosen }!
-        clock = max(clock, schedule!.key(atSlot: slot)!.time)
-        schedule!.update(chosen, key: deadline(for: BackendID(chosen), table))
-        return .backend(BackendID(chosen))
+        clock = max(clock, schedule!.key(atSlot: chosen.slot)!.time)
+        schedule!.update(chosen.id, key: deadline(for: BackendID(chosen.id), table))
+        return .backend(BackendID(chosen.id))
     }
 
     public mutating func availabilityChanged(_ id: BackendID, in table: BackendTable) {

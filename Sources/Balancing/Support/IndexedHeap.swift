@@ -25,6 +25,20 @@ struct IndexedHeap<Key: Comparable & Sendable>: Sendable {
 
     func contains(_ id: Int) -> Bool { positions[id] >= 0 }
 
+    /// The top, or when the top is `avoiding`, the runner-up (one of the top's two children),
+    /// with the heap slot it sits in; nil when nothing else is left.
+    func top(avoiding: Int?) -> (id: Int, slot: Int)? {
+        guard let top else { return nil }
+        guard top == avoiding else { return (top, 0) }
+        switch (key(atSlot: 1), key(atSlot: 2)) {
+        case (nil, _): return nil
+        case (.some, nil): return (id(atSlot: 1)!, 1)
+        case (.some(let left), .some(let right)):
+            let slot = right < left ? 2 : 1
+            return (id(atSlot: slot)!, slot)
+        }
+    }
+
     /// The id at heap slot `slot` (0 is the top, 1 and 2 its children).
     func id(atSlot slot: Int) -> Int? { slot < entries.count ? Int(entries[slot].id) : nil }
     func key(atSlot slot: Int) -> Key? { slot < entries.count ? entries[slot].key : nil }
