@@ -55,6 +55,7 @@ struct BenchCommand: ParsableCommand {
             Case(label: "consistent_hash/maglev", spec: maglev, hasTarget: true),
             Case(label: "random", spec: PolicySpec(.random), hasTarget: true),
             Case(label: "p2c", spec: PolicySpec(.p2c), hasTarget: true),
+            Case(label: "least_request", spec: PolicySpec(.leastRequest), hasTarget: false),
         ]
     }
 
