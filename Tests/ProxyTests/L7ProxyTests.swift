@@ -2,6 +2,7 @@ import NIOCore
 #if canImport(Glibc)
 import Glibc
 #endif
+import Balancing
 import Testing
 @testable import Proxy
 
@@ -24,6 +25,38 @@ import Testing
         for _ in 0..<14 { names += try client.get("/")?.text ?? "?" }
         // nginx's smooth weighted round robin for {5, 1, 1}: a a b a c a a, twice.
         #expect(names == "aabacaaaabacaa")
+    }
+
+    /// round_robin honours weights in the proxy too (nginx's round robin is the smooth one),
+    /// and least_request with unequal weights runs Envoy's schedule: sequential requests (one
+    /// in flight) give the same sequence as the core's own picks.
+    @Test(arguments: ["round_robin", "least_request"]) func weightedAlgorithmsOnRealRequests(algorithm: String) throws {
+        let h = try Harness(
+            backends: ["a", "b", "c"],
+            yaml: """
+                balancer: { algorithm: \(algorithm) }
+                backends:
+                  - { name: a, address: "{a}", weight: 5 }
+                  - { name: b, address: "{b}" }
+                  - { name: c, address: "{c}" }
+                """)
+        defer { h.stop() }
+        let client = try RawClient(port: h.port)
+        var names = ""
+        for _ in 0..<14 { names += try client.get("/")?.text ?? "?" }
+        // The core's picks for the same weights, one request at a time (no randomness is drawn
+        // by either algorithm with unequal weights).
+        var core = Balancer(
+            backends: [Backend(name: "a", weight: 5), Backend(name: "b"), Backend(name: "c")], spec: PolicySpec(Algorithm(rawValue: algorithm)!))
+        var generator = SystemRandomNumberGenerator()
+        var expected = ""
+        for _ in 0..<14 {
+            let id = core.pick(RequestContext(), using: &generator).result.backend!
+            expected += core[id].name
+            core.requestFinished(on: id)
+        }
+        #expect(names == expected, "\(algorithm)")
+        if algorithm == "round_robin" { #expect(names == "aabacaaaabacaa", "nginx's smooth weighted round robin for {5, 1, 1}") }
     }
 
     @Test func forwardsHeadersAndBodiesAndKeepsHost() throws {
