@@ -130,9 +130,9 @@ extension Engine {
         freeConnections.append(Int32(c))
     }
 
-    /// Keeps the client's affinity cookie and counts broken sessions.
-    /// Counts a broken session and keeps the cookie the balancer set. Inlined, and reading the
-    /// decision in place: passed out of line, the decision (with its optional string) was
+    /// Counts a broken session (a cookie that could not be honoured, or under hashing a client
+    /// moved to another backend) and keeps the cookie the balancer set. Inlined, and reading
+    /// the decision in place: passed out of line, the decision (with its optional string) was
     /// copied through its value witness on every request.
     @inline(__always)
     mutating func noteAffinity(_ decision: borrowing RoutedBalancer.Decision, flight f: Int) {
