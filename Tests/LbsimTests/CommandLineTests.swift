@@ -8,6 +8,41 @@ struct Run {
     let stderr: String
 }
 
+/// A long-running `lbsim` (proxy, backends) started in the background, its output in pipes.
+final class RunningLbsim {
+    let process = Process()
+    let stdout = Pipe()
+    let stderr = Pipe()
+
+    /// Starts `lbsim arguments`, in `directory` when given (else this process's).
+    init(_ arguments: [String], in directory: URL? = nil) throws {
+        process.executableURL = LbsimBinary.url
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+    }
+
+    var isRunning: Bool { process.isRunning }
+
+    /// Waits for the exit: its status.
+    @discardableResult func wait() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// SIGTERM (when still running), then waits: the exit status.
+    @discardableResult func stop() -> Int32 {
+        if process.isRunning { process.terminate() }
+        return wait()
+    }
+
+    /// What the process wrote, read to the end (so: once it has exited or closed the stream).
+    var stdoutText: String { String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+    var stderrText: String { String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+}
+
 enum LbsimBinary {
     /// The `lbsim` built next to this test bundle (same build directory).
     static var url: URL {
@@ -22,19 +57,11 @@ enum LbsimBinary {
 
     /// Runs `lbsim` in `directory` (default: the package root, so that `Scenarios/…` resolves).
     static func run(_ arguments: [String], in directory: URL? = nil) throws -> Run {
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        process.currentDirectoryURL = directory ?? packageRoot
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        let running = try RunningLbsim(arguments, in: directory ?? packageRoot)
+        // Both pipes read to their end before waiting, so a full pipe cannot stall the child.
+        let stdout = running.stdoutText
+        let stderr = running.stderrText
+        return Run(status: running.wait(), stdout: stdout, stderr: stderr)
     }
 }
 

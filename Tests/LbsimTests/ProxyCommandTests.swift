@@ -15,29 +15,19 @@ import Testing
         admin: 127.0.0.1:\(port + 1)
         backends: [ { name: self, address: "127.0.0.1:\(port + 1)" } ]
         """.write(to: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = LbsimBinary.url
-        process.arguments = ["proxy", "--config", config.path, "--access-log", dir.appendingPathComponent("requests.csv").path]
-        let out = Pipe()
-        process.standardOutput = out
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
+        let proxy = try RunningLbsim(["proxy", "--config", config.path, "--access-log", dir.appendingPathComponent("requests.csv").path])
         var status = 0
         for _ in 0..<100 where status != 200 {
             Thread.sleep(forTimeInterval: 0.1)
             status = httpStatus(port: port, path: "/stats")
         }
-        if status != 200, !process.isRunning {
-            Issue.record("lbsim proxy exited: \(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+        if status != 200, !proxy.isRunning {
+            Issue.record("lbsim proxy exited: \(proxy.stderrText)")
             return
         }
         #expect(status == 200, "a request through the proxy reaches the backend")
-        process.terminate()  // SIGTERM
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(stdout.contains("lbsim proxy: stopped"))
+        #expect(proxy.stop() == 0, "SIGTERM drains and exits 0")
+        #expect(proxy.stdoutText.contains("lbsim proxy: stopped"))
         let log = try String(contentsOf: dir.appendingPathComponent("requests.csv"), encoding: .utf8)
         #expect(log.hasPrefix("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome,client_tls,upstream_tls\n"))
         #expect(log.contains(",self,"))
@@ -73,19 +63,9 @@ import Testing
         tls: { certificates: [ { certificate: site.pem, key: site.key } ] }
         backends: [ { name: self, address: "127.0.0.1:\(port + 1)" } ]
         """.write(to: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = LbsimBinary.url
         // Run from elsewhere: site.pem is found beside proxy.yaml, not in the working directory.
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        process.arguments = ["proxy", "--config", config.path]
-        process.standardOutput = Pipe()
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        let proxy = try RunningLbsim(["proxy", "--config", config.path], in: URL(fileURLWithPath: "/"))
+        defer { proxy.stop() }
         var metrics = ""
         for _ in 0..<100 where !metrics.contains("lbsim_tls_enabled") {
             Thread.sleep(forTimeInterval: 0.1)
@@ -93,17 +73,17 @@ import Testing
         }
         guard metrics.contains("lbsim_tls_enabled{side=\"client\"} 1") else {
             Issue.record(
-                "lbsim proxy did not serve TLS: \(process.isRunning ? metrics : String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))"
+                "lbsim proxy did not serve TLS: \(proxy.isRunning ? metrics : proxy.stderrText)"
             )
             return
         }
-        kill(process.processIdentifier, SIGHUP)
+        kill(proxy.process.processIdentifier, SIGHUP)
         for _ in 0..<100 where !metrics.contains("lbsim_tls_certificate_reloads_total{result=\"ok\"} 1") {
             Thread.sleep(forTimeInterval: 0.1)
             metrics = httpGet(port: port + 1, path: "/metrics").text
         }
         #expect(metrics.contains("lbsim_tls_certificate_reloads_total{result=\"ok\"} 1"), "SIGHUP reloads, and the proxy goes on")
-        #expect(process.isRunning)
+        #expect(proxy.isRunning)
     }
 
     /// One GET over a plain socket; the status, or 0.
@@ -152,19 +132,8 @@ import Testing
         admin: 127.0.0.1:\(port + 1)
         backends: [ { name: self, address: "127.0.0.1:\(port + 1)" } ]
         """.write(to: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = LbsimBinary.url
-        process.arguments = ["proxy", "--config", config.path]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        try process.run()
-        defer {
-            if process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
-            }
-        }
+        let proxy = try RunningLbsim(["proxy", "--config", config.path])
+        defer { proxy.stop() }
         var status = 0
         for _ in 0..<100 where status != 200 {
             Thread.sleep(forTimeInterval: 0.1)
@@ -172,7 +141,7 @@ import Testing
         }
         #expect(status == 200)
         // Read what is in the pipe now, without waiting: a block-buffered line would not be.
-        let fd = out.fileHandleForReading.fileDescriptor
+        let fd = proxy.stdout.fileHandleForReading.fileDescriptor
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = read(fd, &buffer, buffer.count)
@@ -199,19 +168,8 @@ import Testing
           - { name: b, address: "127.0.0.1:\(port + 2)" }
           - { name: far, address: "192.0.2.1:80" }
         """.write(to: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = LbsimBinary.url
-        process.arguments = ["backends", config.path]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        try process.run()
-        defer {
-            if process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
-            }
-        }
+        let backends = try RunningLbsim(["backends", config.path])
+        defer { backends.stop() }
         let http = ProxyCommandTests()
         var first = (status: 0, text: "")
         for _ in 0..<100 where first.status != 200 {
@@ -230,10 +188,8 @@ import Testing
         #expect(http.httpGet(port: port + 1, path: "/").status == 200)
         #expect(http.httpRequest("POST", port: port + 1, path: "/_lbsim/stop").status == 200)
         #expect(http.httpGet(port: port + 1, path: "/").status == 0, "stopped: the connection is refused")
-        process.terminate()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(backends.stop() == 0)
+        let stdout = backends.stdoutText
         #expect(stdout.contains("a on 127.0.0.1:\(port + 1)"))
         #expect(stdout.contains("far: skipped (192.0.2.1:80 is not a loopback address"))
     }
