@@ -46,9 +46,6 @@ public struct LeastRequest: BalancingPolicy {
         rebuild(table)
     }
 
-    /// Whether picks come from the EDF schedule (members' weights differ).
-    public var isWeighted: Bool { schedule != nil }
-
     /// Envoy's `hostWeight`: the weight scaled down by the active requests.
     func hostWeight(_ id: BackendID, _ table: BackendTable) -> Double {
         let weight = Double(table.weight(id))
@@ -66,7 +63,7 @@ public struct LeastRequest: BalancingPolicy {
     }
 
     private mutating func rebuild(_ table: BackendTable) {
-        guard let first = members.first, members.contains(where: { table.weight($0) != table.weight(first) }) else {
+        guard table.weightsDiffer(among: members) else {
             schedule = nil
             return
         }

@@ -26,16 +26,7 @@ public struct RoundRobin: BalancingPolicy {
         self.members = members
         available = BitSet(universe: table.count)
         for id in members where table.isAvailable(id) { available.insert(id.index) }
-        if !Self.weightsAreEqual(members, table) { weighted = SmoothWeightedRoundRobin(members: members, table: table) }
-    }
-
-    /// Whether the picks are the smooth weighted ones (members' weights differ or once did).
-    public var isWeighted: Bool { weighted != nil }
-
-    private static func weightsAreEqual(_ members: [BackendID], _ table: BackendTable) -> Bool {
-        guard let first = members.first else { return true }
-        let weight = table.weight(first)
-        return members.allSatisfy { table.weight($0) == weight }
+        if table.weightsDiffer(among: members) { weighted = SmoothWeightedRoundRobin(members: members, table: table) }
     }
 
     public mutating func pick(
@@ -69,7 +60,7 @@ public struct RoundRobin: BalancingPolicy {
     public mutating func weightChanged(_ id: BackendID, in table: BackendTable) {
         if weighted != nil {
             weighted!.weightChanged(id, in: table)
-        } else if !Self.weightsAreEqual(members, table) {
+        } else if table.weightsDiffer(among: members) {
             weighted = SmoothWeightedRoundRobin(members: members, table: table)
         }
     }

@@ -84,4 +84,11 @@ public struct BackendTable: Sendable {
     @inline(__always) func isBackup(_ id: BackendID) -> Bool { records[id.index].isBackup }
     @inline(__always) func inFlight(_ id: BackendID) -> Int { Int(hotInFlight[id.index]) }
     @inline(__always) func weight(_ id: BackendID) -> Int { Int(hotWeight[id.index]) }
+
+    /// Whether `members` have different weights: the algorithms that rotate or schedule
+    /// differently once weights differ (round_robin, least_request) ask this.
+    func weightsDiffer(among members: [BackendID]) -> Bool {
+        guard let first = members.first else { return false }
+        return members.contains { hotWeight[$0.index] != hotWeight[first.index] }
+    }
 }
