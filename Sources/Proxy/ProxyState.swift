@@ -57,6 +57,9 @@ final class ProxyState: @unchecked Sendable {
     /// Whether the balancer reads request headers (routes, cookie affinity, hashing on a
     /// header or cookie): otherwise they are not copied into its request context.
     let needsRequestHeaders: Bool
+    /// Whether the retry policy retries some response status: only then is a head checked
+    /// against it before it goes to the client.
+    let retriesResponses: Bool
     /// The timeouts armed on every request, converted once: a `Duration` becomes nanoseconds
     /// through 128-bit arithmetic, which cost more than arming the timer.
     let timeouts: (read: TimeAmount, header: TimeAmount, keepalive: TimeAmount, body: TimeAmount, idle: TimeAmount, tunnel: TimeAmount)
@@ -121,6 +124,7 @@ final class ProxyState: @unchecked Sendable {
             .nanoseconds(configuration.client.keepaliveTimeout.nanoseconds), .nanoseconds(configuration.client.bodyTimeout.nanoseconds),
             .nanoseconds(configuration.client.idleTimeout.nanoseconds), .nanoseconds(configuration.client.tunnelTimeout.nanoseconds)
         )
+        retriesResponses = supervisor.retry.on.retriesResponses
         let balancer = configuration.balancer
         let pools = Set(configuration.backends.map(\.pool)).sorted()
         needsRequestHeaders =

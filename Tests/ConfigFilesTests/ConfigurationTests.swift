@@ -184,4 +184,35 @@ import Testing
         #expect(nearestSpelling(to: "banana", among: ["interval", "timeout"]) == nil)
         #expect(nearestSpelling(to: "rat", among: ["at", "rate"]) == "rate")
     }
+
+    @Test func retrySettingsTakeEachPeersDefaults() throws {
+        // No `retry` key: lbsim's historical default, one retry on another backend.
+        #expect(try decode("backends: [{name: a}]").balancer.effectiveRetries == 1)
+        let haproxy = try decode("balancer: { retry: { like: haproxy } }\nbackends: [{name: a}]").balancer
+        #expect(haproxy.effectiveRetries == 3)
+        #expect(haproxy.retry.server == .same)
+        #expect(haproxy.retry.turnaround(connectTimeout: .milliseconds(200)) == .milliseconds(200))
+        #expect(haproxy.retry.turnaround(connectTimeout: .seconds(5)) == .seconds(1))
+        // nginx's `proxy_next_upstream_tries 0`: every backend once (nil), unless `retries` says.
+        #expect(try decode("balancer: { retry: { like: nginx } }\nbackends: [{name: a}]").balancer.effectiveRetries == nil)
+        #expect(try decode("balancer: { retries: 2, retry: { like: nginx } }\nbackends: [{name: a}]").balancer.effectiveRetries == 2)
+        let envoy = try decode(
+            "balancer: { retry: { like: envoy, on: [connect, 503, 429], backoff: { base: 10ms } } }\nbackends: [{name: a}]"
+        ).balancer.retry
+        #expect(envoy.on == RetryConditions(kinds: .connectFailure, statuses: [503, 429]))
+        #expect(envoy.backoff == RetryConfiguration.Backoff(base: .milliseconds(10), max: .milliseconds(100)))
+        #expect(try decode("balancer: { retry: { like: envoy, backoff: none } }\nbackends: [{name: a}]").balancer.retry.backoff == nil)
+    }
+
+    @Test func retryMistakesNameTheirKey() throws {
+        let redispatch = try #require(error("balancer: { retry: { server: other, redispatch: -1 } }\nbackends: [{name: a}]"))
+        #expect(redispatch.path == "balancer.retry.redispatch")
+        #expect(redispatch.message.contains("server: same only"))
+        let condition = try #require(error("balancer: { retry: { on: [conect] } }\nbackends: [{name: a}]"))
+        #expect(condition.message.contains("'conect'") && condition.message.contains("connect"), "\(condition.message)")
+        let peer = try #require(error("balancer: { retry: { like: envoi } }\nbackends: [{name: a}]"))
+        #expect(peer.path == "balancer.retry.like")
+        let backoff = try #require(error("balancer: { retry: { backoff: { base: 50ms, max: 10ms } } }\nbackends: [{name: a}]"))
+        #expect(backoff.path == "balancer.retry.backoff.max")
+    }
 }

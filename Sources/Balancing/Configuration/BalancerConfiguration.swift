@@ -14,8 +14,11 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     public var activeRequestBias = 1.0
     public var affinity: AffinityConfiguration?
     public var healthCheck = HealthCheckConfiguration()
-    /// Further attempts on another backend after the first failed (0 = no retry).
-    public var retries = 1
+    /// Further attempts after the first failed (0 = no retry); nil when not given, for the
+    /// count `retry` implies (see `effectiveRetries`).
+    public var retries: Int?
+    /// Which failures are retried, where and when (nginx's rule unless `retry.like` says otherwise).
+    public var retry = RetryConfiguration()
     public var timeouts = TimeoutsConfiguration()
     /// L7 routing rules, tried in order; unmatched requests go to the active pool (`default`).
     public var routes: [Router.Rule] = []
@@ -26,7 +29,8 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
 
     enum CodingKeys: String, StrictCodingKey {
         case algorithm, hashOn = "hash_on", consistentHash = "consistent_hash", ipHash = "ip_hash"
-        case choiceCount = "choice_count", activeRequestBias = "active_request_bias", affinity, healthCheck = "health_check", retries, timeouts, routes, pools
+        case choiceCount = "choice_count", activeRequestBias = "active_request_bias", affinity, healthCheck = "health_check", retries, retry, timeouts, routes,
+            pools
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,12 +52,18 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
             activeRequestBias >= 0 && activeRequestBias <= 100, .activeRequestBias, "active_request_bias must be within 0…100")
         affinity = try c.decodeIfPresent(AffinityConfiguration.self, forKey: .affinity)
         healthCheck = try c.decodeIfPresent(HealthCheckConfiguration.self, forKey: .healthCheck) ?? healthCheck
-        retries = try c.decodeIfPresent(Int.self, forKey: .retries) ?? retries
-        try c.require(retries >= 0 && retries <= 100, .retries, "retries must be within 0…100")
+        retries = try c.decodeIfPresent(Int.self, forKey: .retries)
+        try c.require(retries.map { $0 >= 0 && $0 <= 100 } ?? true, .retries, "retries must be within 0…100")
+        retry = try c.decodeIfPresent(RetryConfiguration.self, forKey: .retry) ?? retry
         timeouts = try c.decodeIfPresent(TimeoutsConfiguration.self, forKey: .timeouts) ?? timeouts
         routes = try c.decodeIfPresent([RouteConfiguration].self, forKey: .routes)?.map(\.rule) ?? []
         pools = try c.decodeIfPresent(PoolOverrides.self, forKey: .pools) ?? pools
     }
+
+    /// The count the retry policy gets: `retries` when given, else the one `retry` implies (1
+    /// without a `retry` key; with one, its peer's: HAProxy 3, Envoy 1, nginx nil for every
+    /// backend of the pool once).
+    public var effectiveRetries: Int? { retries ?? retry.impliedRetries }
 
     /// The policy of pool `name`: the balancer's, with that pool's overrides.
     public func policySpec(forPool name: String) -> PolicySpec {

@@ -8,6 +8,16 @@ public enum Algorithm: String, Sendable, CaseIterable, Codable {
     case random
     case p2c
     case leastRequest = "least_request"
+
+    /// Whether the pick ignores load and the request, as HAProxy's `BE_LB_KIND_RR` algorithms
+    /// (`roundrobin`, `static-rr`, `random`): its retry redispatches at once, since any other
+    /// server is as good (`RetryPolicy`).
+    public var isRotation: Bool {
+        switch self {
+        case .roundRobin, .weightedRoundRobin, .random, .p2c, .leastRequest: true
+        case .leastConn, .ipHash, .consistentHash: false
+        }
+    }
 }
 
 /// The consistent-hash table kind (`balancer.consistent_hash.method`).

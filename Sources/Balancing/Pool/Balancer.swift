@@ -97,6 +97,10 @@ public struct Balancer: Sendable {
         return id
     }
 
+    /// Non-backup backends that are up, ejected or not at capacity aside (HAProxy's `srv_act`);
+    /// a scan, for the failure path only.
+    public var eligiblePrimaryCount: Int { table.backends.count { !$0.isBackup && $0.isEligible } }
+
     private func isOnlyAvailablePrimary(_ id: BackendID?) -> Bool {
         guard let id else { return false }
         return !table[id].isBackup && table[id].isAvailable
@@ -122,6 +126,9 @@ public struct Balancer: Sendable {
     private mutating func start(_ id: BackendID) {
         adjustInFlight(id, by: 1)
     }
+
+    /// Counts a request started on `id` without a pick (`RoutedBalancer.startPinned`).
+    public mutating func startPinned(_ id: BackendID) { start(id) }
 
     /// A request (or L4 connection) picked earlier has finished, however it ended.
     @inline(__always)

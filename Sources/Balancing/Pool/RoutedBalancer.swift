@@ -84,6 +84,10 @@ public struct RoutedBalancer: Sendable {
         return (p, avoiding.flatMap { poolOf[$0.index] == p ? localOf[$0.index] : nil })
     }
 
+    /// Counts a request started on `id` without a pick: a retry that stays on its backend
+    /// (HAProxy without redispatch connects to the same server whatever its state).
+    public mutating func startPinned(_ id: BackendID) { pools[index: poolOf[id.index]].startPinned(localOf[id.index]) }
+
     @inline(__always)
     public mutating func requestFinished(on id: BackendID) { pools[index: poolOf[id.index]].requestFinished(on: localOf[id.index]) }
 
@@ -112,6 +116,14 @@ public struct RoutedBalancer: Sendable {
     }
 
     public mutating func setWeight(_ id: BackendID, _ weight: Int) { pools[index: poolOf[id.index]].setWeight(localOf[id.index], weight) }
+
+    /// What a retry decision reads about backend `id`'s pool (`RetryPolicy.Situation`).
+    public func retrySituation(of id: BackendID) -> RetryPolicy.Situation {
+        let pool = pools[index: poolOf[id.index]]
+        return RetryPolicy.Situation(
+            poolSize: globalOf[poolOf[id.index]].count, backendRunning: pool[localOf[id.index]].isEligible,
+            rotationWithOthers: pool.spec.algorithm.isRotation && pool.eligiblePrimaryCount > 1)
+    }
 
     /// The backends of pool `name` (global ids, configuration order); empty for an unknown name.
     public func members(ofPool name: String) -> [BackendID] {

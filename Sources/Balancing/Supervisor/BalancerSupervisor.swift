@@ -48,7 +48,7 @@ public struct BalancerSupervisor: Sendable {
             case .maxFails: maxFails = (0..<count).map { _ in MaxFails(configuration: passive.maxFails) }
             }
         }
-        retry = RetryPolicy(retries: configuration.retries)
+        retry = RetryPolicy(configuration.retry, retries: configuration.effectiveRetries, connectTimeout: configuration.timeouts.connect)
     }
 
     /// Whether active checks run (one checker per backend).
@@ -131,14 +131,15 @@ public struct BalancerSupervisor: Sendable {
         return out
     }
 
-    /// What follows a failed attempt (`RetryPolicy`).
-    @inlinable
+    /// What follows a failed attempt (`RetryPolicy`), with what the balancer knows about the
+    /// backend's pool; `persistent` when affinity chose the backend. `generator` is drawn from
+    /// only for a back-off.
     public func afterFailure(
-        on b: Int, outcome: RequestOutcome, sent: Bool, idempotent: Bool, attempts: Int, replayable: Bool = true, stopping: Bool = false
+        _ failure: RetryPolicy.Failure, persistent: Bool = false, using generator: inout some RandomNumberGenerator
     ) -> RetryPolicy.Decision {
-        retry.afterFailure(
-            on: BackendID(b), outcome: outcome, sent: sent, idempotent: idempotent, attempts: attempts, replayable: replayable,
-            stopping: stopping)
+        var situation = balancer.retrySituation(of: failure.backend)
+        situation.persistent = persistent
+        return retry.afterFailure(failure, in: situation, using: &generator)
     }
 
     // MARK: Operator actions

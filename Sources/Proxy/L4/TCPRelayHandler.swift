@@ -73,12 +73,19 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
 
     private var peer: ClientPeer { ClientPeer(context?.channel.remoteAddress) }
 
-    private func connect(avoiding: BackendID?) {
+    /// Connects to `pinned` (a retry on the same backend) or to the balancer's pick.
+    private func connect(avoiding: BackendID?, pinned: BackendID? = nil) {
         attempts += 1
-        let decision = state.balancer.pick(RequestContext(clientAddress: peer.address), avoiding: avoiding, using: &state.rng)
-        guard let id = decision.backend else {
+        let picked: BackendID?
+        if let pinned {
+            state.balancer.startPinned(pinned)
+            picked = pinned
+        } else {
+            picked = state.balancer.pick(RequestContext(clientAddress: peer.address), avoiding: avoiding, using: &state.rng).backend
+        }
+        guard let id = picked else {
             // On a retry, the backend tried failed and none other is left: that failure (502).
-            if avoiding == nil { finish(status: 503, outcome: "rejected") } else { finish(status: 502, outcome: "error") }
+            if attempts == 1 { finish(status: 503, outcome: "rejected") } else { finish(status: 502, outcome: "error") }
             context?.close(promise: nil)
             return
         }
@@ -114,19 +121,34 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
                     state.balancer.requestFinished(on: BackendID(b))
                     state.observe(.connectFailure, on: b)
                     backend = nil
-                    let decision = state.supervisor.afterFailure(
-                        on: b, outcome: .connectFailure, sent: false, idempotent: true, attempts: attempts,
-                        stopping: context?.channel.isActive != true)
-                    switch decision {
-                    case .retry(let avoiding):
+                    var failure = RetryPolicy.Failure(
+                        backend: BackendID(b), outcome: .connectFailure, sent: false, idempotent: true, attempts: attempts)
+                    failure.elapsed = .nanoseconds(state.now.nanoseconds &- arrival.nanoseconds)
+                    failure.stopping = context?.channel.isActive != true
+                    switch state.supervisor.afterFailure(failure, using: &state.rng) {
+                    case .retry(let target, let delay):
                         // Counted once per connection, when it ends (`ProxyState.finished`).
-                        connect(avoiding: avoiding)
+                        retry(target, after: delay)
                     case .answer(let status):
                         finish(status: status, outcome: "error")
                         context?.close(promise: nil)
                     }
                 }
             }
+    }
+
+    /// Connects again as the retry policy said, at once or after its turn-around or back-off
+    /// (unless the client has gone meanwhile).
+    private func retry(_ target: RetryPolicy.Target, after delay: Duration) {
+        let again = { [self] in
+            guard !finished, context?.channel.isActive == true else { return }
+            switch target {
+            case .pick(let avoiding): connect(avoiding: avoiding)
+            case .same(let id): connect(avoiding: nil, pinned: id)
+            }
+        }
+        guard delay > .zero, let loop = context?.eventLoop else { return again() }
+        loop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.nanoseconds)) { again() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -300,7 +300,8 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
 
     // MARK: Balancing and upstream
 
-    private func dispatch(avoiding: BackendID?) {
+    /// Sends the exchange to `pinned` (a retry on the same backend) or to the balancer's pick.
+    private func dispatch(avoiding: BackendID?, pinned: BackendID? = nil) {
         guard let exchange else { return }
         exchange.attempts += 1
         var request = RequestContext(clientAddress: peer.address, path: exchange.head.path)
@@ -314,7 +315,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
         }
         // Without cookie affinity there is no cookie to set: the pick without its record.
         let picked: BackendID?
-        if state.configuration.balancer.affinity == nil {
+        if let pinned {
+            state.balancer.startPinned(pinned)
+            picked = pinned
+        } else if state.configuration.balancer.affinity == nil {
             picked = state.balancer.pickBackend(request, avoiding: avoiding, using: &state.rng)
         } else {
             let decision = state.balancer.pick(request, avoiding: avoiding, using: &state.rng)
@@ -386,23 +390,52 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
     /// replayable while its body is still whole in memory).
     private func attemptFailed(_ outcome: RequestOutcome, reason: String) {
         guard let exchange, exchange.phase == .connecting || exchange.phase == .sent, let b = exchange.backend else { return }
+        let decision = retryDecision(after: outcome, on: b, exchange)
+        let status = RetryPolicy.status(after: outcome)
+        giveUpAttempt(outcome, on: b, exchange, failure: (status, reason, status == 504 ? "timeout" : "error"), decision: decision)
+    }
+
+    private func retryDecision(after outcome: RequestOutcome, on b: Int, _ exchange: Exchange) -> RetryPolicy.Decision {
+        var failure = RetryPolicy.Failure(
+            backend: BackendID(b), outcome: outcome, sent: outcome != .connectFailure, idempotent: exchange.head.isIdempotent,
+            attempts: exchange.attempts)
+        failure.elapsed = .nanoseconds(state.now.nanoseconds &- exchange.arrival.nanoseconds)
+        failure.replayable = exchange.retained && exchange.bodyComplete
+        failure.stopping = state.draining
+        return state.supervisor.afterFailure(failure, using: &state.rng)
+    }
+
+    /// Lets the failed attempt's backend go, tells passive checking, and carries out `decision`.
+    private func giveUpAttempt(
+        _ outcome: RequestOutcome, on b: Int, _ exchange: Exchange, failure: (status: Int, reason: String, outcome: String),
+        decision: RetryPolicy.Decision
+    ) {
         exchange.enter(.failed)
         state.balancer.requestFinished(on: BackendID(b))
         state.observe(outcome, on: b)
         exchange.upstream = nil
-        let decision = state.supervisor.afterFailure(
-            on: b, outcome: outcome, sent: outcome != .connectFailure, idempotent: exchange.head.isIdempotent,
-            attempts: exchange.attempts, replayable: exchange.retained && exchange.bodyComplete, stopping: state.draining)
-        let status = RetryPolicy.status(after: outcome)
-        let failure = (status, reason, status == 504 ? "timeout" : "error")
         switch decision {
-        case .retry(let avoiding):
+        case .retry(let target, let delay):
             // Counted once per request, when it ends (`ProxyState.finished`).
             exchange.lastFailure = failure
-            dispatch(avoiding: avoiding)
+            retry(target, after: delay, exchange)
         case .answer(let status):
-            answerError(status, reason, outcome: failure.2)
+            answerError(status, failure.reason, outcome: failure.outcome)
         }
+    }
+
+    /// Dispatches again as the retry policy said, at once or after its turn-around or back-off
+    /// (unless the exchange has ended meanwhile: the client went away).
+    private func retry(_ target: RetryPolicy.Target, after delay: Duration, _ exchange: Exchange) {
+        let again = { [self] in
+            guard self.exchange === exchange, !closing else { return }
+            switch target {
+            case .pick(let avoiding): dispatch(avoiding: avoiding)
+            case .same(let id): dispatch(avoiding: nil, pinned: id)
+            }
+        }
+        guard delay > .zero, let loop = context?.eventLoop else { return again() }
+        loop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.nanoseconds)) { again() }
     }
 
     func upstreamFailed(_ outcome: RequestOutcome, reason: String) {
@@ -422,6 +455,18 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
 
     func upstreamHead(_ head: ResponseHead) {
         guard let exchange else { return }
+        if state.retriesResponses, head.status != 101, state.supervisor.retry.mayRetry(status: head.status), let b = exchange.backend {
+            // A status the policy retries (nginx `http_503`, Envoy `5xx`), with a retry left:
+            // the response is dropped with its connection and the request goes again; with
+            // none left, the client gets the backend's own response, as from nginx.
+            let outcome = RequestOutcome.response(status: head.status)
+            let decision = retryDecision(after: outcome, on: b, exchange)
+            if case .retry = decision {
+                exchange.upstream?.close()
+                giveUpAttempt(outcome, on: b, exchange, failure: (head.status, "\(state.names[b]) answered \(head.status)", "error"), decision: decision)
+                return
+            }
+        }
         exchange.enter(.responding)
         if head.status == 101 {
             exchange.status = 101

@@ -3,9 +3,10 @@ import CGSL
 
 /// Attempts: a request sent to a backend, its set-up, the read timeout, and retries.
 extension Engine {
-    /// Sends flight `f` to a backend. When there is none: 503, or on a retry the status of the
-    /// failure that led to it (`failedWith`, as `RetryPolicy` says).
-    mutating func dispatch(_ f: Int, avoiding: BackendID?, failedWith: Int = 503, now: Instant) {
+    /// Sends flight `f` to a backend: `pinned` (a retry on the same backend, HAProxy's way), or
+    /// the balancer's pick. When there is none: 503, or on a retry the status of the failure
+    /// that led to it (`failedWith`, as `RetryPolicy` says).
+    mutating func dispatch(_ f: Int, avoiding: BackendID?, pinned: BackendID? = nil, failedWith: Int = 503, now: Instant) {
         flights[f].attempts += 1
         let attempt = flights[f].attempts
         if attempt > 1 && flights[f].counted {
@@ -15,7 +16,10 @@ extension Engine {
         // Built before borrowing `balancer`, and only when some rule or policy reads it; without
         // affinity (which reads the request) there is no cookie or session to note.
         let picked: BackendID?
-        if supervisor.balancer.readsRequest {
+        if let pinned {
+            supervisor.balancer.startPinned(pinned)
+            picked = pinned
+        } else if supervisor.balancer.readsRequest {
             let context = context(for: f)
             let decision = supervisor.balancer.pick(context, avoiding: avoiding, using: &balancerStream)
             noteAffinity(decision, flight: f)
@@ -96,6 +100,11 @@ extension Engine {
         } else if states[b].queued < constants[b].queueLimit {
             flights[f].jobsAtBackends += 1
             states[b].enqueue(job)
+        } else if retriesRejections && flights[f].connection < 0 {
+            // A full queue answers 503, which this retry policy retries (nginx `http_503`,
+            // Envoy `5xx`): a failed attempt like any other, learnt one rtt later.
+            attemptFailed(f, outcome: .response(status: 503), sent: true, now: now, answerDelay: model.backends[b].rtt)
+            return
         } else {
             countFailure(on: b, flight: f, outcome: .response(status: 503), now: now)
             if flights[f].connection >= 0 {
@@ -122,8 +131,9 @@ extension Engine {
     }
 
     /// The current attempt of flight `f` failed: tell the balancer and passive checking, then
-    /// retry or answer as the supervisor's `RetryPolicy` decides.
-    mutating func attemptFailed(_ f: Int, outcome: RequestOutcome, sent: Bool, now: Instant) {
+    /// retry or answer as the supervisor's `RetryPolicy` decides. `answerDelay` is how much
+    /// later the client or a retry learns of it (a 503 travels back over the backend's rtt).
+    mutating func attemptFailed(_ f: Int, outcome: RequestOutcome, sent: Bool, now: Instant, answerDelay: Duration = .zero) {
         if flights[f].connection >= 0 {
             connectionRequestFailed(f, outcome: outcome, now: now)
             return
@@ -133,9 +143,44 @@ extension Engine {
         supervisor.balancer.requestFinished(on: BackendID(b))
         countFailure(on: b, flight: f, outcome: outcome, now: now)
         let idempotent = flights[f].requestClass < 0 || model.clients[Int(flights[f].client)].classes[Int(flights[f].requestClass)].isIdempotent
-        switch supervisor.afterFailure(on: b, outcome: outcome, sent: sent, idempotent: idempotent, attempts: Int(flights[f].attempts)) {
-        case .retry(let avoiding): dispatch(f, avoiding: avoiding, failedWith: RetryPolicy.status(after: outcome), now: now)
-        case .answer(let status): answer(f, status: status, outcome: Self.label(status), now: now)
+        var failure = RetryPolicy.Failure(backend: BackendID(b), outcome: outcome, sent: sent, idempotent: idempotent, attempts: Int(flights[f].attempts))
+        failure.elapsed = .nanoseconds(now.nanoseconds &- flights[f].arrival.nanoseconds)
+        switch supervisor.afterFailure(failure, using: &balancerStream) {
+        case .retry(let target, let delay):
+            retry(f, target, after: delay + answerDelay, failedWith: RetryPolicy.status(after: outcome), now: now)
+        case .answer(let status): answer(f, status: status, outcome: Self.label(status), now: now + answerDelay)
+        }
+    }
+
+    /// Starts the retry of flight `f` on `target`, now or once `delay` has passed.
+    mutating func retry(_ f: Int, _ target: RetryPolicy.Target, after delay: Duration, failedWith: Int, now: Instant) {
+        let kind: Simulator.RetryTargetKind
+        switch target {
+        case .pick(let avoiding): kind = avoiding == nil ? .any : .avoidLast
+        case .same: kind = .same
+        }
+        guard delay > .zero else {
+            startRetry(f, kind, failedWith: failedWith, now: now)
+            return
+        }
+        flights[f].retryTarget = kind
+        flights[f].failedWith = Int16(failedWith)
+        queue.post(.retryDue(flight: Int32(f), attempt: flights[f].attempts), at: now + delay)
+    }
+
+    mutating func retryDue(_ f: Int, attempt: Int32, now: Instant) {
+        guard !flights[f].answered, flights[f].attempts == attempt else { return }
+        startRetry(f, flights[f].retryTarget, failedWith: Int(flights[f].failedWith), now: now)
+    }
+
+    private mutating func startRetry(_ f: Int, _ kind: Simulator.RetryTargetKind, failedWith: Int, now: Instant) {
+        let last = BackendID(Int(flights[f].backend))
+        let avoiding = kind == .avoidLast ? last : nil
+        let pinned = kind == .same ? last : nil
+        if flights[f].connection >= 0 {
+            connect(Int(flights[f].connection), request: f, avoiding: avoiding, pinned: pinned, failedWith: failedWith, now: now)
+        } else {
+            dispatch(f, avoiding: avoiding, pinned: pinned, failedWith: failedWith, now: now)
         }
     }
 

@@ -34,21 +34,30 @@ extension Engine {
         connect(c, request: f, avoiding: nil, now: now)
     }
 
-    mutating func connect(_ c: Int, request f: Int, avoiding: BackendID?, now: Instant) {
+    mutating func connect(_ c: Int, request f: Int, avoiding: BackendID?, pinned: BackendID? = nil, failedWith: Int = 503, now: Instant) {
         flights[f].attempts += 1
         if flights[f].attempts > 1 && flights[f].counted {
             totals.retried += 1
             if duringOutage(flights[f].arrival) { totals.retriedDuringOutages += 1 }
         }
-        let decision = supervisor.balancer.pick(supervisor.balancer.readsRequest ? context(for: f) : blankContext, avoiding: avoiding, using: &balancerStream)
-        noteAffinity(decision, flight: f)
-        guard let id = decision.backend else {
+        let picked: BackendID?
+        if let pinned {
+            supervisor.balancer.startPinned(pinned)
+            picked = pinned
+        } else {
+            let decision = supervisor.balancer.pick(
+                supervisor.balancer.readsRequest ? context(for: f) : blankContext, avoiding: avoiding, using: &balancerStream)
+            noteAffinity(decision, flight: f)
+            picked = decision.backend
+        }
+        guard let id = picked else {
             // On a retry, the connect that failed is the answer (`RetryPolicy`); else nothing was there.
-            if avoiding == nil { answer(f, status: 503, outcome: .rejected, now: now) } else { answer(f, status: 502, outcome: .error, now: now) }
+            answer(f, status: failedWith, outcome: Self.label(failedWith), now: now)
             freeConnections.append(Int32(c))
             return
         }
         let b = id.index
+        flights[f].backend = Int32(b)
         connections[c].backend = Int32(b)
         connections[c].open = true
         selected(b, now: now)
@@ -58,9 +67,11 @@ extension Engine {
             connections[c].open = false
             supervisor.balancer.requestFinished(on: id)
             countFailure(on: b, flight: f, outcome: .connectFailure, now: now)
-            switch supervisor.afterFailure(on: b, outcome: .connectFailure, sent: false, idempotent: true, attempts: Int(flights[f].attempts)) {
-            case .retry(let avoiding):
-                connect(c, request: f, avoiding: avoiding, now: now)
+            var failure = RetryPolicy.Failure(backend: id, outcome: .connectFailure, sent: false, idempotent: true, attempts: Int(flights[f].attempts))
+            failure.elapsed = .nanoseconds(now.nanoseconds &- flights[f].arrival.nanoseconds)
+            switch supervisor.afterFailure(failure, using: &balancerStream) {
+            case .retry(let target, let delay):
+                retry(f, target, after: delay, failedWith: 502, now: now)
             case .answer(let status):
                 answer(f, status: status, outcome: Self.label(status), now: now)
                 freeConnections.append(Int32(c))

@@ -41,6 +41,8 @@ public struct Simulator {
         case reachBackend(flight: Int32, attempt: Int32)
         /// The balancer's own work on a request is done (`balancers:`).
         case balancerDone(flight: Int32)
+        /// A retry's delay (turn-around or back-off) is over: attempt `attempt` + 1 starts.
+        case retryDue(flight: Int32, attempt: Int32)
     }
 
     /// One request in the system, in a reusable slot.
@@ -63,7 +65,14 @@ public struct Simulator {
         var connection: Int32 = -1
         /// Traffic replay: the request's index in its group's log (-1: not replayed).
         var replayIndex: Int32 = -1
+        /// A retry waiting out its delay (`retryDue`): where it goes, and the status the client
+        /// gets if it finds no backend.
+        var retryTarget = RetryTargetKind.avoidLast
+        var failedWith: Int16 = 503
     }
+
+    /// `RetryPolicy.Target` without its backend (the flight's `backend` is the one meant).
+    enum RetryTargetKind: UInt8 { case avoidLast, any, same }
 
     struct Job {
         var flight: Int32
@@ -218,6 +227,8 @@ struct Engine {
     let readTimeoutNanos: Int64
     /// No crash, hang, partition or flap in the run: a started request always gets its answer.
     let failureFree: Bool
+    /// The retry policy retries a 503 (a full backend queue's answer).
+    let retriesRejections: Bool
     /// What the per-request path reads of each backend's model, a cache line each.
     let constants: BackendConstantsTable
     let states: Slab<Simulator.BackendState>
@@ -300,6 +311,7 @@ struct Engine {
         warmupEnd = .zero + model.warmup
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
         failureFree = model.failures.isEmpty
+        retriesRejections = supervisor.retry.mayRetry(status: 503)
         let classesDrawServiceTimes = model.clients.contains { $0.classes.contains { $0.serviceTime != nil } }
         constants = BackendConstantsTable(
             zip(model.backends, serviceGenerators).map {
@@ -412,6 +424,8 @@ struct Engine {
             reachBackend(Int(flight), attempt: attempt, now: now)
         case .balancerDone(let flight):
             balancerDone(Int(flight), now: now)
+        case .retryDue(let flight, let attempt):
+            retryDue(Int(flight), attempt: attempt, now: now)
         case .sample:
             writeSample(now: now)
             sampled?(now)

@@ -28,6 +28,11 @@ final class TestBackend: Sendable {
         /// Answer as soon as the request head arrives, before its body (as nginx's `return`
         /// does): the proxy is still sending the body when the response ends.
         var answerBeforeBody = false
+        /// The status of answers to traffic (probes get `healthStatus`).
+        var status: HTTPResponseStatus = .ok
+        /// Close the connection once the request is in, without a byte of answer (a reset, as
+        /// the proxy sees it).
+        var closeWithoutAnswer = false
     }
 
     let name: String
@@ -126,7 +131,11 @@ final class TestBackend: Sendable {
                     return state.behaviour
                 }
                 let isHealth = head.uri == "/health"
-                let status: HTTPResponseStatus = isHealth ? behaviour.healthStatus : .ok
+                if behaviour.closeWithoutAnswer && !isHealth {
+                    context.close(promise: nil)
+                    return
+                }
+                let status: HTTPResponseStatus = isHealth ? behaviour.healthStatus : behaviour.status
                 let text = isHealth ? "health of \(name)" : name
                 var payload = context.channel.allocator.buffer(capacity: behaviour.bodySize ?? text.utf8.count)
                 if let size = behaviour.bodySize, !isHealth {
