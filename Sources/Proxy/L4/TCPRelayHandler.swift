@@ -78,8 +78,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
         attempts += 1
         let picked: BackendID?
         if let pinned {
-            state.balancer.startPinned(pinned)
-            picked = pinned
+            picked = pinned  // counted in flight when the retry was decided (`retry`)
         } else {
             picked = state.balancer.pick(RequestContext(clientAddress: peer.address), avoiding: avoiding, using: &state.rng).backend
         }
@@ -140,8 +139,13 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
     /// Connects again as the retry policy said, at once or after its turn-around or back-off
     /// (unless the client has gone meanwhile).
     private func retry(_ target: RetryPolicy.Target, after delay: Duration) {
+        // HAProxy keeps its server slot through the turn-around: leastconn sees it busy.
+        if case .same(let id) = target { state.balancer.startPinned(id) }
         let again = { [self] in
-            guard !finished, context?.channel.isActive == true else { return }
+            guard !finished, context?.channel.isActive == true else {
+                if case .same(let id) = target { state.balancer.requestFinished(on: id) }
+                return
+            }
             switch target {
             case .pick(let avoiding): connect(avoiding: avoiding)
             case .same(let id): connect(avoiding: nil, pinned: id)

@@ -316,8 +316,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
         // Without cookie affinity there is no cookie to set: the pick without its record.
         let picked: BackendID?
         if let pinned {
-            state.balancer.startPinned(pinned)
-            picked = pinned
+            picked = pinned  // counted in flight when the retry was decided (`retry`)
         } else if state.configuration.balancer.affinity == nil {
             picked = state.balancer.pickBackend(request, avoiding: avoiding, using: &state.rng)
         } else {
@@ -427,8 +426,13 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
     /// Dispatches again as the retry policy said, at once or after its turn-around or back-off
     /// (unless the exchange has ended meanwhile: the client went away).
     private func retry(_ target: RetryPolicy.Target, after delay: Duration, _ exchange: Exchange) {
+        // HAProxy keeps its server slot through the turn-around: leastconn sees it busy.
+        if case .same(let id) = target { state.balancer.startPinned(id) }
         let again = { [self] in
-            guard self.exchange === exchange, !closing else { return }
+            guard self.exchange === exchange, !closing else {
+                if case .same(let id) = target { state.balancer.requestFinished(on: id) }
+                return
+            }
             switch target {
             case .pick(let avoiding): dispatch(avoiding: avoiding)
             case .same(let id): dispatch(avoiding: nil, pinned: id)

@@ -3,8 +3,8 @@ import CGSL
 
 /// Attempts: a request sent to a backend, its set-up, the read timeout, and retries.
 extension Engine {
-    /// Sends flight `f` to a backend: `pinned` (a retry on the same backend, HAProxy's way), or
-    /// the balancer's pick. When there is none: 503, or on a retry the status of the failure
+    /// Sends flight `f` to a backend: `pinned` (a retry on the same backend, HAProxy's way,
+    /// whose in-flight count the retry kept), or the balancer's pick. When there is none: 503, or on a retry the status of the failure
     /// that led to it (`failedWith`, as `RetryPolicy` says).
     mutating func dispatch(_ f: Int, avoiding: BackendID?, pinned: BackendID? = nil, failedWith: Int = 503, now: Instant) {
         flights[f].attempts += 1
@@ -17,7 +17,6 @@ extension Engine {
         // affinity (which reads the request) there is no cookie or session to note.
         let picked: BackendID?
         if let pinned {
-            supervisor.balancer.startPinned(pinned)
             picked = pinned
         } else if supervisor.balancer.readsRequest {
             let context = context(for: f)
@@ -157,7 +156,10 @@ extension Engine {
         let kind: Simulator.RetryTargetKind
         switch target {
         case .pick(let avoiding): kind = avoiding == nil ? .any : .avoidLast
-        case .same: kind = .same
+        case .same(let id):
+            // HAProxy keeps its server slot through the turn-around: leastconn sees it busy.
+            supervisor.balancer.startPinned(id)
+            kind = .same
         }
         guard delay > .zero else {
             startRetry(f, kind, failedWith: failedWith, now: now)
@@ -169,7 +171,10 @@ extension Engine {
     }
 
     mutating func retryDue(_ f: Int, attempt: Int32, now: Instant) {
-        guard !flights[f].answered, flights[f].attempts == attempt else { return }
+        guard !flights[f].answered, flights[f].attempts == attempt else {
+            if flights[f].retryTarget == .same { supervisor.balancer.requestFinished(on: BackendID(Int(flights[f].backend))) }
+            return
+        }
         startRetry(f, flights[f].retryTarget, failedWith: Int(flights[f].failedWith), now: now)
     }
 

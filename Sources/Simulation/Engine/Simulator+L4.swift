@@ -42,8 +42,7 @@ extension Engine {
         }
         let picked: BackendID?
         if let pinned {
-            supervisor.balancer.startPinned(pinned)
-            picked = pinned
+            picked = pinned  // counted in flight when the retry was decided
         } else {
             let decision = supervisor.balancer.pick(
                 supervisor.balancer.readsRequest ? context(for: f) : blankContext, avoiding: avoiding, using: &balancerStream)
