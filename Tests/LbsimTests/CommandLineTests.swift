@@ -162,11 +162,11 @@ func temporaryDirectory() throws -> URL {
         #expect(summary.count == 2)
         #expect(summary.last?.hasSuffix(",2") == true, "warmup_s")
         let requests = try String(contentsOf: a.appendingPathComponent("requests.csv"), encoding: .utf8).split(separator: "\n")
-        #expect(requests.first == "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome")
+        #expect(requests.first == "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome,queued_ms")
         // Rows are in arrival order: ids count up from 0.
         #expect(requests.dropFirst().prefix(100).enumerated().allSatisfy { $0.element.hasPrefix("\($0.offset),") })
         let timeseries = try String(contentsOf: a.appendingPathComponent("timeseries.csv"), encoding: .utf8).split(separator: "\n")
-        #expect(timeseries.first == "time_s,backend,in_flight,queued,requests,errors,eligible")
+        #expect(timeseries.first == "time_s,backend,in_flight,queued,requests,errors,eligible,server_queue,pool_queue")
         #expect(timeseries.dropFirst().first?.hasPrefix("1,web-1,") == true)
         // 20 s at 1 s intervals, 4 backends (the run may end a little after 20 s while draining).
         #expect(timeseries.count >= 1 + 20 * 4)

@@ -20,6 +20,9 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     /// Which failures are retried, where and when (nginx's rule unless `retry.like` says otherwise).
     public var retry = RetryConfiguration()
     public var timeouts = TimeoutsConfiguration()
+    /// HAProxy's queue in front of `max_connections`; nil: a request that finds every backend
+    /// full gets 503 at once (nginx's `max_conns` without the commercial `queue`).
+    public var queue: QueueConfiguration?
     /// L7 routing rules, tried in order; unmatched requests go to the active pool (`default`).
     public var routes: [Router.Rule] = []
     /// Per-pool overrides of `algorithm` and `hash_on`.
@@ -29,8 +32,8 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
 
     enum CodingKeys: String, StrictCodingKey {
         case algorithm, hashOn = "hash_on", consistentHash = "consistent_hash", ipHash = "ip_hash"
-        case choiceCount = "choice_count", activeRequestBias = "active_request_bias", affinity, healthCheck = "health_check", retries, retry, timeouts, routes,
-            pools
+        case choiceCount = "choice_count", activeRequestBias = "active_request_bias", affinity, healthCheck = "health_check", retries, retry, timeouts, queue,
+            routes, pools
     }
 
     public init(from decoder: any Decoder) throws {
@@ -56,6 +59,7 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
         try c.require(retries.map { $0 >= 0 && $0 <= 100 } ?? true, .retries, "retries must be within 0…100")
         retry = try c.decodeIfPresent(RetryConfiguration.self, forKey: .retry) ?? retry
         timeouts = try c.decodeIfPresent(TimeoutsConfiguration.self, forKey: .timeouts) ?? timeouts
+        queue = try c.decodeIfPresent(QueueConfiguration.self, forKey: .queue)
         routes = try c.decodeIfPresent([RouteConfiguration].self, forKey: .routes)?.map(\.rule) ?? []
         pools = try c.decodeIfPresent(PoolOverrides.self, forKey: .pools) ?? pools
     }
@@ -79,7 +83,7 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     public func makeRoutedBalancer(backends: [(backend: Backend, pool: String)]) -> RoutedBalancer {
         RoutedBalancer(
             backends: backends, spec: { policySpec(forPool: $0) }, affinity: affinity.map { CookieAffinity(cookieName: $0.cookie) },
-            router: Router(rules: routes), active: "default")
+            router: Router(rules: routes), active: "default", queuesForSticky: queue != nil)
     }
 
     /// The policy these settings describe.

@@ -18,6 +18,7 @@ public struct Balancer: Sendable {
     private var availablePrimaries = 0
     private let primaryTracksLoad: Bool
     private let backupTracksLoad: Bool
+    private let queuesForSticky: Bool
 
     /// The outcome of one pick, with what the driver must add to the response.
     public struct Decision: Equatable, Sendable {
@@ -27,9 +28,13 @@ public struct Balancer: Sendable {
         /// `Set-Cookie` value to add to the response, when affinity asks for one.
         public var setCookie: String?
         public var affinity: AffinityOutcome = .none
+        /// With a queue: the backend the affinity cookie names, eligible but full; the request
+        /// waits in its server queue (HAProxy) instead of breaking its session.
+        public var waitFor: BackendID?
     }
 
-    public init(backends: [Backend], spec: PolicySpec, affinity: CookieAffinity? = nil) {
+    public init(backends: [Backend], spec: PolicySpec, affinity: CookieAffinity? = nil, queuesForSticky: Bool = false) {
+        self.queuesForSticky = queuesForSticky
         let table = BackendTable(backends)
         self.table = table
         self.spec = spec
@@ -67,6 +72,9 @@ public struct Balancer: Sendable {
                 if backend.isAvailable && sticky != avoiding && (!backend.isBackup || backupAllowed) {
                     start(sticky)
                     return Decision(result: .backend(sticky), usedBackup: backend.isBackup, setCookie: nil, affinity: .honoured)
+                }
+                if queuesForSticky && backend.isEligible && !backend.hasCapacity && sticky != avoiding {
+                    return Decision(result: .noBackend(.allAtCapacity), affinity: .honoured, waitFor: sticky)
                 }
                 outcome = .broken(.backendUnavailable)
             } else {

@@ -20,12 +20,18 @@ public struct RoutedBalancer: Sendable {
         public var backend: BackendID?
         public var pool: Int
         public var inner: Balancer.Decision
+
+        /// The full backend the request's affinity cookie names, whose server queue it waits in.
+        public var waitFor: BackendID?
     }
 
     /// - Parameters:
     ///   - backends: every backend with the name of its pool, in configuration order.
     ///   - spec: each pool's policy, by pool name (pools in order of first appearance).
-    public init(backends: [(backend: Backend, pool: String)], spec: (String) -> PolicySpec, affinity: CookieAffinity?, router: Router, active: String) {
+    public init(
+        backends: [(backend: Backend, pool: String)], spec: (String) -> PolicySpec, affinity: CookieAffinity?, router: Router, active: String,
+        queuesForSticky: Bool = false
+    ) {
         var names: [String] = []
         for entry in backends where !names.contains(entry.pool) { names.append(entry.pool) }
         var poolOf: [Int] = []
@@ -38,7 +44,11 @@ public struct RoutedBalancer: Sendable {
             globalOf[p].append(global)
         }
         let balancers = names.indices.map { p in
-            (name: names[p], balancer: Balancer(backends: globalOf[p].map { backends[$0].backend }, spec: spec(names[p]), affinity: affinity))
+            (
+                name: names[p],
+                balancer: Balancer(
+                    backends: globalOf[p].map { backends[$0].backend }, spec: spec(names[p]), affinity: affinity, queuesForSticky: queuesForSticky)
+            )
         }
         pools = PoolSet(balancers, active: names.contains(active) ? active : names[0])
         self.router = router
@@ -58,7 +68,9 @@ public struct RoutedBalancer: Sendable {
     ) -> Decision {
         let (p, avoid) = route(request, avoiding: avoiding)
         let inner = pools[index: p].pick(request, avoiding: avoid, using: &generator)
-        return Decision(backend: inner.result.backend.map { BackendID(globalOf[p][$0.index]) }, pool: p, inner: inner)
+        return Decision(
+            backend: inner.result.backend.map { BackendID(globalOf[p][$0.index]) }, pool: p, inner: inner,
+            waitFor: inner.waitFor.map { BackendID(globalOf[p][$0.index]) })
     }
 
     /// `pick` reduced to the backend (global index), for a driver that needs no decision record
@@ -116,6 +128,18 @@ public struct RoutedBalancer: Sendable {
     }
 
     public mutating func setWeight(_ id: BackendID, _ weight: Int) { pools[index: poolOf[id.index]].setWeight(localOf[id.index], weight) }
+
+    /// The index of backend `id`'s pool (`PoolSet` order).
+    public func poolIndex(of id: BackendID) -> Int { poolOf[id.index] }
+
+    /// The index of the pool `request` goes to.
+    public func poolIndex(for request: RequestContext) -> Int { route(request, avoiding: nil).pool }
+
+    /// Whether pool `pool` found nothing only because its eligible backends are full (not
+    /// `avoiding`, a retry's): the case a request waits in the queue for.
+    public func isFull(pool: Int, avoiding: BackendID? = nil) -> Bool {
+        globalOf[pool].contains { g in g != avoiding?.index && self[BackendID(g)].isEligible }
+    }
 
     /// What a retry decision reads about backend `id`'s pool (`RetryPolicy.Situation`).
     public func retrySituation(of id: BackendID) -> RetryPolicy.Situation {

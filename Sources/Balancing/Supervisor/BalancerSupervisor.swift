@@ -16,6 +16,8 @@ public struct BalancerSupervisor: Sendable {
     public private(set) var outlier: OutlierDetector?
     public private(set) var maxFails: [MaxFails]
     public let retry: RetryPolicy
+    /// HAProxy's queues in front of `max_connections` (`balancer.queue`); nil: none.
+    public private(set) var queue: ConnectionQueue?
     /// The blue/green switch `rollback` undoes.
     public private(set) var lastSwitch: PoolSet.PoolSwitch?
 
@@ -48,6 +50,7 @@ public struct BalancerSupervisor: Sendable {
             case .maxFails: maxFails = (0..<count).map { _ in MaxFails(configuration: passive.maxFails) }
             }
         }
+        queue = configuration.queue.map { ConnectionQueue(configuration: $0, pools: balancer.pools.names.count, backends: count) }
         retry = RetryPolicy(configuration.retry, retries: configuration.effectiveRetries, connectTimeout: configuration.timeouts.connect)
     }
 
@@ -129,6 +132,38 @@ public struct BalancerSupervisor: Sendable {
             if !actions.isEmpty { out += effects(actions, backend: b, now: now) }
         }
         return out
+    }
+
+    // MARK: The queue
+
+    /// A request on `b` is over: its slot is free. With a queue, the token of the request that
+    /// takes the slot at once (already counted in flight on `b`): the older of `b`'s server
+    /// queue and its pool's queue, as HAProxy's `process_srv_queue`.
+    @inline(__always)
+    public mutating func release(_ b: BackendID) -> Int? {
+        balancer.requestFinished(on: b)
+        guard queue != nil else { return nil }
+        return admit(to: b)
+    }
+
+    /// A waiting request for `b`, if `b` can take one now (it freed a slot, or came back up).
+    public mutating func admit(to b: BackendID) -> Int? {
+        guard queue != nil, balancer[b].isAvailable, let token = queue!.next(forServer: b.index, pool: balancer.poolIndex(of: b)) else {
+            return nil
+        }
+        balancer.startPinned(b)
+        return token
+    }
+
+    /// Queues `token` for pool `pool` (or `server`'s own queue); nil when there is no queue or
+    /// it is at its limit (503).
+    public mutating func enqueue(_ token: Int, pool: Int, server: BackendID? = nil) -> ConnectionQueue.Ticket? {
+        queue?.enqueue(token, pool: pool, server: server?.index)
+    }
+
+    /// A queued request gave up (`timeout queue`, or its client went away).
+    public mutating func cancelQueued(_ ticket: ConnectionQueue.Ticket, pool: Int, server: BackendID? = nil) {
+        queue?.cancel(ticket, pool: pool, server: server?.index)
     }
 
     /// What follows a failed attempt (`RetryPolicy`), with what the balancer knows about the

@@ -4,8 +4,9 @@ import CGSL
 /// Attempts: a request sent to a backend, its set-up, the read timeout, and retries.
 extension Engine {
     /// Sends flight `f` to a backend: `pinned` (a retry on the same backend, HAProxy's way,
-    /// whose in-flight count the retry kept), or the balancer's pick. When there is none: 503, or on a retry the status of the failure
-    /// that led to it (`failedWith`, as `RetryPolicy` says).
+    /// whose in-flight count the retry kept), or the balancer's pick. When there is none: with
+    /// a queue and every eligible backend full, the flight waits (`enqueue`); else 503, or on a
+    /// retry the status of the failure that led to it (`failedWith`, as `RetryPolicy` says).
     mutating func dispatch(_ f: Int, avoiding: BackendID?, pinned: BackendID? = nil, failedWith: Int = 503, now: Instant) {
         flights[f].attempts += 1
         let attempt = flights[f].attempts
@@ -16,6 +17,7 @@ extension Engine {
         // Built before borrowing `balancer`, and only when some rule or policy reads it; without
         // affinity (which reads the request) there is no cookie or session to note.
         let picked: BackendID?
+        var waitFor: BackendID?
         if let pinned {
             picked = pinned
         } else if supervisor.balancer.readsRequest {
@@ -23,13 +25,21 @@ extension Engine {
             let decision = supervisor.balancer.pick(context, avoiding: avoiding, using: &balancerStream)
             noteAffinity(decision, flight: f)
             picked = decision.backend
+            waitFor = decision.waitFor
         } else {
             picked = supervisor.balancer.pickBackend(blankContext, avoiding: avoiding, using: &balancerStream)
         }
         guard let id = picked else {
+            if supervisor.queue != nil && enqueue(f, server: waitFor, avoiding: avoiding, now: now) { return }
             answer(f, status: failedWith, outcome: Self.label(failedWith), now: now)
             return
         }
+        assign(f, to: id, now: now)
+    }
+
+    /// Flight `f`'s current attempt goes to backend `id`, already counted in flight there.
+    mutating func assign(_ f: Int, to id: BackendID, now: Instant) {
+        let attempt = flights[f].attempts
         let b = id.index
         flights[f].backend = Int32(b)
         selected(b, now: now)
@@ -111,7 +121,7 @@ extension Engine {
                 answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
                 closeConnection(c, now: now)
             } else {
-                supervisor.balancer.requestFinished(on: id)
+                releaseSlot(id.index, now: now)
                 answer(f, status: 503, outcome: .rejected, now: now + model.backends[b].rtt)
             }
             return
@@ -139,7 +149,7 @@ extension Engine {
         }
         let b = Int(flights[f].backend)
         flights[f].awaiting = false
-        supervisor.balancer.requestFinished(on: BackendID(b))
+        releaseSlot(b, now: now)
         countFailure(on: b, flight: f, outcome: outcome, now: now)
         let idempotent = flights[f].requestClass < 0 || model.clients[Int(flights[f].client)].classes[Int(flights[f].requestClass)].isIdempotent
         var failure = RetryPolicy.Failure(backend: BackendID(b), outcome: outcome, sent: sent, idempotent: idempotent, attempts: Int(flights[f].attempts))
@@ -172,7 +182,7 @@ extension Engine {
 
     mutating func retryDue(_ f: Int, attempt: Int32, now: Instant) {
         guard !flights[f].answered, flights[f].attempts == attempt else {
-            if flights[f].retryTarget == .same { supervisor.balancer.requestFinished(on: BackendID(Int(flights[f].backend))) }
+            if flights[f].retryTarget == .same { releaseSlot(Int(flights[f].backend), now: now) }
             return
         }
         startRetry(f, flights[f].retryTarget, failedWith: Int(flights[f].failedWith), now: now)

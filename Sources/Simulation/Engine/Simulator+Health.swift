@@ -15,6 +15,7 @@ extension Engine {
                 queue.post(.probeDeadline(backend: Int32(b), probe: Int32(truncatingIfNeeded: id)), at: deadline)
             case .transition(let event, let b):
                 record(event, backend: b, now: now)
+                if supervisor.queue != nil, event.to == .up { admitQueued(to: b, now: now) }
             }
         }
     }

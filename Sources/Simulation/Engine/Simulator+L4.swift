@@ -64,7 +64,7 @@ extension Engine {
         case .crashed, .partitioned:
             // Refused (crash) or unanswered SYN (partition): the connect fails, nothing was sent.
             connections[c].open = false
-            supervisor.balancer.requestFinished(on: id)
+            releaseSlot(id.index, now: now)
             countFailure(on: b, flight: f, outcome: .connectFailure, now: now)
             var failure = RetryPolicy.Failure(backend: id, outcome: .connectFailure, sent: false, idempotent: true, attempts: Int(flights[f].attempts))
             failure.elapsed = .nanoseconds(now.nanoseconds &- flights[f].arrival.nanoseconds)
@@ -136,7 +136,7 @@ extension Engine {
     mutating func closeConnection(_ c: Int, now: Instant) {
         guard connections[c].open else { return }
         connections[c].open = false
-        supervisor.balancer.requestFinished(on: BackendID(Int(connections[c].backend)))
+        releaseSlot(Int(connections[c].backend), now: now)
         freeConnections.append(Int32(c))
     }
 

@@ -4,7 +4,8 @@ import CGSL
 /// Recording: answers to clients, requests.csv rows, timeseries.csv samples.
 extension Engine {
     /// One timeseries.csv row per backend: in-flight as the balancer counts it, queued at the
-    /// backend, requests sent and attempts failed since the previous row, and eligibility.
+    /// backend, requests sent and attempts failed since the previous row, eligibility, and the
+    /// balancer's queues (`balancer.queue`): this backend's server queue and its pool's queue.
     mutating func writeSample(now: Instant) {
         guard let timeseriesFile else { return }
         // Built as bytes: a hundred backends a second of interpolated strings cost more than the
@@ -17,7 +18,11 @@ extension Engine {
             row.append(contentsOf: time)
             row.append(UInt8(ascii: ","))
             row.append(contentsOf: backend.name.utf8)
-            for value in [backend.inFlight, states[b].queued, states[b].windowRequests, states[b].windowErrors, backend.isEligible ? 1 : 0] {
+            let (serverQueue, poolQueue) =
+                supervisor.queue.map { q in (q.serverDepth[b], q.poolDepth[supervisor.balancer.poolIndex(of: BackendID(b))]) } ?? (0, 0)
+            for value in [
+                backend.inFlight, states[b].queued, states[b].windowRequests, states[b].windowErrors, backend.isEligible ? 1 : 0, serverQueue, poolQueue,
+            ] {
                 row.append(UInt8(ascii: ","))
                 row.append(contentsOf: String(value).utf8)  // a small string: no allocation
             }
@@ -59,6 +64,7 @@ extension Engine {
                 "\(flight.id)", "\(model.clients[Int(flight.client)].name)-\(flight.clientID)", address.description, formatSeconds(flight.arrival.nanoseconds),
                 backend, start,
                 formatSeconds(now.nanoseconds), formatMilliseconds(latencyNanos), "\(status)", "\(flight.attempts)", outcome.rawValue,
+                formatMilliseconds(flight.queuedNanos),
             ].joined(separator: ",")
             pendingRows[flight.id] = row
             while let ready = pendingRows.removeValue(forKey: nextRowToWrite) {

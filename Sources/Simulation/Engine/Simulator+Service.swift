@@ -63,7 +63,7 @@ extension Engine {
         let current = !flights[f].answered && flights[f].attempts == attempt
         if current {
             flights[f].awaiting = false
-            if flights[f].connection < 0 { supervisor.balancer.requestFinished(on: BackendID(b)) }
+            if flights[f].connection < 0 { releaseSlot(b, now: now) }
             observe(.response(status: 200), on: b, now: now)
             if flights[f].counted {
                 let latency = now.nanoseconds &- flights[f].arrival.nanoseconds

@@ -43,6 +43,11 @@ public struct Simulator {
         case balancerDone(flight: Int32)
         /// A retry's delay (turn-around or back-off) is over: attempt `attempt` + 1 starts.
         case retryDue(flight: Int32, attempt: Int32)
+        /// `balancer.queue.timeout` for the wait of a flight whose ticket ends in `ticket` (a
+        /// reused flight slot has another ticket).
+        case queueTimeout(flight: Int32, ticket: UInt32)
+        /// A queued flight took a freed slot on `backend` (counted in flight there already).
+        case admitted(flight: Int32, backend: Int32)
     }
 
     /// One request in the system, in a reusable slot.
@@ -69,6 +74,16 @@ public struct Simulator {
         /// gets if it finds no backend.
         var retryTarget = RetryTargetKind.avoidLast
         var failedWith: Int16 = 503
+        /// Waiting in a balancer queue (`balancer.queue`), and the time spent there in all.
+        var queue: QueueWait?
+        var queuedNanos: Int64 = 0
+    }
+
+    /// Where a queued flight waits: its ticket, its pool, and the server for an affinity wait.
+    struct QueueWait {
+        var ticket: ConnectionQueue.Ticket
+        var pool: Int16
+        var server: Int32
     }
 
     /// `RetryPolicy.Target` without its backend (the flight's `backend` is the one meant).
@@ -269,7 +284,7 @@ struct Engine {
         self.model = model
         self.requestsFile = requestsFile
         self.timeseriesFile = timeseriesFile
-        timeseriesFile?.write("time_s,backend,in_flight,queued,requests,errors,eligible\n")
+        timeseriesFile?.write("time_s,backend,in_flight,queued,requests,errors,eligible,server_queue,pool_queue\n")
         let master = RandomStream(seed: model.seed)
         balancerStream = master.child("balancer")
         arrivalStreams = model.clients.map { master.child("client/\($0.name)/arrivals") }
@@ -329,7 +344,7 @@ struct Engine {
         balancerWork = model.balancerResources.map {
             BalancerWork($0, groups: model.clients, clientSlots: model.clients.map { $0.clientCount ?? 0 }, layer: model.layer)
         }
-        requestsFile?.write("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome\n")
+        requestsFile?.write("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome,queued_ms\n")
         for b in 0..<constants.count where constants[b].drawsAhead {
             states[b].drawnAhead = exponentialDraw(constants[b].serviceState.unsafelyUnwrapped, mean: constants[b].exponentialMean)
         }
@@ -426,6 +441,10 @@ struct Engine {
             balancerDone(Int(flight), now: now)
         case .retryDue(let flight, let attempt):
             retryDue(Int(flight), attempt: attempt, now: now)
+        case .queueTimeout(let flight, let ticket):
+            queueTimedOut(Int(flight), ticket: ticket, now: now)
+        case .admitted(let flight, let backend):
+            assign(Int(flight), to: BackendID(Int(backend)), now: now)
         case .sample:
             writeSample(now: now)
             sampled?(now)
