@@ -45,7 +45,9 @@ public final class ProxyServer: @unchecked Sendable {
             try UpstreamTLSContext.make(tls, backends: configuration.backends)
         }
         raiseDescriptorLimit(for: configuration, logger: logger)
-        for warning in configuration.balancer.inertSettings(backendCount: configuration.backends.count) { logger.warning("\(warning)") }
+        for warning in configuration.balancer.inertSettings(
+            backendCount: configuration.backends.count, limitedBackends: configuration.backends.count { $0.core.maxConnections > 0 })
+        { logger.warning("\(warning)") }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             return try ProxyServer(

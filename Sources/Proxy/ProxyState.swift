@@ -176,8 +176,9 @@ final class ProxyState: @unchecked Sendable {
                     case .failure(let failure): perform(supervisor.probeFailed(backend: b, id: id, failure: failure, now: now, using: &rng))
                     }
                 }
-            case .transition(let event, _):
+            case .transition(let event, let b):
                 record(event)
+                if supervisor.queue != nil, event.to == .up { admitQueued(to: b) }
             }
         }
     }
@@ -189,6 +190,34 @@ final class ProxyState: @unchecked Sendable {
         logger.notice("backend \(event.backend): \(event.from.rawValue) -> \(event.to.rawValue) (\(event.reason): \(event.detail))")
         events?.write(event.csvRow)
         events?.flush()
+    }
+
+    // MARK: The queue (`balancer.queue`)
+
+    /// Exchanges waiting in the balancer's queue, by token (their request id).
+    var waiting: [Int: any QueueWaiter] = [:]
+
+    /// A request (or L4 connection) on backend `b` is over; with a queue, the oldest waiting
+    /// exchange takes its slot.
+    func release(_ b: Int) {
+        guard let token = supervisor.release(BackendID(b)) else { return }
+        hand(token, to: b)
+    }
+
+    /// Backend `b` became available otherwise (up again): it takes waiting exchanges while it
+    /// has room.
+    func admitQueued(to b: Int) {
+        while let token = supervisor.admit(to: BackendID(b)) { hand(token, to: b) }
+    }
+
+    /// Gives the slot on `b` (already counted in flight) to waiter `token`, in a later turn of
+    /// the loop so that no handler runs inside another's path.
+    private func hand(_ token: Int, to b: Int) {
+        guard let waiter = waiting.removeValue(forKey: token) else {
+            balancer.requestFinished(on: BackendID(b))
+            return
+        }
+        loop.execute { waiter.admitted(to: b) }
     }
 
     /// The balancer picked backend `b` (nginx max_fails counts selections).

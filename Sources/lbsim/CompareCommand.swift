@@ -99,7 +99,7 @@ struct CompareCommand: ParsableCommand {
         var cdf = ["algorithm,percentile,latency_ms"]
         var backends = ["algorithm,seed," + RunResult.backendsHeader]
         var health = ["algorithm,seed," + HealthEvent.csvHeader]
-        var timeseries = ["algorithm,seed,time_s,backend,in_flight,queued,requests,errors,eligible"]
+        var timeseries = ["algorithm,seed," + Simulator.timeseriesHeader]
         for (a, name) in names.enumerated() {
             let runs = results[(a * seeds)..<((a + 1) * seeds)]
             for q in quantiles {

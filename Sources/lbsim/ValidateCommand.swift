@@ -38,7 +38,9 @@ struct ValidateCommand: ParsableCommand {
                     print(
                         "\(file): ok (proxy \(proxy.mode.rawValue) on \(proxy.listen.text), \(proxy.balancer.algorithm.rawValue), \(proxy.backends.count) backends)"
                     )
-                    for warning in proxy.balancer.inertSettings(backendCount: proxy.backends.count) {
+                    for warning in proxy.balancer.inertSettings(
+                        backendCount: proxy.backends.count, limitedBackends: proxy.backends.count { $0.core.maxConnections > 0 })
+                    {
                         printError("\(file): warning: \(warning)")
                     }
                 } else {

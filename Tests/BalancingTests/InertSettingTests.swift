@@ -24,4 +24,13 @@ import Testing
         let used = try configuration(#"{"algorithm": "least_request", "choice_count": 3, "active_request_bias": 2}"#)
         #expect(used.inertSettings(backendCount: 3).isEmpty)
     }
+
+    @Test func aQueueWithoutAnyConnectionLimitIsNamed() throws {
+        let c = try configuration(#"{"queue": {"limit": 10}}"#)
+        #expect(
+            c.inertSettings(backendCount: 3, limitedBackends: 0) == [
+                "balancer.queue does nothing: requests wait only for backends at max_connections, and no backend sets it"
+            ])
+        #expect(c.inertSettings(backendCount: 3, limitedBackends: 1).isEmpty)
+    }
 }

@@ -29,7 +29,7 @@ import Testing
         #expect(proxy.stop() == 0, "SIGTERM drains and exits 0")
         #expect(proxy.stdoutText.contains("lbsim proxy: stopped"))
         let log = try String(contentsOf: dir.appendingPathComponent("requests.csv"), encoding: .utf8)
-        #expect(log.hasPrefix("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome,client_tls,upstream_tls\n"))
+        #expect(log.hasPrefix("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome,client_tls,upstream_tls,queued_ms\n"))
         #expect(log.contains(",self,"))
     }
 

@@ -31,7 +31,7 @@ import Testing
         #expect(h["a"].traffic.count == 3 * failed, "one attempt and two retries on a per failed request")
         #expect(h["b"].traffic.count == Self.requests - failed)
         h.stop()
-        #expect(h.read("requests.csv").split(separator: "\n").filter { $0.hasSuffix(",502,3,error,,") }.count == failed)
+        #expect(h.read("requests.csv").split(separator: "\n").filter { $0.hasSuffix(",502,3,error,,,0") }.count == failed)
     }
 
     /// nginx: the retry goes to the next server, so every client gets b's answer.
@@ -83,6 +83,6 @@ import Testing
         let response = try fetch(port: h.port)
         #expect(response?.status == 502)
         h.stop()
-        #expect(h.read("requests.csv").split(separator: "\n").last?.hasSuffix(",502,2,error,,") == true)
+        #expect(h.read("requests.csv").split(separator: "\n").last?.hasSuffix(",502,2,error,,,0") == true)
     }
 }

@@ -8,9 +8,14 @@ extension BalancerConfiguration {
         Set([algorithm] + pools.entries.compactMap(\.override.algorithm))
     }
 
-    /// - Parameter backendCount: the backends the passive machine watches (all pools).
-    public func inertSettings(backendCount: Int) -> [String] {
+    /// - Parameters:
+    ///   - backendCount: the backends the passive machine watches (all pools).
+    ///   - limitedBackends: how many set `max_connections` (nil: not known).
+    public func inertSettings(backendCount: Int, limitedBackends: Int? = nil) -> [String] {
         var out: [String] = []
+        if queue != nil && limitedBackends == 0 {
+            out.append("balancer.queue does nothing: requests wait only for backends at max_connections, and no backend sets it")
+        }
         let used = algorithmsInUse
         let names = used.map(\.rawValue).sorted().joined(separator: ", ")
         if choiceCount != 2 && used.isDisjoint(with: [.p2c, .leastRequest]) {

@@ -195,7 +195,7 @@ final class H2Relay: ChannelInboundHandler {
         if let b = backend {
             if holdsBackend {
                 holdsBackend = false
-                state.balancer.requestFinished(on: BackendID(b))
+                state.release(b)
             }
             if let outcome { state.observe(outcome, on: b) }
         }

@@ -101,7 +101,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
                     upstreamTLSVersion = tlsVersion
                     guard let context, context.channel.isActive else {
                         channel.close(promise: nil)
-                        state.balancer.requestFinished(on: BackendID(b))
+                        state.release(b)
                         return
                     }
                     upstream = channel
@@ -117,7 +117,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
                     if clientInputClosed { channel.close(mode: .output, promise: nil) }
                     setClientReads(true)
                 case .failure:
-                    state.balancer.requestFinished(on: BackendID(b))
+                    state.release(b)
                     state.observe(.connectFailure, on: b)
                     backend = nil
                     var failure = RetryPolicy.Failure(
@@ -143,7 +143,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
         if case .same(let id) = target { state.balancer.startPinned(id) }
         let again = { [self] in
             guard !finished, context?.channel.isActive == true else {
-                if case .same(let id) = target { state.balancer.requestFinished(on: id) }
+                if case .same(let id) = target { state.release(id.index) }
                 return
             }
             switch target {
@@ -223,7 +223,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
         guard !finished else { return }
         finished = true
         if let b = backend {
-            state.balancer.requestFinished(on: BackendID(b))
+            state.release(b)
             state.observe(.response(status: 200), on: b)
         }
         let peer = self.peer

@@ -30,13 +30,17 @@ final class Exchange {
         /// The last attempt failed and its backend was let go; the retry policy decides next
         /// (another pick, or an answer from the proxy).
         case failed
+        /// Every eligible backend is at `max_connections`: waiting in the balancer's queue
+        /// (`balancer.queue`) for a freed slot, or its timeout.
+        case queued
         /// Over: the backend (if any) is released and the record written.
         case ended
 
         /// The moves the handler makes. Anything else is a bug in the handler's paths.
         func canMove(to next: Phase) -> Bool {
             switch (self, next) {
-            case (.reading, .connecting), (.reading, .ended): true
+            case (.reading, .connecting), (.reading, .ended), (.reading, .queued): true
+            case (.queued, .connecting), (.queued, .ended), (.failed, .queued): true
             case (.connecting, .sent), (.connecting, .failed), (.connecting, .ended): true
             case (.sent, .responding), (.sent, .failed), (.sent, .ended): true
             case (.responding, .tunnel), (.responding, .ended): true
@@ -51,7 +55,7 @@ final class Exchange {
         var holdsBackend: Bool {
             switch self {
             case .connecting, .sent, .responding, .tunnel: true
-            case .reading, .failed, .ended: false
+            case .reading, .failed, .queued, .ended: false
             }
         }
 
@@ -63,7 +67,7 @@ final class Exchange {
         var sent: Bool {
             switch self {
             case .sent, .responding, .tunnel: true
-            case .reading, .connecting, .failed, .ended: false
+            case .reading, .connecting, .failed, .queued, .ended: false
             }
         }
 
@@ -96,6 +100,9 @@ final class Exchange {
     /// client learns that its backend failed (502, 504), not that none was there (503),
     /// as nginx answers once every eligible peer has been tried.
     var lastFailure: (status: Int, reason: String, outcome: String)?
+    /// The wait in the balancer's queue while `.queued`, and the time spent queued in all.
+    var queueWait: (ticket: ConnectionQueue.Ticket, pool: Int, server: BackendID?, since: Instant)?
+    var queuedNanos: Int64 = 0
     /// Kept apart from `head`, read once: read through the object, a field of the head can
     /// cost a copy of the whole head (its strings, fields and buffer retained and released).
     let chunked: Bool

@@ -12,7 +12,7 @@ import NIOPosix
 /// anything reaches a backend, and the request can be retried on another one. Beyond that, the
 /// body streams with back-pressure; a framing error later in it aborts the upstream
 /// connection, so the backend sees a truncated request, never a smuggled one.
-final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOwner {
+final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOwner, QueueWaiter {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -277,8 +277,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
     private func end(_ exchange: Exchange) {
         guard exchange.phase != .ended else { return }
         let held = exchange.phase.holdsBackend
+        if exchange.phase == .queued { leaveQueue(exchange, cancel: true) }
         exchange.enter(.ended)
-        if held, let b = exchange.backend { state.balancer.requestFinished(on: BackendID(b)) }
+        if held, let b = exchange.backend { state.release(b) }
     }
 
     /// The request body stopped arriving for `body_timeout` (nginx `client_body_timeout`):
@@ -315,6 +316,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
         }
         // Without cookie affinity there is no cookie to set: the pick without its record.
         let picked: BackendID?
+        var waitFor: BackendID?
         if let pinned {
             picked = pinned  // counted in flight when the retry was decided (`retry`)
         } else if state.configuration.balancer.affinity == nil {
@@ -323,8 +325,10 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
             let decision = state.balancer.pick(request, avoiding: avoiding, using: &state.rng)
             if exchange.setCookie == nil, decision.backend != nil { exchange.setCookie = decision.inner.setCookie }
             picked = decision.backend
+            waitFor = decision.waitFor
         }
         guard let id = picked else {
+            if state.supervisor.queue != nil, enqueue(exchange, request, server: waitFor, avoiding: avoiding) { return }
             if let failure = exchange.lastFailure {
                 answerError(failure.status, failure.reason + "; no other backend to retry on", outcome: failure.outcome)
             } else {
@@ -332,10 +336,15 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
             }
             return
         }
+        assign(exchange, to: id)
+    }
+
+    /// The exchange's current attempt goes to backend `id`, already counted in flight there.
+    private func assign(_ exchange: Exchange, to id: BackendID) {
         let b = id.index
         if state.hasH2CBackends, state.configuration.backends[b].upstreamProtocol == .h2c {
             // An HTTP/1.x request routed to h2c backends (gRPC servers), which it cannot reach.
-            state.balancer.requestFinished(on: id)
+            state.release(id.index)
             answerError(505, "pool '\(state.configuration.backends[b].pool)' speaks HTTP/2 (h2c): use HTTP/2", outcome: "rejected")
             return
         }
@@ -358,6 +367,51 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
             case .failure(let error): attemptFailed(.connectFailure, reason: "connect to \(state.names[b]) failed: \(socketErrorText(error))")
             }
         }
+    }
+
+    // MARK: The queue (`balancer.queue`, HAProxy's queue in front of maxconn)
+
+    /// Queues the exchange when every eligible backend of its pool is full (or, with affinity,
+    /// the one its cookie names); false when it cannot wait: no backend is merely full, or the
+    /// queue is at its limit.
+    private func enqueue(_ exchange: Exchange, _ request: RequestContext, server: BackendID?, avoiding: BackendID?) -> Bool {
+        let pool: Int
+        if let server {
+            pool = state.balancer.poolIndex(of: server)
+        } else {
+            pool = state.balancer.poolIndex(for: request)
+            guard state.balancer.isFull(pool: pool, avoiding: avoiding) else { return false }
+        }
+        guard let ticket = state.supervisor.enqueue(exchange.id, pool: pool, server: server), let context else { return false }
+        exchange.enter(.queued)
+        exchange.queueWait = (ticket, pool, server, state.now)
+        state.waiting[exchange.id] = self
+        let timeout = state.supervisor.queue!.configuration.timeout
+        context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [self] in
+            guard self.exchange === exchange, exchange.phase == .queued, exchange.queueWait?.ticket == ticket else { return }
+            leaveQueue(exchange, cancel: true)
+            answerError(503, "no slot freed within the queue timeout (\(formatSeconds(timeout.nanoseconds))s)", outcome: "rejected")
+        }
+        return true
+    }
+
+    func admitted(to b: Int) {
+        guard let exchange, exchange.phase == .queued, !closing else {
+            state.release(b)
+            return
+        }
+        leaveQueue(exchange, cancel: false)
+        assign(exchange, to: BackendID(b))
+    }
+
+    /// The exchange stops waiting: admitted (the queue already let it go), or timed out or
+    /// abandoned (`cancel`).
+    private func leaveQueue(_ exchange: Exchange, cancel: Bool) {
+        guard let wait = exchange.queueWait else { return }
+        exchange.queueWait = nil
+        exchange.queuedNanos += state.now.nanoseconds - wait.since.nanoseconds
+        state.waiting[exchange.id] = nil
+        if cancel { state.supervisor.cancelQueued(wait.ticket, pool: wait.pool, server: wait.server) }
     }
 
     private func send(on connection: UpstreamConnection) {
@@ -410,7 +464,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
         decision: RetryPolicy.Decision
     ) {
         exchange.enter(.failed)
-        state.balancer.requestFinished(on: BackendID(b))
+        state.release(b)
         state.observe(outcome, on: b)
         exchange.upstream = nil
         switch decision {
@@ -430,7 +484,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
         if case .same(let id) = target { state.balancer.startPinned(id) }
         let again = { [self] in
             guard self.exchange === exchange, !closing else {
-                if case .same(let id) = target { state.balancer.requestFinished(on: id) }
+                if case .same(let id) = target { state.release(id.index) }
                 return
             }
             switch target {
@@ -677,7 +731,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
             AccessRecord(
                 id: exchange.id, client: peer.text, clientIP: peer.ip, arrival: exchange.arrival, backend: exchange.backend,
                 start: exchange.start, end: end, status: status, attempts: exchange.attempts, outcome: outcome, clientTLS: clientTLS,
-                upstreamTLS: exchange.upstreamTLS)
+                upstreamTLS: exchange.upstreamTLS, queuedNanos: exchange.queuedNanos)
         }
     }
 

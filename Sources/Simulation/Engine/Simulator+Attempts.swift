@@ -38,6 +38,7 @@ extension Engine {
     }
 
     /// Flight `f`'s current attempt goes to backend `id`, already counted in flight there.
+    @inline(__always)  // once per request, from dispatch; the queue's admissions are rare
     mutating func assign(_ f: Int, to id: BackendID, now: Instant) {
         let attempt = flights[f].attempts
         let b = id.index

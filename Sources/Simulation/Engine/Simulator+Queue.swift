@@ -16,8 +16,7 @@ extension Engine {
             guard supervisor.balancer.isFull(pool: pool, avoiding: avoiding) else { return false }
         }
         guard let ticket = supervisor.enqueue(f, pool: pool, server: server) else { return false }
-        flights[f].queue = Simulator.QueueWait(ticket: ticket, pool: Int16(pool), server: Int32(server?.index ?? -1))
-        flights[f].queuedNanos &-= now.nanoseconds
+        queueWaits[Int32(f)] = Simulator.QueueWait(ticket: ticket, pool: pool, server: server?.index ?? -1, since: now)
         let timeout = Simulator.Event.queueTimeout(flight: Int32(f), ticket: UInt32(truncatingIfNeeded: ticket.value))
         queue.post(timeout, at: now + supervisor.queue!.configuration.timeout)
         return true
@@ -25,8 +24,8 @@ extension Engine {
 
     /// HAProxy's `timeout queue`: still waiting, flight `f` gets 503.
     mutating func queueTimedOut(_ f: Int, ticket: UInt32, now: Instant) {
-        guard let wait = flights[f].queue, UInt32(truncatingIfNeeded: wait.ticket.value) == ticket else { return }
-        supervisor.cancelQueued(wait.ticket, pool: Int(wait.pool), server: wait.server >= 0 ? BackendID(Int(wait.server)) : nil)
+        guard let wait = queueWaits[Int32(f)], UInt32(truncatingIfNeeded: wait.ticket.value) == ticket else { return }
+        supervisor.cancelQueued(wait.ticket, pool: wait.pool, server: wait.server >= 0 ? BackendID(wait.server) : nil)
         leaveQueue(f, now: now)
         answer(f, status: 503, outcome: .rejected, now: now)
     }
@@ -52,7 +51,7 @@ extension Engine {
     }
 
     private mutating func leaveQueue(_ f: Int, now: Instant) {
-        flights[f].queue = nil
-        flights[f].queuedNanos &+= now.nanoseconds
+        guard let wait = queueWaits.removeValue(forKey: Int32(f)) else { return }
+        queuedNanos[flights[f].id, default: 0] += now.nanoseconds &- wait.since.nanoseconds
     }
 }

@@ -56,6 +56,8 @@ extension Engine {
             let next = now + thinkTime(Int(flight.client))
             queue.post(.userSend(group: flight.client, user: flight.clientID), at: next)
         }
+        // Taken out whether or not a file wants it, so that the table holds only waiting flights.
+        let queued = queuedNanos.isEmpty ? 0 : queuedNanos.removeValue(forKey: flight.id) ?? 0
         if let requestsFile {
             let backend = flight.backend >= 0 ? model.backends[Int(flight.backend)].backend.name : ""
             let start = flight.backend >= 0 && outcome != .rejected ? formatSeconds(flight.start.nanoseconds) : ""
@@ -64,7 +66,7 @@ extension Engine {
                 "\(flight.id)", "\(model.clients[Int(flight.client)].name)-\(flight.clientID)", address.description, formatSeconds(flight.arrival.nanoseconds),
                 backend, start,
                 formatSeconds(now.nanoseconds), formatMilliseconds(latencyNanos), "\(status)", "\(flight.attempts)", outcome.rawValue,
-                formatMilliseconds(flight.queuedNanos),
+                formatMilliseconds(queued),
             ].joined(separator: ",")
             pendingRows[flight.id] = row
             while let ready = pendingRows.removeValue(forKey: nextRowToWrite) {

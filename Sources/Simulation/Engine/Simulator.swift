@@ -18,6 +18,9 @@ public enum RequestOutcomeLabel: String, Sendable {
 /// gives up on it (504, or a retry on another backend while `retries` allow; requests are GETs,
 /// so idempotent). The backend does not know and keeps working, as a real one would.
 public struct Simulator {
+    /// `timeseries.csv`'s columns (`compare` prefixes its sidecar with algorithm and seed).
+    public static let timeseriesHeader = "time_s,backend,in_flight,queued,requests,errors,eligible,server_queue,pool_queue"
+
     enum Event: Sendable {
         /// A closed-loop user sends its next request.
         case userSend(group: Int32, user: Int32)
@@ -74,16 +77,16 @@ public struct Simulator {
         /// gets if it finds no backend.
         var retryTarget = RetryTargetKind.avoidLast
         var failedWith: Int16 = 503
-        /// Waiting in a balancer queue (`balancer.queue`), and the time spent there in all.
-        var queue: QueueWait?
-        var queuedNanos: Int64 = 0
     }
 
-    /// Where a queued flight waits: its ticket, its pool, and the server for an affinity wait.
+    /// Where a queued flight waits (`balancer.queue`): its ticket, its pool, the server for an
+    /// affinity wait, and when it began. Kept beside the flights, not in them: a run without
+    /// a queue should not carry the fields through every request.
     struct QueueWait {
         var ticket: ConnectionQueue.Ticket
-        var pool: Int16
-        var server: Int32
+        var pool: Int
+        var server: Int
+        var since: Instant
     }
 
     /// `RetryPolicy.Target` without its backend (the flight's `backend` is the one meant).
@@ -244,6 +247,10 @@ struct Engine {
     let failureFree: Bool
     /// The retry policy retries a 503 (a full backend queue's answer).
     let retriesRejections: Bool
+    /// Flights waiting in a balancer queue, by flight slot.
+    var queueWaits: [Int32: Simulator.QueueWait] = [:]
+    /// Time each flight that waited spent queued in all, by request id (for `queued_ms`).
+    var queuedNanos: [Int: Int64] = [:]
     /// What the per-request path reads of each backend's model, a cache line each.
     let constants: BackendConstantsTable
     let states: Slab<Simulator.BackendState>
@@ -284,7 +291,7 @@ struct Engine {
         self.model = model
         self.requestsFile = requestsFile
         self.timeseriesFile = timeseriesFile
-        timeseriesFile?.write("time_s,backend,in_flight,queued,requests,errors,eligible,server_queue,pool_queue\n")
+        timeseriesFile?.write(Simulator.timeseriesHeader + "\n")
         let master = RandomStream(seed: model.seed)
         balancerStream = master.child("balancer")
         arrivalStreams = model.clients.map { master.child("client/\($0.name)/arrivals") }

@@ -71,7 +71,10 @@ extension SimulationModel {
         self.init(
             name: scenario.name, seed: scenario.seed, duration: scenario.duration, warmup: scenario.warmup,
             balancer: scenario.balancer, backends: backends, clients: clients, failures: failures)
-        self.warnings = warnings + scenario.balancer.inertSettings(backendCount: backends.count)
+        self.warnings =
+            warnings
+            + scenario.balancer.inertSettings(
+                backendCount: backends.count, limitedBackends: backends.count { $0.backend.maxConnections > 0 })
         timeseriesInterval = scenario.timeseriesInterval
         layer = scenario.mode == .l4 ? .l4 : .l7
         balancerResources = scenario.balancers
