@@ -7,13 +7,19 @@ extension Engine {
     /// whose in-flight count the retry kept), or the balancer's pick. When there is none: with
     /// a queue and every eligible backend full, the flight waits (`enqueue`); else 503, or on a
     /// retry the status of the failure that led to it (`failedWith`, as `RetryPolicy` says).
-    mutating func dispatch(_ f: Int, avoiding: BackendID?, pinned: BackendID? = nil, failedWith: Int = 503, now: Instant) {
-        flights[f].attempts += 1
-        let attempt = flights[f].attempts
-        if attempt > 1 && flights[f].counted {
-            totals.retried += 1
-            if duringOutage(flights[f].arrival) { totals.retriedDuringOutages += 1 }
+    /// `admitted`: the flight left the queue with a slot on `pinned`, in the same attempt.
+    ///
+    /// One function, not a pick and an assignment apart: the two recurse through retries, so
+    /// the compiler keeps them apart, and the call cost a few percent of the simulator's speed.
+    mutating func dispatch(_ f: Int, avoiding: BackendID?, pinned: BackendID? = nil, admitted: Bool = false, failedWith: Int = 503, now: Instant) {
+        if !admitted {
+            flights[f].attempts += 1
+            if flights[f].attempts > 1 && flights[f].counted {
+                totals.retried += 1
+                if duringOutage(flights[f].arrival) { totals.retriedDuringOutages += 1 }
+            }
         }
+        let attempt = flights[f].attempts
         // Built before borrowing `balancer`, and only when some rule or policy reads it; without
         // affinity (which reads the request) there is no cookie or session to note.
         let picked: BackendID?
@@ -34,13 +40,6 @@ extension Engine {
             answer(f, status: failedWith, outcome: Self.label(failedWith), now: now)
             return
         }
-        assign(f, to: id, now: now)
-    }
-
-    /// Flight `f`'s current attempt goes to backend `id`, already counted in flight there.
-    @inline(__always)  // once per request, from dispatch; the queue's admissions are rare
-    mutating func assign(_ f: Int, to id: BackendID, now: Instant) {
-        let attempt = flights[f].attempts
         let b = id.index
         flights[f].backend = Int32(b)
         selected(b, now: now)
@@ -176,17 +175,16 @@ extension Engine {
             startRetry(f, kind, failedWith: failedWith, now: now)
             return
         }
-        flights[f].retryTarget = kind
-        flights[f].failedWith = Int16(failedWith)
-        queue.post(.retryDue(flight: Int32(f), attempt: flights[f].attempts), at: now + delay)
+        let due = Simulator.Event.retryDue(flight: Int32(f), attempt: flights[f].attempts, target: kind, failedWith: Int16(failedWith))
+        queue.post(due, at: now + delay)
     }
 
-    mutating func retryDue(_ f: Int, attempt: Int32, now: Instant) {
+    mutating func retryDue(_ f: Int, attempt: Int32, target: Simulator.RetryTargetKind, failedWith: Int, now: Instant) {
         guard !flights[f].answered, flights[f].attempts == attempt else {
-            if flights[f].retryTarget == .same { releaseSlot(Int(flights[f].backend), now: now) }
+            if target == .same { releaseSlot(Int(flights[f].backend), now: now) }
             return
         }
-        startRetry(f, flights[f].retryTarget, failedWith: Int(flights[f].failedWith), now: now)
+        startRetry(f, target, failedWith: failedWith, now: now)
     }
 
     private mutating func startRetry(_ f: Int, _ kind: Simulator.RetryTargetKind, failedWith: Int, now: Instant) {

@@ -57,7 +57,7 @@ extension Engine {
             queue.post(.userSend(group: flight.client, user: flight.clientID), at: next)
         }
         // Taken out whether or not a file wants it, so that the table holds only waiting flights.
-        let queued = queuedNanos.isEmpty ? 0 : queuedNanos.removeValue(forKey: flight.id) ?? 0
+        let queued = queueing ? queuedNanos.removeValue(forKey: flight.id) ?? 0 : 0
         if let requestsFile {
             let backend = flight.backend >= 0 ? model.backends[Int(flight.backend)].backend.name : ""
             let start = flight.backend >= 0 && outcome != .rejected ? formatSeconds(flight.start.nanoseconds) : ""

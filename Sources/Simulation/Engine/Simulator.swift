@@ -44,8 +44,10 @@ public struct Simulator {
         case reachBackend(flight: Int32, attempt: Int32)
         /// The balancer's own work on a request is done (`balancers:`).
         case balancerDone(flight: Int32)
-        /// A retry's delay (turn-around or back-off) is over: attempt `attempt` + 1 starts.
-        case retryDue(flight: Int32, attempt: Int32)
+        /// A retry's delay (turn-around or back-off) is over: attempt `attempt` + 1 starts, on
+        /// `target`, or the client gets `failedWith` if it finds no backend. Carried in the event
+        /// rather than the flight, which every request copies.
+        case retryDue(flight: Int32, attempt: Int32, target: RetryTargetKind, failedWith: Int16)
         /// `balancer.queue.timeout` for the wait of a flight whose ticket ends in `ticket` (a
         /// reused flight slot has another ticket).
         case queueTimeout(flight: Int32, ticket: UInt32)
@@ -73,10 +75,6 @@ public struct Simulator {
         var connection: Int32 = -1
         /// Traffic replay: the request's index in its group's log (-1: not replayed).
         var replayIndex: Int32 = -1
-        /// A retry waiting out its delay (`retryDue`): where it goes, and the status the client
-        /// gets if it finds no backend.
-        var retryTarget = RetryTargetKind.avoidLast
-        var failedWith: Int16 = 503
     }
 
     /// Where a queued flight waits (`balancer.queue`): its ticket, its pool, the server for an
@@ -247,6 +245,8 @@ struct Engine {
     let failureFree: Bool
     /// The retry policy retries a 503 (a full backend queue's answer).
     let retriesRejections: Bool
+    /// `balancer.queue` is set: only then are flights looked up in the queue's tables.
+    let queueing: Bool
     /// Flights waiting in a balancer queue, by flight slot.
     var queueWaits: [Int32: Simulator.QueueWait] = [:]
     /// Time each flight that waited spent queued in all, by request id (for `queued_ms`).
@@ -334,6 +334,7 @@ struct Engine {
         readTimeoutNanos = model.balancer.timeouts.read.nanoseconds
         failureFree = model.failures.isEmpty
         retriesRejections = supervisor.retry.mayRetry(status: 503)
+        queueing = supervisor.queue != nil
         let classesDrawServiceTimes = model.clients.contains { $0.classes.contains { $0.serviceTime != nil } }
         constants = BackendConstantsTable(
             zip(model.backends, serviceGenerators).map {
@@ -446,12 +447,12 @@ struct Engine {
             reachBackend(Int(flight), attempt: attempt, now: now)
         case .balancerDone(let flight):
             balancerDone(Int(flight), now: now)
-        case .retryDue(let flight, let attempt):
-            retryDue(Int(flight), attempt: attempt, now: now)
+        case .retryDue(let flight, let attempt, let target, let failedWith):
+            retryDue(Int(flight), attempt: attempt, target: target, failedWith: Int(failedWith), now: now)
         case .queueTimeout(let flight, let ticket):
             queueTimedOut(Int(flight), ticket: ticket, now: now)
         case .admitted(let flight, let backend):
-            assign(Int(flight), to: BackendID(Int(backend)), now: now)
+            dispatch(Int(flight), avoiding: nil, pinned: BackendID(Int(backend)), admitted: true, now: now)
         case .sample:
             writeSample(now: now)
             sampled?(now)
