@@ -67,7 +67,8 @@ struct RetryPolicyTests {
         for attempts in 1...3 {
             #expect(haproxy.afterFailure(failure(.connectFailure, attempts: attempts), in: farm, using: &generator) == .retry(.same(a), delay: .seconds(1)))
         }
-        #expect(haproxy.afterFailure(failure(.connectFailure, attempts: 4), in: farm, using: &generator) == .answer(status: 502))
+        // HAProxy answers 503 once it cannot connect (`sC--`), where nginx answers 502.
+        #expect(haproxy.afterFailure(failure(.connectFailure, attempts: 4), in: farm, using: &generator) == .answer(status: 503))
         // The turn-around is min(timeout connect, 1s).
         let quick = policy(.haproxy, connect: .milliseconds(300))
         #expect(quick.afterFailure(failure(.connectFailure, attempts: 1), in: farm, using: &generator) == .retry(.same(a), delay: .milliseconds(300)))

@@ -43,15 +43,16 @@ import Testing
     }
 
     /// HAProxy without `option redispatch`: three more connects to the crashed server, a
-    /// turn-around of min(timeout connect, 1 s) before each, then 502.
+    /// turn-around of min(timeout connect, 1 s) before each, then 503 (HAProxy's answer when it
+    /// cannot connect).
     @Test func haproxyRetriesTheCrashedServerUntilItsRetriesRunOut() throws {
         let (result, rows, _) = try rows(model(retry: RetryConfiguration(like: .haproxy), failures: crash))
-        let failed = rows.filter { $0.status == 502 }
+        let failed = rows.filter { $0.status == 503 }
         #expect(!failed.isEmpty)
         #expect(failed.allSatisfy { $0.attempts == 4 && $0.latencyMs >= 3000 })
         // Every attempt hit s1 until it failed or s1 came back: no other backend saw a failure.
         let retried = rows.filter { $0.attempts > 1 }
-        #expect(result.backends[1].failed == retried.map { $0.status == 502 ? $0.attempts : $0.attempts - 1 }.reduce(0, +))
+        #expect(result.backends[1].failed == retried.map { $0.status == 503 ? $0.attempts : $0.attempts - 1 }.reduce(0, +))
         #expect(result.backends[0].failed == 0 && result.backends[2].failed == 0)
         #expect(result.totals.failed == failed.count)
     }

@@ -31,6 +31,9 @@ public struct RetryPolicy: Sendable, Equatable {
     public var backoff: RetryConfiguration.Backoff?
     public var timeout: Duration
     public var nonIdempotent: Bool
+    /// What the client gets after a connection failure: HAProxy answers 503 (`sC--` in its
+    /// log), nginx and Envoy 502.
+    public var connectFailureStatus: Int
 
     /// nginx's defaults with `retries` further attempts: lbsim's behaviour before `retry`.
     public init(retries: Int) {
@@ -46,6 +49,7 @@ public struct RetryPolicy: Sendable, Equatable {
         backoff = configuration.backoff
         timeout = configuration.timeout
         nonIdempotent = configuration.nonIdempotent
+        connectFailureStatus = configuration.like == .haproxy ? 503 : 502
     }
 
     /// A failed attempt, as the driver saw it.
@@ -105,12 +109,14 @@ public struct RetryPolicy: Sendable, Equatable {
     }
 
     /// The status that reports `outcome` to the client: the backend's own status when it
-    /// answered, 504 for a timeout, else 502.
-    public static func status(after outcome: RequestOutcome) -> Int {
+    /// answered, 504 for a timeout, `connectFailureStatus` (502, HAProxy 503) when no
+    /// connection could be made, else 502.
+    public func status(after outcome: RequestOutcome) -> Int {
         switch outcome {
         case .response(let status): status
         case .timeout: 504
-        case .connectFailure, .reset: 502
+        case .connectFailure: connectFailureStatus
+        case .reset: 502
         }
     }
 
@@ -129,7 +135,7 @@ public struct RetryPolicy: Sendable, Equatable {
     public func afterFailure(
         _ failure: Failure, in situation: Situation, using generator: inout some RandomNumberGenerator
     ) -> Decision {
-        let answer = Decision.answer(status: Self.status(after: failure.outcome))
+        let answer = Decision.answer(status: status(after: failure.outcome))
         // A connect timeout (a timeout before anything was sent) is a connection failure too,
         // as HAProxy's `conn-failure` and nginx's `error` see it.
         let connectTimeout = !failure.sent && failure.outcome == .timeout && on.kinds.contains(.connectFailure)

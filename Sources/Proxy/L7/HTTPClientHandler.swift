@@ -444,7 +444,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
     private func attemptFailed(_ outcome: RequestOutcome, reason: String) {
         guard let exchange, exchange.phase == .connecting || exchange.phase == .sent, let b = exchange.backend else { return }
         let decision = retryDecision(after: outcome, on: b, exchange)
-        let status = RetryPolicy.status(after: outcome)
+        let status = state.supervisor.retry.status(after: outcome)
         giveUpAttempt(outcome, on: b, exchange, failure: (status, reason, status == 504 ? "timeout" : "error"), decision: decision)
     }
 

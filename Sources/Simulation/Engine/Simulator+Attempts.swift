@@ -156,7 +156,7 @@ extension Engine {
         failure.elapsed = .nanoseconds(now.nanoseconds &- flights[f].arrival.nanoseconds)
         switch supervisor.afterFailure(failure, using: &balancerStream) {
         case .retry(let target, let delay):
-            retry(f, target, after: delay + answerDelay, failedWith: RetryPolicy.status(after: outcome), now: now)
+            retry(f, target, after: delay + answerDelay, failedWith: supervisor.retry.status(after: outcome), now: now)
         case .answer(let status): answer(f, status: status, outcome: Self.label(status), now: now + answerDelay)
         }
     }

@@ -70,7 +70,7 @@ extension Engine {
             failure.elapsed = .nanoseconds(now.nanoseconds &- flights[f].arrival.nanoseconds)
             switch supervisor.afterFailure(failure, using: &balancerStream) {
             case .retry(let target, let delay):
-                retry(f, target, after: delay, failedWith: 502, now: now)
+                retry(f, target, after: delay, failedWith: supervisor.retry.status(after: .connectFailure), now: now)
             case .answer(let status):
                 answer(f, status: status, outcome: Self.label(status), now: now)
                 freeConnections.append(Int32(c))
