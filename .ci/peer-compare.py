@@ -8,6 +8,9 @@ Cases:
   retries    round robin over a dead server and a live one; retries 3 on the same server,
              connect timeout 200 ms (so a 200 ms turn-around); 4 requests one after another
   redispatch the same with option redispatch (lbsim: retry.redispatch -1)
+  nginx      nginx 1.22 in front of the dead server and the live one, with its defaults
+             (proxy_next_upstream error timeout, max_fails=1 fail_timeout=10s); lbsim with
+             retry.like nginx and passive max_fails
 
 Every load loop is bounded; every process started here is stopped at the end.
 """
@@ -109,6 +112,32 @@ def lbsim(config, port):
     return process
 
 
+def nginx(port, servers):
+    directory = tempfile.mkdtemp()
+    upstream = "\n".join(f"    server 127.0.0.1:{p};" for _, p, _ in servers)
+    config = f"""daemon off; master_process off; pid {directory}/nginx.pid; error_log {directory}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {directory}; proxy_temp_path {directory}; fastcgi_temp_path {directory};
+  uwsgi_temp_path {directory}; scgi_temp_path {directory};
+  upstream be {{
+{upstream}
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ proxy_pass http://be; proxy_connect_timeout 200ms; }}
+  }}
+}}
+"""
+    path = os.path.join(directory, "nginx.conf")
+    with open(path, "w") as f:
+        f.write(config)
+    process = subprocess.Popen(["nginx", "-p", directory, "-c", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_listening(port)
+    return process
+
+
 def haproxy_config(port, servers, extra):
     lines = [
         "global", "  maxconn 1000", "defaults", "  mode http", "  timeout client 10s", "  timeout server 10s",
@@ -161,7 +190,13 @@ def run(case, peer):
         dead, live = free_port(), Backend("b")
         servers = [("a", dead, 0), ("b", live.port, 0)]
         backends = [live]
-    if peer == "haproxy":
+    if peer == "nginx":
+        process = nginx(port, servers)
+    elif case == "nginx":
+        config = lbsim_config(port, servers, "{ like: nginx }").replace("  retries: 3\n", "")
+        config = config.replace("  queue:", "  health_check: { passive: { style: max_fails } }\n  queue:")
+        process = lbsim(config, port)
+    elif peer == "haproxy":
         process = haproxy(haproxy_config(port, servers, "  option redispatch" if case == "redispatch" else ""), port)
     else:
         retry = "{ like: haproxy, redispatch: -1 }" if case == "redispatch" else "{ like: haproxy }"
@@ -181,8 +216,8 @@ def run(case, peer):
 
 def main():
     print("case        peer     statuses (ms)                                   backends received")
-    for case in ["queue", "retries", "redispatch"]:
-        for peer in ["haproxy", "lbsim"]:
+    for case in ["queue", "retries", "redispatch", "nginx"]:
+        for peer in ["nginx" if case == "nginx" else "haproxy", "lbsim"]:
             results, received = run(case, peer)
             shown = "  ".join(f"{s}@{ms}" for s, ms in results)
             print(f"{case:<11} {peer:<8} {shown:<47} {received}")
