@@ -23,6 +23,8 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     /// HAProxy's queue in front of `max_connections`; nil: a request that finds every backend
     /// full gets 503 at once (nginx's `max_conns` without the commercial `queue`).
     public var queue: QueueConfiguration?
+    /// Envoy `slow_start_config` / HAProxy `slowstart`: a returning backend's weight ramps up.
+    public var slowStart: SlowStartConfiguration?
     /// L7 routing rules, tried in order; unmatched requests go to the active pool (`default`).
     public var routes: [Router.Rule] = []
     /// Per-pool overrides of `algorithm` and `hash_on`.
@@ -33,6 +35,7 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     enum CodingKeys: String, StrictCodingKey {
         case algorithm, hashOn = "hash_on", consistentHash = "consistent_hash", ipHash = "ip_hash"
         case choiceCount = "choice_count", activeRequestBias = "active_request_bias", affinity, healthCheck = "health_check", retries, retry, timeouts, queue,
+            slowStart = "slow_start",
             routes, pools
     }
 
@@ -60,8 +63,14 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
         retry = try c.decodeIfPresent(RetryConfiguration.self, forKey: .retry) ?? retry
         timeouts = try c.decodeIfPresent(TimeoutsConfiguration.self, forKey: .timeouts) ?? timeouts
         queue = try c.decodeIfPresent(QueueConfiguration.self, forKey: .queue)
+        slowStart = try c.decodeIfPresent(SlowStartConfiguration.self, forKey: .slowStart)
         routes = try c.decodeIfPresent([RouteConfiguration].self, forKey: .routes)?.map(\.rule) ?? []
         pools = try c.decodeIfPresent(PoolOverrides.self, forKey: .pools) ?? pools
+        let hashing = algorithmsInUse.intersection([.ipHash, .consistentHash])
+        try c.require(
+            slowStart == nil || hashing.isEmpty, .slowStart,
+            "slow_start cannot ramp \(hashing.map(\.rawValue).sorted().joined(separator: " and ")): hashing places keys by weight, so a ramp would move them (Envoy offers slow start for round robin and least request only)"
+        )
     }
 
     /// The count the retry policy gets: `retries` when given, else the one `retry` implies (1

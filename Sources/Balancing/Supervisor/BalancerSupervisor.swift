@@ -18,6 +18,8 @@ public struct BalancerSupervisor: Sendable {
     public let retry: RetryPolicy
     /// HAProxy's queues in front of `max_connections` (`balancer.queue`); nil: none.
     public private(set) var queue: ConnectionQueue?
+    /// Weight ramps for returning backends (`balancer.slow_start`); nil: none.
+    public private(set) var slowStart: SlowStart?
     /// The blue/green switch `rollback` undoes.
     public private(set) var lastSwitch: PoolSet.PoolSwitch?
 
@@ -27,6 +29,8 @@ public struct BalancerSupervisor: Sendable {
         case probe(backend: Int)
         case outlierSweep
         case maxFails(backend: Int)
+        /// The next step of backend `backend`'s slow-start ramp.
+        case slowStart(backend: Int)
     }
 
     public enum Effect: Equatable, Sendable {
@@ -49,6 +53,11 @@ public struct BalancerSupervisor: Sendable {
             case .outlier: outlier = OutlierDetector(configuration: passive.outlier, hostCount: count)
             case .maxFails: maxFails = (0..<count).map { _ in MaxFails(configuration: passive.maxFails) }
             }
+        }
+        if let ramp = configuration.slowStart {
+            let weights = (0..<count).map { balancer[BackendID($0)].weight }
+            slowStart = SlowStart(configuration: ramp, weights: weights)
+            for b in 0..<count { self.balancer.setWeight(BackendID(b), weights[b] * SlowStart.scale) }
         }
         queue = configuration.queue.map { ConnectionQueue(configuration: $0, pools: balancer.pools.names.count, backends: count) }
         retry = RetryPolicy(configuration.retry, retries: configuration.effectiveRetries, connectTimeout: configuration.timeouts.connect)
@@ -89,6 +98,11 @@ public struct BalancerSupervisor: Sendable {
             return applying(actions, now: now)
         case .maxFails(let b):
             return effects(maxFails[b].timerFired(now: now), backend: b, now: now)
+        case .slowStart(let b):
+            guard slowStart != nil, slowStart!.isRamping(b) else { return [] }
+            let over = slowStart!.finish(b, now: now)
+            balancer.setWeight(BackendID(b), slowStart!.effectiveWeight(b, now: now))
+            return over ? [] : [.schedule(.slowStart(backend: b), at: now + slowStart!.step)]
         }
     }
 
@@ -181,10 +195,35 @@ public struct BalancerSupervisor: Sendable {
 
     /// Drain (`true`: no new requests, in-flight ones finish) or enable (`false`) backend `b`.
     public mutating func drain(backend b: Int, _ draining: Bool, now: Instant) -> [Effect] {
-        balancer.drain(BackendID(b), draining, at: now).map { [.transition($0, backend: b)] } ?? []
+        guard let event = balancer.drain(BackendID(b), draining, at: now) else { return [] }
+        var out: [Effect] = [.transition(event, backend: b)]
+        rampOnReturn(event, backend: b, now: now, into: &out)
+        return out
     }
 
-    public mutating func setWeight(backend b: Int, _ weight: Int) { balancer.setWeight(BackendID(b), weight) }
+    /// Sets backend `b`'s weight (the operator's, or a scenario's `weight` failure); during a
+    /// slow start the ramp goes on towards the new weight.
+    public mutating func setWeight(backend b: Int, _ weight: Int, now: Instant) {
+        guard slowStart != nil else { return balancer.setWeight(BackendID(b), weight) }
+        slowStart!.setWeight(b, weight)
+        balancer.setWeight(BackendID(b), slowStart!.effectiveWeight(b, now: now))
+    }
+
+    /// Backend `b`'s weight as configured or last set, whatever its slow start does.
+    public func weight(of b: Int) -> Int { slowStart?.weights[b] ?? balancer[BackendID(b)].weight }
+
+    /// A backend that comes back up starts its slow-start ramp; one that goes away ends it.
+    private mutating func rampOnReturn(_ event: HealthEvent, backend b: Int, now: Instant, into out: inout [Effect]) {
+        guard slowStart != nil, event.from != event.to else { return }
+        if event.to == .up {
+            slowStart!.start(b, now: now)
+            balancer.setWeight(BackendID(b), slowStart!.effectiveWeight(b, now: now))
+            out.append(.schedule(.slowStart(backend: b), at: now + slowStart!.step))
+        } else if event.from == .up {
+            slowStart!.stop(b)
+            balancer.setWeight(BackendID(b), slowStart!.effectiveWeight(b, now: now))
+        }
+    }
 
     /// Makes `pool` the one unrouted requests go to (blue/green); nil when there is no such pool.
     /// The switch is remembered for `rollback`, and written to `health.csv` as one `operator`
@@ -229,7 +268,10 @@ public struct BalancerSupervisor: Sendable {
             case .scheduleProbe(let at): out.append(.schedule(.probe(backend: b), at: at))
             case .sendProbe(let id, let deadline): out.append(.sendProbe(backend: b, id: id, deadline: deadline))
             case .markUp, .markDown:
-                if let event = balancer.apply(action, to: BackendID(b), at: now) { out.append(.transition(event, backend: b)) }
+                if let event = balancer.apply(action, to: BackendID(b), at: now) {
+                    out.append(.transition(event, backend: b))
+                    rampOnReturn(event, backend: b, now: now, into: &out)
+                }
             }
         }
         return out
@@ -241,7 +283,10 @@ public struct BalancerSupervisor: Sendable {
             switch action {
             case .scheduleSweep(let at): out.append(.schedule(.outlierSweep, at: at))
             case .eject(let id, _, _), .uneject(let id, _, _):
-                if let event = balancer.apply(action, at: now) { out.append(.transition(event, backend: id.index)) }
+                if let event = balancer.apply(action, at: now) {
+                    out.append(.transition(event, backend: id.index))
+                    rampOnReturn(event, backend: id.index, now: now, into: &out)
+                }
             }
         }
         return out
@@ -253,7 +298,10 @@ public struct BalancerSupervisor: Sendable {
             switch action {
             case .scheduleTimer(let at): out.append(.schedule(.maxFails(backend: b), at: at))
             case .markAvailable, .markUnavailable:
-                if let event = balancer.apply(action, to: BackendID(b), at: now) { out.append(.transition(event, backend: b)) }
+                if let event = balancer.apply(action, to: BackendID(b), at: now) {
+                    out.append(.transition(event, backend: b))
+                    rampOnReturn(event, backend: b, now: now, into: &out)
+                }
             }
         }
         return out

@@ -164,7 +164,7 @@ final class AdminHandler: ChannelInboundHandler, LazyTimerOwner {
             guard let text = query["value"], let weight = Int(text), weight >= 1, weight <= 1_000_000 else {
                 return (400, "text/plain", "400: weight needs ?value=N with N within 1…1000000\n")
             }
-            state.supervisor.setWeight(backend: b, weight)
+            state.supervisor.setWeight(backend: b, weight, now: state.now)
             state.logger.notice("backend \(name): weight set to \(weight) (operator)")
         default:
             return (404, "text/plain", "404: unknown action '\(action)' (drain, enable, weight)\n")
@@ -179,9 +179,13 @@ final class AdminHandler: ChannelInboundHandler, LazyTimerOwner {
         let s = state.stats[b]
         var fields = [
             "\"name\":\(json(backend.name))", "\"address\":\(json(backend.address ?? ""))", "\"pool\":\(json(state.balancer.poolName(of: BackendID(b))))",
-            "\"state\":\(json(backend.state.rawValue))", "\"weight\":\(backend.weight)", "\"backup\":\(backend.isBackup)",
+            "\"state\":\(json(backend.state.rawValue))", "\"weight\":\(state.supervisor.weight(of: b))", "\"backup\":\(backend.isBackup)",
             "\"in_flight\":\(backend.inFlight)", "\"requests\":\(s.requests)", "\"completed\":\(s.completed)", "\"failed\":\(s.failed)",
         ]
+        if state.supervisor.slowStart != nil {
+            // The weight the balancer uses now, ramping after a return (kept ×16 inside).
+            fields.append("\"effective_weight\":\(Double(backend.weight) / Double(SlowStart.scale))")
+        }
         if let event = state.lastTransition[b] {
             fields.append(
                 "\"last_transition\":{\"time_s\":\(formatSeconds(event.time.nanoseconds)),\"from\":\(json(event.from.rawValue)),\"to\":\(json(event.to.rawValue)),\"reason\":\(json(event.reason)),\"detail\":\(json(event.detail))}"

@@ -17,8 +17,8 @@ extension Engine {
         case .drain:
             perform(supervisor.drain(backend: b, begins, now: now), now: now)
         case .weight(let value):
-            if begins { originalWeights[b] = supervisor.balancer[BackendID(b)].weight }
-            supervisor.setWeight(backend: b, begins ? value : originalWeights[b])
+            if begins { originalWeights[b] = supervisor.weight(of: b) }
+            supervisor.setWeight(backend: b, begins ? value : originalWeights[b], now: now)
         case .switchPool(let pool):
             let done = begins ? supervisor.switchActive(to: pool, now: now) : supervisor.rollback(now: now)
             if let done { perform(done.effects, now: now) }

@@ -10,6 +10,7 @@ extension Engine {
             case .schedule(.probe(let b), let at): queue.post(.probeDue(backend: Int32(b)), at: at)
             case .schedule(.outlierSweep, let at): queue.post(.outlierSweep, at: at)
             case .schedule(.maxFails(let b), let at): queue.post(.maxFailsTimer(backend: Int32(b)), at: at)
+            case .schedule(.slowStart(let b), let at): queue.post(.slowStartStep(backend: Int32(b)), at: at)
             case .sendProbe(let b, let id, let deadline):
                 sendProbe(b, id: Int32(truncatingIfNeeded: id), now: now)
                 queue.post(.probeDeadline(backend: Int32(b), probe: Int32(truncatingIfNeeded: id)), at: deadline)

@@ -53,6 +53,8 @@ public struct Simulator {
         case queueTimeout(flight: Int32, ticket: UInt32)
         /// A queued flight took a freed slot on `backend` (counted in flight there already).
         case admitted(flight: Int32, backend: Int32)
+        /// The next step of a returning backend's weight ramp (`balancer.slow_start`).
+        case slowStartStep(backend: Int32)
     }
 
     /// One request in the system, in a reusable slot.
@@ -473,6 +475,8 @@ struct Engine {
             perform(supervisor.timerFired(.outlierSweep, now: now), now: now)
         case .maxFailsTimer(let backend):
             perform(supervisor.timerFired(.maxFails(backend: Int(backend)), now: now), now: now)
+        case .slowStartStep(let backend):
+            perform(supervisor.timerFired(.slowStart(backend: Int(backend)), now: now), now: now)
         }
     }
 
