@@ -5,7 +5,9 @@ import Foundation
 /// `slow_start_config` (`window`, `aggression`, `min_weight_percent`; the factor is
 /// max(min, (t / window)^(1 / aggression)), `source/common/upstream/load_balancer_impl.cc`) and
 /// HAProxy's `slowstart` (linear, from 1/16 of the weight: `srv_update_status` and
-/// `server_warmup` in `src/server.c`, a step every max(window / 20, 1 s)).
+/// `server_warmup` in `src/server.c`). The weight moves a step every window / 20 (at least
+/// 100 ms); HAProxy's steps are never shorter than 1 s, so below a 20 s window it moves in
+/// fewer, larger steps.
 ///
 /// Weights are integers, so that a weight of 1 can ramp too every weight is kept ×16 inside
 /// the balancer (HAProxy's `BE_WEIGHT_SCALE`); the policies that read weights only as ratios
