@@ -13,6 +13,9 @@ extension BalancerConfiguration {
     ///   - limitedBackends: how many set `max_connections` (nil: not known).
     public func inertSettings(backendCount: Int, limitedBackends: Int? = nil) -> [String] {
         var out: [String] = []
+        if panicThreshold > 0 && healthCheck.active == nil && healthCheck.passive == nil {
+            out.append("balancer.panic_threshold (\(panicThreshold)%) does nothing: without health checks no backend is ever unhealthy")
+        }
         if queue != nil && limitedBackends == 0 {
             out.append("balancer.queue does nothing: requests wait only for backends at max_connections, and no backend sets it")
         }

@@ -25,6 +25,9 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     public var queue: QueueConfiguration?
     /// Envoy `slow_start_config` / HAProxy `slowstart`: a returning backend's weight ramps up.
     public var slowStart: SlowStartConfiguration?
+    /// Envoy `common_lb_config.healthy_panic_threshold`, percent; 0 (lbsim's default, nginx's and
+    /// HAProxy's behaviour): never panic.
+    public var panicThreshold = 0.0
     /// L7 routing rules, tried in order; unmatched requests go to the active pool (`default`).
     public var routes: [Router.Rule] = []
     /// Per-pool overrides of `algorithm` and `hash_on`.
@@ -35,7 +38,7 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     enum CodingKeys: String, StrictCodingKey {
         case algorithm, hashOn = "hash_on", consistentHash = "consistent_hash", ipHash = "ip_hash"
         case choiceCount = "choice_count", activeRequestBias = "active_request_bias", affinity, healthCheck = "health_check", retries, retry, timeouts, queue,
-            slowStart = "slow_start",
+            slowStart = "slow_start", panicThreshold = "panic_threshold",
             routes, pools
     }
 
@@ -64,6 +67,7 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
         timeouts = try c.decodeIfPresent(TimeoutsConfiguration.self, forKey: .timeouts) ?? timeouts
         queue = try c.decodeIfPresent(QueueConfiguration.self, forKey: .queue)
         slowStart = try c.decodeIfPresent(SlowStartConfiguration.self, forKey: .slowStart)
+        panicThreshold = try c.decodePercentIfPresent(forKey: .panicThreshold) ?? panicThreshold
         routes = try c.decodeIfPresent([RouteConfiguration].self, forKey: .routes)?.map(\.rule) ?? []
         pools = try c.decodeIfPresent(PoolOverrides.self, forKey: .pools) ?? pools
         let hashing = algorithmsInUse.intersection([.ipHash, .consistentHash])
@@ -92,7 +96,8 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     public func makeRoutedBalancer(backends: [(backend: Backend, pool: String)]) -> RoutedBalancer {
         RoutedBalancer(
             backends: backends, spec: { policySpec(forPool: $0) }, affinity: affinity.map { CookieAffinity(cookieName: $0.cookie) },
-            router: Router(rules: routes), active: "default", queuesForSticky: queue != nil)
+            router: Router(rules: routes), active: "default", queuesForSticky: queue != nil,
+            panicThreshold: panicThreshold)
     }
 
     /// The policy these settings describe.

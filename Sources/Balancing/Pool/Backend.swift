@@ -38,6 +38,8 @@ public struct Backend: Sendable, Hashable {
     public internal(set) var activeUp: Bool = true
     public internal(set) var ejected: Bool = false
     public internal(set) var draining: Bool = false
+    /// Its pool is in panic: too few healthy primaries, so health is disregarded (`Balancer`).
+    public internal(set) var panicking: Bool = false
     public internal(set) var inFlight: Int = 0
 
     public init(name: String, address: String? = nil, weight: Int = 1, maxConnections: Int = 0, isBackup: Bool = false) {
@@ -58,8 +60,12 @@ public struct Backend: Sendable, Hashable {
         return .up
     }
 
-    /// May take new requests as far as health and the operator are concerned.
-    public var isEligible: Bool { activeUp && !ejected && !draining }
+    /// Healthy as far as the health machines are concerned (up, not ejected).
+    public var isHealthy: Bool { activeUp && !ejected }
+
+    /// May take new requests as far as health and the operator are concerned; in panic
+    /// (`panicking`, Envoy's `healthy_panic_threshold`), health is disregarded.
+    public var isEligible: Bool { (panicking || (activeUp && !ejected)) && !draining }
 
     /// Below its connection limit.
     public var hasCapacity: Bool { maxConnections == 0 || inFlight < maxConnections }

@@ -19,6 +19,10 @@ public struct Balancer: Sendable {
     private let primaryTracksLoad: Bool
     private let backupTracksLoad: Bool
     private let queuesForSticky: Bool
+    /// Envoy's `healthy_panic_threshold`, in percent (0: never).
+    public let panicThreshold: Double
+    /// The pool is in panic: every non-draining primary is eligible, healthy or not.
+    public private(set) var inPanic = false
 
     /// The outcome of one pick, with what the driver must add to the response.
     public struct Decision: Equatable, Sendable {
@@ -33,8 +37,11 @@ public struct Balancer: Sendable {
         public var waitFor: BackendID?
     }
 
-    public init(backends: [Backend], spec: PolicySpec, affinity: CookieAffinity? = nil, queuesForSticky: Bool = false) {
+    public init(
+        backends: [Backend], spec: PolicySpec, affinity: CookieAffinity? = nil, queuesForSticky: Bool = false, panicThreshold: Double = 0
+    ) {
         self.queuesForSticky = queuesForSticky
+        self.panicThreshold = panicThreshold
         let table = BackendTable(backends)
         self.table = table
         self.spec = spec
@@ -186,10 +193,32 @@ public struct Balancer: Sendable {
     }
 
     /// The active health checker's verdict (HAProxy UP/DOWN).
-    public mutating func setActiveHealth(_ id: BackendID, up: Bool) { update(id) { $0.activeUp = up } }
+    public mutating func setActiveHealth(_ id: BackendID, up: Bool) {
+        update(id) { $0.activeUp = up }
+        if panicThreshold > 0 { refreshPanic() }
+    }
 
     /// Passive checking's verdict (Envoy ejection, nginx max_fails).
-    public mutating func setEjected(_ id: BackendID, _ ejected: Bool) { update(id) { $0.ejected = ejected } }
+    public mutating func setEjected(_ id: BackendID, _ ejected: Bool) {
+        update(id) { $0.ejected = ejected }
+        if panicThreshold > 0 { refreshPanic() }
+    }
+
+    /// Envoy's panic mode (`isHostSetInPanic` in `load_balancer_impl.cc`): when the healthy
+    /// share of the primaries falls below `panicThreshold` percent, the pool balances over all
+    /// of them, healthy or not, rather than pile everything onto the few left (or answer 503
+    /// when none is). Here a backup tier with a healthy member is used first, as nginx's
+    /// `backup` (Envoy spills to its next priority before panicking).
+    private mutating func refreshPanic() {
+        let primaries = table.ids.filter { !table[$0].isBackup }
+        guard !primaries.isEmpty else { return }
+        let healthy = primaries.count { table[$0].isHealthy }
+        let backupHealthy = table.ids.contains { table[$0].isBackup && table[$0].isHealthy && !table[$0].draining }
+        let panic = Double(healthy) * 100 < panicThreshold * Double(primaries.count) && !backupHealthy
+        guard panic != inPanic else { return }
+        inPanic = panic
+        for id in primaries { update(id) { $0.panicking = panic } }
+    }
 
     /// Operator drain: no new picks, in-flight finishes. `false` re-enables.
     public mutating func setDraining(_ id: BackendID, _ draining: Bool) { update(id) { $0.draining = draining } }

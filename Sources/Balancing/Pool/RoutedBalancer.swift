@@ -30,7 +30,7 @@ public struct RoutedBalancer: Sendable {
     ///   - spec: each pool's policy, by pool name (pools in order of first appearance).
     public init(
         backends: [(backend: Backend, pool: String)], spec: (String) -> PolicySpec, affinity: CookieAffinity?, router: Router, active: String,
-        queuesForSticky: Bool = false
+        queuesForSticky: Bool = false, panicThreshold: Double = 0
     ) {
         var names: [String] = []
         for entry in backends where !names.contains(entry.pool) { names.append(entry.pool) }
@@ -47,7 +47,8 @@ public struct RoutedBalancer: Sendable {
             (
                 name: names[p],
                 balancer: Balancer(
-                    backends: globalOf[p].map { backends[$0].backend }, spec: spec(names[p]), affinity: affinity, queuesForSticky: queuesForSticky)
+                    backends: globalOf[p].map { backends[$0].backend }, spec: spec(names[p]), affinity: affinity, queuesForSticky: queuesForSticky,
+                    panicThreshold: panicThreshold)
             )
         }
         pools = PoolSet(balancers, active: names.contains(active) ? active : names[0])
