@@ -119,11 +119,12 @@ public struct PassiveHealthConfiguration: Decodable, Equatable, Sendable {
         case consecutiveFailures = "consecutive_failures", interval, ejection
         case maxEjectionTime = "max_ejection_time", maxEjectionPercent = "max_ejection_percent"
         case alwaysEjectOne = "always_eject_one"
+        case successRate = "success_rate", failurePercentage = "failure_percentage"
         case maxFails = "max_fails", failTimeout = "fail_timeout"
     }
 
     static let outlierKeys: [CodingKeys] = [
-        .consecutiveFailures, .interval, .ejection, .maxEjectionTime, .maxEjectionPercent, .alwaysEjectOne,
+        .consecutiveFailures, .interval, .ejection, .maxEjectionTime, .maxEjectionPercent, .alwaysEjectOne, .successRate, .failurePercentage,
     ]
     static let maxFailsKeys: [CodingKeys] = [.maxFails, .failTimeout]
 
@@ -163,6 +164,8 @@ public struct PassiveHealthConfiguration: Decodable, Equatable, Sendable {
             o.maxEjectionPercent = Int(percent.rounded())
         }
         o.alwaysEjectOne = try c.decodeIfPresent(Bool.self, forKey: .alwaysEjectOne) ?? o.alwaysEjectOne
+        o.successRate = try c.decodeIfPresent(RateDetectionConfiguration<SuccessRateKind>.self, forKey: .successRate)?.detection
+        o.failurePercentage = try c.decodeIfPresent(RateDetectionConfiguration<FailurePercentageKind>.self, forKey: .failurePercentage)?.detection
         if let failures { o.failures = failures }
         outlier = o
         var n = MaxFails.Configuration()
@@ -172,5 +175,48 @@ public struct PassiveHealthConfiguration: Decodable, Equatable, Sendable {
         try c.require(n.failTimeout > .zero, .failTimeout, "fail_timeout must be positive")
         if let failures { n.failures = failures }
         maxFails = n
+    }
+}
+
+/// Which of Envoy's two rate detectors a `RateDetectionConfiguration` reads.
+public protocol RateDetectionKind: Sendable {
+    static var defaults: OutlierRateDetection { get }
+    static var name: String { get }
+}
+public enum SuccessRateKind: RateDetectionKind {
+    public static var defaults: OutlierRateDetection { .successRate }
+    public static var name: String { "success_rate" }
+}
+public enum FailurePercentageKind: RateDetectionKind {
+    public static var defaults: OutlierRateDetection { .failurePercentage }
+    public static var name: String { "failure_percentage" }
+}
+
+/// `passive.success_rate` / `passive.failure_percentage`: Envoy's `success_rate_*` and
+/// `failure_percentage_*` outlier settings, with Envoy's defaults; the key's presence turns
+/// the detector on (enforcing 100% unless `enforcing: 0%`).
+struct RateDetectionConfiguration<Kind: RateDetectionKind>: Decodable {
+    var detection = Kind.defaults
+
+    enum CodingKeys: String, StrictCodingKey {
+        case minimumHosts = "minimum_hosts", requestVolume = "request_volume", stdevFactor = "stdev_factor", threshold, enforcing
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let isSuccessRate = Kind.self == SuccessRateKind.self
+        try c.require(!(isSuccessRate && c.contains(.threshold)), .threshold, "threshold belongs to failure_percentage; success_rate uses stdev_factor")
+        try c.require(!(!isSuccessRate && c.contains(.stdevFactor)), .stdevFactor, "stdev_factor belongs to success_rate; failure_percentage uses threshold")
+        detection.minimumHosts = try c.decodeIfPresent(Int.self, forKey: .minimumHosts) ?? detection.minimumHosts
+        try c.require(detection.minimumHosts >= 1, .minimumHosts, "\(Kind.name).minimum_hosts must be at least 1")
+        detection.requestVolume = try c.decodeIfPresent(Int.self, forKey: .requestVolume) ?? detection.requestVolume
+        try c.require(detection.requestVolume >= 1, .requestVolume, "\(Kind.name).request_volume must be at least 1")
+        detection.stdevFactor = try c.decodeIfPresent(Int.self, forKey: .stdevFactor) ?? detection.stdevFactor
+        try c.require(detection.stdevFactor >= 0, .stdevFactor, "stdev_factor must not be negative (1900 = 1.9 standard deviations)")
+        detection.threshold = try c.decodePercentIfPresent(forKey: .threshold) ?? detection.threshold
+        if let enforcing = try c.decodePercentIfPresent(forKey: .enforcing) {
+            try c.require(enforcing == 0 || enforcing == 100, .enforcing, "enforcing must be 0% or 100% (lbsim ejects all or none of the outliers it detects)")
+            detection.enforcing = enforcing == 100
+        }
     }
 }

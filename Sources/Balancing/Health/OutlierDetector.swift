@@ -26,6 +26,10 @@ public struct OutlierDetector: Sendable {
         public var maxEjectionTime: Duration
         public var maxEjectionPercent: Int
         public var alwaysEjectOne: Bool
+        /// Envoy `success_rate_*` ejection; nil: off.
+        public var successRate: OutlierRateDetection?
+        /// Envoy `failure_percentage_*` ejection; nil: off.
+        public var failurePercentage: OutlierRateDetection?
 
         public init(
             consecutiveFailures: Int = 5,
@@ -60,6 +64,9 @@ public struct OutlierDetector: Sendable {
         var multiplier = 0
         var ejections = 0
         var returnedAt: Instant?
+        /// Requests and failures since the last sweep (the rate detectors' window).
+        var requests = 0
+        var failures = 0
     }
 
     public let configuration: Configuration
@@ -82,10 +89,12 @@ public struct OutlierDetector: Sendable {
 
     public mutating func requestFinished(on id: BackendID, outcome: RequestOutcome, now: Instant) -> [Action] {
         let c = configuration
+        hosts[id.index].requests += 1
         guard c.failures.counts(outcome) else {
             hosts[id.index].consecutive = 0
             return []
         }
+        hosts[id.index].failures += 1
         guard !hosts[id.index].ejected else { return [] }
         hosts[id.index].consecutive += 1
         guard hosts[id.index].consecutive == c.consecutiveFailures else { return [] }
@@ -94,6 +103,12 @@ public struct OutlierDetector: Sendable {
             overflowCount += 1
             return []
         }
+        return [eject(id, now: now, detail: "\(c.consecutiveFailures) consecutive failures, last: \(outcome)")]
+    }
+
+    /// Ejects `id` for its next ejection time; `detail` says why.
+    private mutating func eject(_ id: BackendID, now: Instant, detail: String, reason: String = "outlier_ejected") -> Action {
+        let c = configuration
         var host = hosts[id.index]
         host.ejected = true
         host.ejectedAt = now
@@ -102,13 +117,41 @@ public struct OutlierDetector: Sendable {
         host.ejectionTime = min(c.baseEjectionTime * host.multiplier, c.maxEjectionTime)
         hosts[id.index] = host
         ejectedCount += 1
-        return [
-            .eject(
-                id, reason: "outlier_ejected",
-                detail:
-                    "\(c.consecutiveFailures) consecutive failures, last: \(outcome); ejection \(host.ejections) for \(host.ejectionTime.secondsValue.shortText)s"
-            )
-        ]
+        return .eject(id, reason: reason, detail: "\(detail); ejection \(host.ejections) for \(host.ejectionTime.secondsValue.shortText)s")
+    }
+
+    /// Whether one more ejection stays within `max_ejection_percent` (or `always_eject_one`).
+    private func mayEject() -> Bool {
+        let c = configuration
+        let allowed = Double(100 * (ejectedCount + 1)) / Double(max(hosts.count, 1)) <= Double(c.maxEjectionPercent)
+        return allowed || (c.alwaysEjectOne && ejectedCount == 0)
+    }
+
+    /// The sweep's statistical ejections (success rate, then failure percentage, as Envoy
+    /// orders them), over the interval just ended; the window then restarts.
+    private mutating func rateEjections(now: Instant) -> [Action] {
+        let c = configuration
+        var actions: [Action] = []
+        if c.successRate != nil || c.failurePercentage != nil {
+            for (detector, isSuccessRate, reason) in [
+                (c.successRate, true, "outlier_success_rate"), (c.failurePercentage, false, "outlier_failure_percentage"),
+            ] {
+                guard let detector, detector.enforcing else { continue }
+                let window = hosts.indices.filter { !hosts[$0].ejected }.map { (id: $0, requests: hosts[$0].requests, failures: hosts[$0].failures) }
+                for (id, detail) in detector.outliers(window, successRate: isSuccessRate) where !hosts[id].ejected {
+                    guard mayEject() else {
+                        overflowCount += 1
+                        continue
+                    }
+                    actions.append(eject(BackendID(id), now: now, detail: detail, reason: reason))
+                }
+            }
+        }
+        for i in hosts.indices {
+            hosts[i].requests = 0
+            hosts[i].failures = 0
+        }
+        return actions
     }
 
     /// The periodic sweep: returns un-ejections, then the next sweep.
@@ -128,6 +171,7 @@ public struct OutlierDetector: Sendable {
                 hosts[i].multiplier -= 1
             }
         }
+        actions += rateEjections(now: now)
         actions.append(.scheduleSweep(at: now + c.interval))
         return actions
     }

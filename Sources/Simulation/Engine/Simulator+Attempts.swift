@@ -202,8 +202,8 @@ extension Engine {
     static func label(_ status: Int) -> RequestOutcomeLabel {
         switch status {
         case 504: return .timeout
-        case 502: return .error
-        default: return .rejected
+        case 503: return .rejected
+        default: return .error
         }
     }
 }

@@ -11,6 +11,7 @@ extension Engine {
         case .partition: setCondition(b, begins ? .partitioned : .normal, now: now)
         case .slow(let factor): states[b].slowFactor = begins ? factor : 1
         case .healthFail: states[b].probesFail = begins
+        case .errors(let rate): states[b].errorRate = begins ? rate : 0
         case .flap:
             // The toggles run every `period` from the start; the end brings the backend back.
             if begins { flapEvent(i, down: true, now: now) } else { setCondition(b, .normal, now: now) }

@@ -61,6 +61,12 @@ extension Engine {
         }
         flights[f].jobsAtBackends -= 1
         let current = !flights[f].answered && flights[f].attempts == attempt
+        if current && states[b].errorRate > 0 && errorStreams[b].uniform() < states[b].errorRate {
+            // Served, then answered 500 (`errors`): a failed attempt as passive checking and
+            // the retry policy see it.
+            attemptFailed(f, outcome: .response(status: 500), sent: true, now: now)
+            return
+        }
         if current {
             flights[f].awaiting = false
             if flights[f].connection < 0 { releaseSlot(b, now: now) }

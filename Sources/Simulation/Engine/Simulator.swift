@@ -129,6 +129,8 @@ public struct Simulator {
         var downSince: Instant?
         var timeDown = 0.0
         var probesFail = false
+        /// The share of requests answered 500 (`errors` failure); 0 normally.
+        var errorRate = 0.0
 
         mutating func enqueue(_ job: Job) {
             queue.append(job)
@@ -281,6 +283,9 @@ struct Engine {
     var supervisor: BalancerSupervisor
     /// Probe jitter, one stream per backend (empty without active checks).
     var healthStreams: [RandomStream]
+    /// Per backend, whether each request is answered 500 under an `errors` failure; empty
+    /// without one (named streams: adding them leaves every other stream as it was).
+    var errorStreams: [RandomStream]
     var healthEvents: [HealthEvent] = []
     var originalWeights: [Int]
     /// Windows in which some backend is crashed, hung or partitioned (nanoseconds), for the
@@ -351,6 +356,8 @@ struct Engine {
             }
         }
         healthStreams = model.balancer.healthCheck.active == nil ? [] : model.backends.map { master.child("health/\($0.backend.name)") }
+        let hasErrors = model.failures.contains { if case .errors = $0.kind { return true } else { return false } }
+        errorStreams = hasErrors ? model.backends.map { master.child("errors/\($0.backend.name)") } : []
         balancerWork = model.balancerResources.map {
             BalancerWork($0, groups: model.clients, clientSlots: model.clients.map { $0.clientCount ?? 0 }, layer: model.layer)
         }

@@ -82,6 +82,8 @@ public struct FailureModel: Sendable {
         case slow(factor: Double)
         /// Serves traffic, fails health probes.
         case healthFail
+        /// Answers this share of requests (0…1) with 500 after serving them (a bad deploy).
+        case errors(rate: Double)
         /// Crashed for `period`, up for `period`, alternating.
         case flap(period: Duration)
         /// Operator drain: no new picks, in-flight finishes.

@@ -358,7 +358,7 @@ struct OrderedHeaders: Decodable {
 /// One `failures:` entry: `{ at: 200s, backend: big-1, kind: crash, for: 60s }`.
 public struct ScenarioFailure: Decodable, Sendable {
     public enum Kind: String, Sendable, CaseIterable, Decodable, ConfigEnum {
-        case crash, hang, slow, healthFail = "health_fail", flap, partition, drain, weight, `switch`
+        case crash, hang, slow, healthFail = "health_fail", errors, flap, partition, drain, weight, `switch`
     }
 
     public var at: Duration
@@ -375,8 +375,10 @@ public struct ScenarioFailure: Decodable, Sendable {
     public var period: Duration?
     /// `weight`: the new weight.
     public var value: Int?
+    /// `errors`: the share of requests answered 500, in percent.
+    public var rate: Double?
 
-    enum CodingKeys: String, StrictCodingKey { case at, backend, kind, `for`, factor, period, value, pool }
+    enum CodingKeys: String, StrictCodingKey { case at, backend, kind, `for`, factor, period, value, pool, rate }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -400,6 +402,9 @@ public struct ScenarioFailure: Decodable, Sendable {
         try c.require(kind == .flap || period == nil, .period, "period applies to kind: flap only")
         try c.require(kind != .weight || (value ?? 0) >= 1, .value, "kind: weight needs value ≥ 1")
         try c.require(kind == .weight || value == nil, .value, "value applies to kind: weight only")
+        rate = try c.decodePercentIfPresent(forKey: .rate)
+        try c.require(kind != .errors || (rate ?? 0) > 0, .rate, "kind: errors needs a rate, the share of requests answered 500 (e.g. 20%)")
+        try c.require(kind == .errors || rate == nil, .rate, "rate applies to kind: errors only")
     }
 }
 

@@ -34,6 +34,7 @@ extension SimulationModel {
             case .partition: kind = .partition
             case .slow: kind = .slow(factor: failure.factor!)
             case .healthFail: kind = .healthFail
+            case .errors: kind = .errors(rate: failure.rate! / 100)
             case .flap: kind = .flap(period: failure.period!)
             case .drain: kind = .drain
             case .weight: kind = .weight(failure.value!)
