@@ -192,6 +192,28 @@ final class ProxyState: @unchecked Sendable {
         events?.flush()
     }
 
+    // MARK: Retries
+
+    /// Carries out a retry the policy decided, for the L7 and L4 handlers alike: a retry on the
+    /// same backend keeps its slot through the wait (HAProxy's stream keeps its server, so
+    /// leastconn sees it busy); `again` runs at once, or after `delay` on `loop`, unless
+    /// `wanted` says the request is gone by then, and then the kept slot is let go.
+    func retry(
+        _ target: RetryPolicy.Target, after delay: Duration, on loop: (any EventLoop)?, wanted: @escaping () -> Bool,
+        again: @escaping (RetryPolicy.Target) -> Void
+    ) {
+        if case .same(let id) = target { balancer.startPinned(id) }
+        let go = { [self] in
+            guard wanted() else {
+                if case .same(let id) = target { release(id.index) }
+                return
+            }
+            again(target)
+        }
+        guard delay > .zero, let loop else { return go() }
+        loop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.nanoseconds)) { go() }
+    }
+
     // MARK: The queue (`balancer.queue`)
 
     /// Exchanges waiting in the balancer's queue, by token (their request id).

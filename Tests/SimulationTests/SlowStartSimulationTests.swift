@@ -11,9 +11,7 @@ import Testing
         balancer.algorithm = .roundRobin
         balancer.slowStart = slowStart
         balancer.retries = 1
-        var active = ActiveHealthConfiguration()
-        active.machine = ActiveHealthCheck.Configuration(interval: .seconds(1), timeout: .milliseconds(500), fall: 2, rise: 2, initialState: .fullyUp)
-        balancer.healthCheck.active = active
+        balancer.healthCheck.active = quickActiveChecks()
         let backends = (0..<4).map { BackendModel(backend: Backend(name: "s\($0)"), concurrency: 8, serviceTime: .exponential(mean: 0.01)) }
         return SimulationModel(
             name: "slow-start", seed: 4, duration: .seconds(60), balancer: balancer, backends: backends,

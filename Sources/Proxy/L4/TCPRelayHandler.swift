@@ -139,20 +139,13 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
     /// Connects again as the retry policy said, at once or after its turn-around or back-off
     /// (unless the client has gone meanwhile).
     private func retry(_ target: RetryPolicy.Target, after delay: Duration) {
-        // HAProxy keeps its server slot through the turn-around: leastconn sees it busy.
-        if case .same(let id) = target { state.balancer.startPinned(id) }
-        let again = { [self] in
-            guard !finished, context?.channel.isActive == true else {
-                if case .same(let id) = target { state.release(id.index) }
-                return
-            }
+        state.retry(target, after: delay, on: context?.eventLoop, wanted: { [self] in !finished && context?.channel.isActive == true }) {
+            [self] target in
             switch target {
             case .pick(let avoiding): connect(avoiding: avoiding)
             case .same(let id): connect(avoiding: nil, pinned: id)
             }
         }
-        guard delay > .zero, let loop = context?.eventLoop else { return again() }
-        loop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.nanoseconds)) { again() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

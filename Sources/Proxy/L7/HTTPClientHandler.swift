@@ -480,20 +480,12 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
     /// Dispatches again as the retry policy said, at once or after its turn-around or back-off
     /// (unless the exchange has ended meanwhile: the client went away).
     private func retry(_ target: RetryPolicy.Target, after delay: Duration, _ exchange: Exchange) {
-        // HAProxy keeps its server slot through the turn-around: leastconn sees it busy.
-        if case .same(let id) = target { state.balancer.startPinned(id) }
-        let again = { [self] in
-            guard self.exchange === exchange, !closing else {
-                if case .same(let id) = target { state.release(id.index) }
-                return
-            }
+        state.retry(target, after: delay, on: context?.eventLoop, wanted: { [self] in self.exchange === exchange && !closing }) { [self] target in
             switch target {
             case .pick(let avoiding): dispatch(avoiding: avoiding)
             case .same(let id): dispatch(avoiding: nil, pinned: id)
             }
         }
-        guard delay > .zero, let loop = context?.eventLoop else { return again() }
-        loop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.nanoseconds)) { again() }
     }
 
     func upstreamFailed(_ outcome: RequestOutcome, reason: String) {
