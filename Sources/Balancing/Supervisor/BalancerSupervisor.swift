@@ -59,6 +59,7 @@ public struct BalancerSupervisor: Sendable {
             slowStart = SlowStart(configuration: ramp, weights: weights)
             for b in 0..<count { self.balancer.setWeight(BackendID(b), weights[b] * SlowStart.scale) }
         }
+        checksPassively = outlier != nil || !maxFails.isEmpty
         queue = configuration.queue.map { ConnectionQueue(configuration: $0, pools: balancer.pools.names.count, backends: count) }
         retry = RetryPolicy(configuration.retry, retries: configuration.effectiveRetries, connectTimeout: configuration.timeouts.connect)
     }
@@ -67,7 +68,9 @@ public struct BalancerSupervisor: Sendable {
     public var checksActively: Bool { !active.isEmpty }
 
     /// Whether attempt outcomes feed a passive machine: without one, `observe` is skipped.
-    @inlinable public var checksPassively: Bool { outlier != nil || !maxFails.isEmpty }
+    /// Stored, not computed: comparing the optional detector with nil copied it on every
+    /// request once it grew.
+    public let checksPassively: Bool
 
     // MARK: Starting
 

@@ -61,13 +61,8 @@ extension Engine {
         }
         flights[f].jobsAtBackends -= 1
         let current = !flights[f].answered && flights[f].attempts == attempt
-        if current && states[b].errorRate > 0 && errorStreams[b].uniform() < states[b].errorRate {
-            // Served, then answered 500 (`errors`): a failed attempt as passive checking and
-            // the retry policy see it.
-            attemptFailed(f, outcome: .response(status: 500), sent: true, now: now)
-            return
-        }
         if current {
+            if states[b].errorRate > 0, answeredWithError(f, on: b, now: now) { return }
             flights[f].awaiting = false
             if flights[f].connection < 0 { releaseSlot(b, now: now) }
             observe(.response(status: 200), on: b, now: now)
@@ -83,6 +78,16 @@ extension Engine {
         } else {
             release(f)
         }
+    }
+
+    /// Under an `errors` failure, whether flight `f`'s answer from `b` is a 500 (then it is a
+    /// failed attempt as passive checking and the retry policy see it). Out of line: the
+    /// common path only tests the rate.
+    @inline(never)
+    mutating func answeredWithError(_ f: Int, on b: Int, now: Instant) -> Bool {
+        guard errorStreams[b].uniform() < states[b].errorRate else { return false }
+        attemptFailed(f, outcome: .response(status: 500), sent: true, now: now)
+        return true
     }
 
     /// Adds the time since the backend's last change to its busy and queue integrals (in
