@@ -47,6 +47,33 @@ import Testing
         #expect(result.backends.map(\.pool) == ["default", "default", "api", "api", "canary"])
     }
 
+    /// Method, exact-path and regex routes read the request class's method and path.
+    @Test func methodAndPathMatchesRouteSimulatedRequests() throws {
+        let model = try scenario(
+            """
+            name: matches
+            duration: 30s
+            balancer:
+              routes:
+                - { method: POST, pool: writers }
+                - { path_regex: "/items/[0-9]+", pool: items }
+            backends:
+              - { name: web, service_time: { dist: exponential, mean: 5ms }, concurrency: 8 }
+              - { name: writer, pool: writers, service_time: { dist: exponential, mean: 5ms }, concurrency: 8 }
+              - { name: item, pool: items, service_time: { dist: exponential, mean: 5ms }, concurrency: 8 }
+            clients:
+              - name: c
+                arrival: { rate: 200/s }
+                requests:
+                  - { weight: 20, path: /items/7, method: POST }
+                  - { weight: 30, path: /items/7 }
+                  - { weight: 50, path: /items/7/reviews }
+            """)
+        let result = Simulator.run(model)
+        let share = Dictionary(uniqueKeysWithValues: result.backends.map { ($0.name, Double($0.requests) / Double(result.totals.requests)) })
+        #expect(abs(share["writer"]! - 0.2) < 0.03 && abs(share["item"]! - 0.3) < 0.03 && abs(share["web"]! - 0.5) < 0.03, "\(share)")
+    }
+
     @Test func blueGreenSwitchSendsTrafficToGreenOnlyInItsWindow() throws {
         let model = try scenario(
             """

@@ -1,27 +1,40 @@
-/// One `balancer.routes` entry: `{ path_prefix: /api/, pool: api }` or
-/// `{ header: X-Beta, value: "true", pool: canary }`.
+/// One `balancer.routes` entry: one match and a pool. `{ path_prefix: /api/, pool: api }`,
+/// `{ path: /login, pool: auth }`, `{ path_regex: "/users/[0-9]+", pool: users }`,
+/// `{ header: X-Beta, value: "true", pool: canary }`, `{ cookie: group, value: beta, pool: canary }`,
+/// `{ method: POST, pool: writers }`.
 public struct RouteConfiguration: Decodable, Equatable, Sendable {
     public var rule: Router.Rule
 
-    enum CodingKeys: String, StrictCodingKey { case pathPrefix = "path_prefix", header, value, pool }
+    enum CodingKeys: String, StrictCodingKey {
+        case pathPrefix = "path_prefix", path, pathRegex = "path_regex", header, cookie, method, value, pool
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let pool = try c.decode(String.self, forKey: .pool)
-        let prefix = try c.decodeIfPresent(String.self, forKey: .pathPrefix)
-        let header = try c.decodeIfPresent(String.self, forKey: .header)
-        let value = try c.decodeIfPresent(String.self, forKey: .value)
-        switch (prefix, header, value) {
-        case (let prefix?, nil, nil):
-            try c.require(prefix.hasPrefix("/"), .pathPrefix, "path_prefix must start with /")
-            rule = Router.Rule(match: .pathPrefix(prefix), pool: pool)
-        case (nil, let header?, let value?):
-            rule = Router.Rule(match: .header(name: header, value: value), pool: pool)
-        case (nil, .some, nil):
-            throw DecodingError.dataCorruptedError(forKey: .header, in: c, debugDescription: "a header route needs a value")
-        default:
+        let matches: [CodingKeys] = [.pathPrefix, .path, .pathRegex, .header, .cookie, .method].filter { c.contains($0) }
+        guard matches.count == 1, let key = matches.first else {
             throw DecodingError.dataCorruptedError(
-                forKey: .pool, in: c, debugDescription: "a route matches either path_prefix, or header with value")
+                forKey: matches.dropFirst().first ?? .pool, in: c,
+                debugDescription: "a route has exactly one match: path_prefix, path, path_regex, header (with value), cookie (with value) or method")
+        }
+        let text = try c.decode(String.self, forKey: key)
+        let value = try c.decodeIfPresent(String.self, forKey: .value)
+        try c.require((key == .header || key == .cookie) == (value != nil), .value, "value goes with header or cookie, and they need one")
+        switch key {
+        case .pathPrefix, .path:
+            try c.require(text.hasPrefix("/"), key, "\(key.rawValue) must start with /")
+            rule = Router.Rule(match: key == .path ? .path(text) : .pathPrefix(text), pool: pool)
+        case .pathRegex:
+            guard let pattern = Router.PathPattern(text) else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "path_regex '\(text)' is not a valid regular expression")
+            }
+            rule = Router.Rule(match: .pathRegex(pattern), pool: pool)
+        case .header: rule = Router.Rule(match: .header(name: text, value: value!), pool: pool)
+        case .cookie: rule = Router.Rule(match: .cookie(name: text, value: value!), pool: pool)
+        default:
+            try c.require(!text.isEmpty && text.allSatisfy { $0.isUppercase || $0 == "-" }, key, "method must be an upper-case token such as POST")
+            rule = Router.Rule(match: .method(text), pool: pool)
         }
     }
 }

@@ -6,11 +6,14 @@ public struct RequestContext: Sendable {
     public var clientAddress: IPAddress?
     public var path: String
     public var headers: [(name: String, value: String)]
+    /// The request method, for `method` routes.
+    public var method: String
 
-    public init(clientAddress: IPAddress? = nil, path: String = "/", headers: [(name: String, value: String)] = []) {
+    public init(clientAddress: IPAddress? = nil, path: String = "/", headers: [(name: String, value: String)] = [], method: String = "GET") {
         self.clientAddress = clientAddress
         self.path = path
         self.headers = headers
+        self.method = method
     }
 
     /// The first header with this name, compared case-insensitively as HTTP requires.

@@ -1,13 +1,44 @@
+import Foundation
+
 /// L7 routing rules: the first rule that matches names the pool; otherwise the active pool.
 ///
 /// Rules are tried in configuration order, like nginx `location` prefixes listed longest first
-/// or HAProxy `use_backend … if …` lines.
+/// or HAProxy `use_backend … if …` lines; the matches are Envoy's route matches (`prefix`,
+/// `path`, `safe_regex`, `headers`, and cookies and methods through headers) and HAProxy's ACLs
+/// (`path_beg`, `path`, `path_reg`, `hdr`, `req.cook`, `method`).
 public struct Router: Sendable, Equatable {
     public enum Match: Equatable, Sendable {
         /// The path starts with this prefix (`/api/`).
         case pathPrefix(String)
         /// The header is present with exactly this value (`X-Beta: true`), name case-insensitive.
         case header(name: String, value: String)
+        /// The path is exactly this (`/login`; nginx `location = /login`).
+        case path(String)
+        /// The whole path matches this regular expression (Envoy `safe_regex`, a full match).
+        case pathRegex(PathPattern)
+        /// The cookie is present with exactly this value (HAProxy `req.cook(NAME) -m str VALUE`).
+        case cookie(name: String, value: String)
+        /// The method is this one (`POST`), exactly.
+        case method(String)
+    }
+
+    /// A compiled regular expression, compared by its text.
+    public struct PathPattern: Sendable, Equatable {
+        public let text: String
+        nonisolated(unsafe) let regex: NSRegularExpression
+
+        /// nil when `text` is not a valid expression.
+        public init?(_ text: String) {
+            guard let regex = try? NSRegularExpression(pattern: "^(?:" + text + ")$") else { return nil }
+            self.text = text
+            self.regex = regex
+        }
+
+        func matches(_ path: String) -> Bool {
+            regex.firstMatch(in: path, range: NSRange(path.startIndex..., in: path)) != nil
+        }
+
+        public static func == (l: PathPattern, r: PathPattern) -> Bool { l.text == r.text }
     }
 
     public struct Rule: Equatable, Sendable {
@@ -30,6 +61,14 @@ public struct Router: Sendable, Equatable {
             case .pathPrefix(let prefix) where request.path.hasPrefix(prefix):
                 return rule.pool
             case .header(let name, let value) where request.header(name) == value:
+                return rule.pool
+            case .path(let path) where request.path == path:
+                return rule.pool
+            case .pathRegex(let pattern) where pattern.matches(request.path):
+                return rule.pool
+            case .cookie(let name, let value) where request.cookie(name) == value:
+                return rule.pool
+            case .method(let method) where request.method == method:
                 return rule.pool
             default:
                 continue

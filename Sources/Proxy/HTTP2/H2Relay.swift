@@ -50,7 +50,7 @@ final class H2Relay: ChannelInboundHandler {
         self.context = nil
     }
 
-    /// The balancer's view of a stream's request: client address, path in the normal form the
+    /// The balancer's view of a stream's request: client address, method, path in the normal form the
     /// HTTP/1.1 path routes on (`PathNormalization`), fields (`:authority` as Host). Nil for a
     /// path that normal form refuses (`..` above the root): such a stream is never relayed; the
     /// HTTP/1.1 path answers it 400.
@@ -59,7 +59,8 @@ final class H2Relay: ChannelInboundHandler {
         if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
         guard let normal = try? PathNormalization.normalized(path) else { return nil }
         path = normal
-        var request = RequestContext(clientAddress: clientAddress?.ipAddress.flatMap(IPAddress.init), path: path)
+        var request = RequestContext(
+            clientAddress: clientAddress?.ipAddress.flatMap(IPAddress.init), path: path, method: headers.first(name: ":method") ?? "GET")
         for (name, value, _) in headers where !name.hasPrefix(":") && name != "host" { request.headers.append((name, value)) }
         if let authority = headers.first(name: ":authority") ?? headers.first(name: "host") { request.headers.append(("Host", authority)) }
         return request

@@ -305,7 +305,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
     private func dispatch(avoiding: BackendID?, pinned: BackendID? = nil) {
         guard let exchange else { return }
         exchange.attempts += 1
-        var request = RequestContext(clientAddress: peer.address, path: exchange.head.path)
+        var request = RequestContext(clientAddress: peer.address, path: exchange.head.path, method: exchange.head.method)
         if state.needsRequestHeaders {
             request.headers = exchange.head.fields.map { ($0.name, $0.value) }
             if let authority = exchange.head.authority {

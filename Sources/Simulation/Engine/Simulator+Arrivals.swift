@@ -123,6 +123,7 @@ extension Engine {
         if flight.requestClass >= 0 {
             context.path = model.clients[g].classes[Int(flight.requestClass)].path
             context.headers = model.clients[g].classes[Int(flight.requestClass)].headers
+            context.method = model.clients[g].classes[Int(flight.requestClass)].method
         } else if flight.replayIndex >= 0, let replay = replays[g] {
             context.path = replay.paths[Int(flight.replayIndex)]
         }
