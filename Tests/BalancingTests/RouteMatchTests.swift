@@ -33,4 +33,23 @@ struct RouteMatchTests {
         #expect(throws: (any Error).self) { try router(#"[{"method": "post", "pool": "p"}]"#) }
         #expect(throws: (any Error).self) { try router(#"[{"path": "/a", "value": "x", "pool": "p"}]"#) }
     }
+
+    /// nginx `split_clients`: by weight over the key's hash, the same key always in one pool.
+    @Test func aSplitSharesClientsByWeightAndKeepsEachInItsPool() throws {
+        let r = try router(#"[{"split": [{"pool": "default", "weight": 95}, {"pool": "canary", "weight": 5}]}]"#)
+        var canary = 0
+        for i in 0..<20_000 {
+            let address = IPAddress("10.\(i / 65536).\((i / 256) % 256).\(i % 256)")!
+            let pool = r.pool(for: RequestContext(clientAddress: address))
+            if pool == "canary" { canary += 1 }
+            #expect(r.pool(for: RequestContext(clientAddress: address, path: "/other")) == pool)
+        }
+        #expect(abs(Double(canary) / 20_000 - 0.05) < 0.01, "\(canary)")
+        let byCookie = try router(#"[{"split": [{"pool": "a", "weight": 1}, {"pool": "b", "weight": 1}], "on": "cookie:user"}]"#)
+        let pools = Set((0..<50).compactMap { byCookie.pool(for: RequestContext(headers: [("Cookie", "user=u\($0)")])) })
+        #expect(pools == ["a", "b"])
+        #expect(byCookie.pool(for: RequestContext()) == "a", "no key: the first part, always")
+        #expect(throws: (any Error).self) { try router(#"[{"split": [{"pool": "a", "weight": 1}], "pool": "b"}]"#) }
+        #expect(throws: (any Error).self) { try router(#"[{"split": [{"pool": "a", "weight": 0}]}]"#) }
+    }
 }

@@ -27,4 +27,25 @@ import Testing
         #expect(try fetch(port: h.port, "/", headers: ["Cookie: a=1; group=beta"])?.text == "beta")
         #expect(try fetch(port: h.port, "/", headers: ["Cookie: group=alpha"])?.text == "web")
     }
+
+    @Test func aSplitKeepsEachUserInItsPool() throws {
+        let h = try Harness(
+            backends: ["web", "canary"],
+            yaml: """
+                balancer:
+                  routes:
+                    - { split: [{ pool: default, weight: 1 }, { pool: canary, weight: 1 }], on: "cookie:user" }
+                backends:
+                  - { name: web, address: "{web}" }
+                  - { name: canary, address: "{canary}", pool: canary }
+                """)
+        defer { h.stop() }
+        var seen: [String: String] = [:]
+        for i in 0..<20 {
+            let user = "u\(i % 10)"
+            let text = try fetch(port: h.port, "/", headers: ["Cookie: user=\(user)"])?.text ?? ""
+            if let first = seen[user] { #expect(first == text, "user \(user) moved") } else { seen[user] = text }
+        }
+        #expect(Set(seen.values) == ["web", "canary"])
+    }
 }

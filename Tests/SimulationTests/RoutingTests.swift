@@ -74,6 +74,26 @@ import Testing
         #expect(abs(share["writer"]! - 0.2) < 0.03 && abs(share["item"]! - 0.3) < 0.03 && abs(share["web"]! - 0.5) < 0.03, "\(share)")
     }
 
+    /// A 10% canary by client (nginx `split_clients`): each NAT'd client keeps its pool.
+    @Test func aSplitSendsItsShareOfClientsToTheCanary() throws {
+        let model = try scenario(
+            """
+            name: split
+            duration: 60s
+            balancer:
+              routes:
+                - split: [{ pool: default, weight: 90 }, { pool: canary, weight: 10 }]
+            backends:
+              - { name: web, service_time: { dist: exponential, mean: 5ms }, concurrency: 8 }
+              - { name: canary, pool: canary, service_time: { dist: exponential, mean: 5ms }, concurrency: 8 }
+            clients:
+              - { name: c, arrival: { rate: 300/s }, nat: { clients: 5000, ips: 5000 } }
+            """)
+        let result = Simulator.run(model)
+        let canary = Double(result.backends[1].requests) / Double(result.totals.requests)
+        #expect(abs(canary - 0.10) < 0.02, "\(canary)")
+    }
+
     @Test func blueGreenSwitchSendsTrafficToGreenOnlyInItsWindow() throws {
         let model = try scenario(
             """

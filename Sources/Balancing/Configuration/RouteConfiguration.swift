@@ -6,11 +6,37 @@ public struct RouteConfiguration: Decodable, Equatable, Sendable {
     public var rule: Router.Rule
 
     enum CodingKeys: String, StrictCodingKey {
-        case pathPrefix = "path_prefix", path, pathRegex = "path_regex", header, cookie, method, value, pool
+        case pathPrefix = "path_prefix", path, pathRegex = "path_regex", header, cookie, method, value, pool, split, on
+    }
+
+    struct Part: Decodable {
+        var pool: String
+        var weight: Int
+        enum CodingKeys: String, StrictCodingKey { case pool, weight }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            pool = try c.decode(String.self, forKey: .pool)
+            weight = try c.decode(Int.self, forKey: .weight)
+            try c.require(weight >= 0 && weight <= 1_000_000, .weight, "a split weight must be within 0…1000000")
+        }
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        if c.contains(.split) {
+            let parts = try c.decode([Part].self, forKey: .split)
+            try c.require(parts.contains { $0.weight > 0 }, .split, "a split needs a part with a positive weight")
+            let text = try c.decodeIfPresent(String.self, forKey: .on) ?? "client_ip"
+            guard let key = HashKey(parsing: text) else {
+                throw DecodingError.dataCorruptedError(forKey: .on, in: c, debugDescription: "on must be client_ip, header:NAME or cookie:NAME, not '\(text)'")
+            }
+            for other in [CodingKeys.pool, .pathPrefix, .path, .pathRegex, .header, .cookie, .method, .value] where c.contains(other) {
+                throw DecodingError.dataCorruptedError(forKey: other, in: c, debugDescription: "a split route takes split and on only; its pools are in split")
+            }
+            rule = Router.Rule(match: .split(key: key, parts: parts.map { Router.SplitPart(pool: $0.pool, weight: $0.weight) }), pool: parts[0].pool)
+            return
+        }
+        try c.require(!c.contains(.on), .on, "on goes with split")
         let pool = try c.decode(String.self, forKey: .pool)
         let matches: [CodingKeys] = [.pathPrefix, .path, .pathRegex, .header, .cookie, .method].filter { c.contains($0) }
         guard matches.count == 1, let key = matches.first else {

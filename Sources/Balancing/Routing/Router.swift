@@ -20,6 +20,20 @@ public struct Router: Sendable, Equatable {
         case cookie(name: String, value: String)
         /// The method is this one (`POST`), exactly.
         case method(String)
+        /// Every request, shared between pools by weight on a key (nginx `split_clients`; Envoy
+        /// `weighted_clusters`, which draws per request instead): the key's stable hash modulo
+        /// the total weight picks the part, so one client (or cookie, or header value) always
+        /// lands in the same pool and the shares over many keys are the weights.
+        case split(key: HashKey, parts: [SplitPart])
+    }
+
+    public struct SplitPart: Equatable, Sendable {
+        public var pool: String
+        public var weight: Int
+        public init(pool: String, weight: Int) {
+            self.pool = pool
+            self.weight = weight
+        }
     }
 
     /// A compiled regular expression, compared by its text.
@@ -43,10 +57,17 @@ public struct Router: Sendable, Equatable {
 
     public struct Rule: Equatable, Sendable {
         public var match: Match
+        /// The pool a match sends to (a split's first part; `pools` lists them all).
         public var pool: String
         public init(match: Match, pool: String) {
             self.match = match
             self.pool = pool
+        }
+
+        /// Every pool the rule can send to.
+        public var pools: [String] {
+            if case .split(_, let parts) = match { return parts.map(\.pool) }
+            return [pool]
         }
     }
 
@@ -70,6 +91,14 @@ public struct Router: Sendable, Equatable {
                 return rule.pool
             case .method(let method) where request.method == method:
                 return rule.pool
+            case .split(let key, let parts):
+                let total = UInt64(parts.reduce(0) { $0 + $1.weight })
+                var position = (key.hash(of: request) ?? 0) % total
+                for part in parts {
+                    if position < UInt64(part.weight) { return part.pool }
+                    position -= UInt64(part.weight)
+                }
+                return parts.last?.pool
             default:
                 continue
             }

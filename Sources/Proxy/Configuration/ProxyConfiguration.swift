@@ -155,8 +155,8 @@ public struct ProxyConfiguration: Decodable, Sendable {
         try c.require(
             pools.contains("default"), .backends,
             "no backend is in pool 'default', where requests no route matches go (blue/green: put blue in default, switch to green)")
-        for route in balancer.routes where !pools.contains(route.pool) {
-            try c.require(false, .balancer, "a route sends to pool '\(route.pool)', which no backend is in")
+        for pool in balancer.routes.flatMap(\.pools) where !pools.contains(pool) {
+            try c.require(false, .balancer, "a route sends to pool '\(pool)', which no backend is in")
         }
         for pool in pools.sorted() {
             let protocols = Set(backends.filter { $0.pool == pool }.map(\.upstreamProtocol))

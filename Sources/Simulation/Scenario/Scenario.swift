@@ -109,8 +109,8 @@ public struct Scenario: Decodable, Sendable {
             throw DecodingError.dataCorruptedError(in: list, debugDescription: problem)
         }
         try c.require(poolNames.contains("default"), .backends, "no backend is in pool 'default', where requests no route matches go")
-        for rule in balancer.routes where !poolNames.contains(rule.pool) {
-            try c.require(false, .balancer, "balancer.routes: \(unknown("pool", rule.pool, among: poolNames))")
+        for pool in balancer.routes.flatMap(\.pools) where !poolNames.contains(pool) {
+            try c.require(false, .balancer, "balancer.routes: \(unknown("pool", pool, among: poolNames))")
         }
         for entry in balancer.pools.entries where !poolNames.contains(entry.name) {
             try c.require(false, .balancer, "balancer.pools: \(unknown("pool", entry.name, among: poolNames))")
