@@ -45,7 +45,13 @@ struct ValidateCommand: ParsableCommand {
                     }
                 } else {
                     let document = try decoder.decode(BalancerDocument.self, from: root)
-                    print("\(file): ok (\(document.balancer.algorithm.rawValue), \(document.expandedBackends.count) backends)")
+                    let backends = document.expandedBackends
+                    print("\(file): ok (\(document.balancer.algorithm.rawValue), \(backends.count) backends)")
+                    for warning in document.balancer.inertSettings(
+                        backendCount: backends.count, limitedBackends: backends.count { $0.maxConnections > 0 })
+                    {
+                        printError("\(file): warning: \(warning)")
+                    }
                 }
             } catch let error as ConfigurationError {
                 printError(error.description)

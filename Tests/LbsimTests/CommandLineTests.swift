@@ -89,6 +89,12 @@ func temporaryDirectory() throws -> URL {
         let run = try LbsimBinary.run(["validate", file.path])
         #expect(run.status == 2)
         #expect(run.stderr.contains("typo.yaml:2:3: balancer: unknown key 'algoritm'; did you mean 'algorithm'?"))
+        // A balancer file (neither scenario nor proxy) gets the inert-setting warnings too.
+        let inert = dir.appendingPathComponent("inert.yaml")
+        try "balancer: { algorithm: round_robin, queue: { timeout: 2s } }\nbackends: [{ name: a }]\n".write(to: inert, atomically: true, encoding: .utf8)
+        let warned = try LbsimBinary.run(["validate", inert.path])
+        #expect(warned.status == 0)
+        #expect(warned.stderr.contains("inert.yaml: warning: balancer.queue does nothing"), "\(warned.stderr)")
         let good = try LbsimBinary.run(["validate", "Scenarios/core-demo.yaml"])
         #expect(good.status == 0)
         #expect(good.stdout.contains("ok (weighted_round_robin, 4 backends)"))
