@@ -199,7 +199,7 @@ final class ProxyState: @unchecked Sendable {
     /// leastconn sees it busy); `again` runs at once, or after `delay` on `loop`, unless
     /// `wanted` says the request is gone by then, and then the kept slot is let go.
     func retry(
-        _ target: RetryPolicy.Target, after delay: Duration, on loop: (any EventLoop)?, wanted: @escaping () -> Bool,
+        _ target: RetryPolicy.Target, after delay: Duration, failed: BackendID, on loop: (any EventLoop)?, wanted: @escaping () -> Bool,
         again: @escaping (RetryPolicy.Target) -> Void
     ) {
         if case .same(let id) = target { balancer.startPinned(id) }
@@ -211,7 +211,10 @@ final class ProxyState: @unchecked Sendable {
             again(target)
         }
         guard delay > .zero, let loop else { return go() }
-        loop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.nanoseconds)) { go() }
+        loop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.nanoseconds)) { [self] in
+            supervisor.retryFired(after: failed)
+            go()
+        }
     }
 
     // MARK: The queue (`balancer.queue`)

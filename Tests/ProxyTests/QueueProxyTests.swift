@@ -65,4 +65,22 @@ import Testing
         let rows = h.read("requests.csv").split(separator: "\n")
         #expect(rows.contains { $0.contains(",503,1,rejected,") && Double($0.split(separator: ",").last!)! >= 50 })
     }
+
+    /// Envoy's `max_requests` breaker: the second request while one is in flight is refused at
+    /// once, even with a queue (an open breaker is not a reason to wait).
+    @Test func anOpenCircuitBreakerRefusesAtOnce() throws {
+        let h = try Harness(
+            backends: ["a", "b"],
+            yaml: """
+                balancer: { circuit_breakers: { max_requests: 1 }, queue: { timeout: 5s } }
+                backends:
+                  - { name: a, address: "{a}" }
+                  - { name: b, address: "{b}" }
+                """)
+        defer { h.stop() }
+        h["a"].set { $0.delay = .milliseconds(300) }
+        h["b"].set { $0.delay = .milliseconds(300) }
+        let statuses = concurrently(2, port: h.port)
+        #expect(statuses.sorted() == [200, 503], "\(statuses)")
+    }
 }

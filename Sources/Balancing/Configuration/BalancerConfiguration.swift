@@ -28,6 +28,8 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     /// Envoy `common_lb_config.healthy_panic_threshold`, percent; 0 (lbsim's default, nginx's and
     /// HAProxy's behaviour): never panic.
     public var panicThreshold = 0.0
+    /// Envoy `circuit_breakers` (`max_requests`, `max_retries`, `retry_budget`); nil: none.
+    public var circuitBreakers: CircuitBreakerConfiguration?
     /// L7 routing rules, tried in order; unmatched requests go to the active pool (`default`).
     public var routes: [Router.Rule] = []
     /// Per-pool overrides of `algorithm` and `hash_on`.
@@ -38,7 +40,7 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
     enum CodingKeys: String, StrictCodingKey {
         case algorithm, hashOn = "hash_on", consistentHash = "consistent_hash", ipHash = "ip_hash"
         case choiceCount = "choice_count", activeRequestBias = "active_request_bias", affinity, healthCheck = "health_check", retries, retry, timeouts, queue,
-            slowStart = "slow_start", panicThreshold = "panic_threshold",
+            slowStart = "slow_start", panicThreshold = "panic_threshold", circuitBreakers = "circuit_breakers",
             routes, pools
     }
 
@@ -68,6 +70,7 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
         queue = try c.decodeIfPresent(QueueConfiguration.self, forKey: .queue)
         slowStart = try c.decodeIfPresent(SlowStartConfiguration.self, forKey: .slowStart)
         panicThreshold = try c.decodePercentIfPresent(forKey: .panicThreshold) ?? panicThreshold
+        circuitBreakers = try c.decodeIfPresent(CircuitBreakerConfiguration.self, forKey: .circuitBreakers)
         routes = try c.decodeIfPresent([RouteConfiguration].self, forKey: .routes)?.map(\.rule) ?? []
         pools = try c.decodeIfPresent(PoolOverrides.self, forKey: .pools) ?? pools
         let hashing = algorithmsInUse.intersection([.ipHash, .consistentHash])
@@ -97,7 +100,7 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
         RoutedBalancer(
             backends: backends, spec: { policySpec(forPool: $0) }, affinity: affinity.map { CookieAffinity(cookieName: $0.cookie) },
             router: Router(rules: routes), active: "default", queuesForSticky: queue != nil,
-            panicThreshold: panicThreshold)
+            panicThreshold: panicThreshold, maxRequests: circuitBreakers?.maxRequests ?? 0)
     }
 
     /// The policy these settings describe.

@@ -61,4 +61,6 @@ public enum NoBackendReason: String, Equatable, Sendable {
     case noneEligible = "no eligible backend"
     /// Some members are eligible but all are at their connection limit.
     case allAtCapacity = "all eligible backends at max connections"
+    /// The pool's circuit breaker is open: `max_requests` are in flight (Envoy).
+    case overflow = "circuit breaker open (max_requests in flight)"
 }

@@ -23,6 +23,10 @@ public struct Balancer: Sendable {
     public let panicThreshold: Double
     /// The pool is in panic: every non-draining primary is eligible, healthy or not.
     public private(set) var inPanic = false
+    /// Envoy's `max_requests` circuit breaker (0: none).
+    public let maxRequests: Int
+    /// Requests (L4: connections) in flight in the pool, for `max_requests`.
+    public private(set) var inFlightTotal = 0
 
     /// The outcome of one pick, with what the driver must add to the response.
     public struct Decision: Equatable, Sendable {
@@ -38,8 +42,10 @@ public struct Balancer: Sendable {
     }
 
     public init(
-        backends: [Backend], spec: PolicySpec, affinity: CookieAffinity? = nil, queuesForSticky: Bool = false, panicThreshold: Double = 0
+        backends: [Backend], spec: PolicySpec, affinity: CookieAffinity? = nil, queuesForSticky: Bool = false, panicThreshold: Double = 0,
+        maxRequests: Int = 0
     ) {
+        self.maxRequests = maxRequests
         self.queuesForSticky = queuesForSticky
         self.panicThreshold = panicThreshold
         let table = BackendTable(backends)
@@ -72,6 +78,7 @@ public struct Balancer: Sendable {
             return Decision(result: tiers.result, usedBackup: tiers.usedBackup)
         }
         var outcome = AffinityOutcome.newSession
+        if maxRequests > 0 && inFlightTotal >= maxRequests { return Decision(result: .noBackend(.overflow)) }
         if let value = request.cookie(affinity.cookieName) {
             if let sticky = table.id(named: value) {
                 let backend = table[sticky]
@@ -127,6 +134,7 @@ public struct Balancer: Sendable {
         avoiding: BackendID?,
         using generator: inout some RandomNumberGenerator
     ) -> (result: PickResult, usedBackup: Bool) {
+        if maxRequests > 0 && inFlightTotal >= maxRequests { return (.noBackend(.overflow), false) }
         let first = primary.pick(for: request, in: table, avoiding: avoiding, using: &generator)
         if case .backend = first { return (first, false) }
         guard hasBackups else { return (first, false) }
@@ -154,6 +162,7 @@ public struct Balancer: Sendable {
     /// The per-request path of `update`: only the in-flight count moves.
     @inline(__always)
     private mutating func adjustInFlight(_ id: BackendID, by delta: Int) {
+        inFlightTotal &+= delta
         let (changed, isAvailable, isBackup) = table.adjustInFlight(id.index, by: delta)
         if changed {
             if !isBackup { availablePrimaries += isAvailable ? 1 : -1 }

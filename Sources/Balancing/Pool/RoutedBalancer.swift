@@ -30,7 +30,7 @@ public struct RoutedBalancer: Sendable {
     ///   - spec: each pool's policy, by pool name (pools in order of first appearance).
     public init(
         backends: [(backend: Backend, pool: String)], spec: (String) -> PolicySpec, affinity: CookieAffinity?, router: Router, active: String,
-        queuesForSticky: Bool = false, panicThreshold: Double = 0
+        queuesForSticky: Bool = false, panicThreshold: Double = 0, maxRequests: Int = 0
     ) {
         var names: [String] = []
         for entry in backends where !names.contains(entry.pool) { names.append(entry.pool) }
@@ -48,7 +48,7 @@ public struct RoutedBalancer: Sendable {
                 name: names[p],
                 balancer: Balancer(
                     backends: globalOf[p].map { backends[$0].backend }, spec: spec(names[p]), affinity: affinity, queuesForSticky: queuesForSticky,
-                    panicThreshold: panicThreshold)
+                    panicThreshold: panicThreshold, maxRequests: maxRequests)
             )
         }
         pools = PoolSet(balancers, active: names.contains(active) ? active : names[0])
@@ -139,8 +139,14 @@ public struct RoutedBalancer: Sendable {
     /// Whether pool `pool` found nothing only because its eligible backends are full (not
     /// `avoiding`, a retry's): the case a request waits in the queue for.
     public func isFull(pool: Int, avoiding: BackendID? = nil) -> Bool {
-        globalOf[pool].contains { g in g != avoiding?.index && self[BackendID(g)].isEligible }
+        let balancer = pools[index: pool]
+        // An open circuit breaker refuses at once: Envoy's overflow is not a queue.
+        if balancer.maxRequests > 0 && balancer.inFlightTotal >= balancer.maxRequests { return false }
+        return globalOf[pool].contains { g in g != avoiding?.index && self[BackendID(g)].isEligible }
     }
+
+    /// Requests in flight in pool `pool` (for the retry budget).
+    public func inFlight(pool: Int) -> Int { pools[index: pool].inFlightTotal }
 
     /// What a retry decision reads about backend `id`'s pool (`RetryPolicy.Situation`).
     public func retrySituation(of id: BackendID) -> RetryPolicy.Situation {

@@ -18,6 +18,8 @@ public struct BalancerSupervisor: Sendable {
     public let retry: RetryPolicy
     /// HAProxy's queues in front of `max_connections` (`balancer.queue`); nil: none.
     public private(set) var queue: ConnectionQueue?
+    /// Envoy's circuit breakers (`balancer.circuit_breakers`); nil: none.
+    public private(set) var breakers: CircuitBreakers?
     /// Weight ramps for returning backends (`balancer.slow_start`); nil: none.
     public private(set) var slowStart: SlowStart?
     /// The blue/green switch `rollback` undoes.
@@ -60,6 +62,7 @@ public struct BalancerSupervisor: Sendable {
             for b in 0..<count { self.balancer.setWeight(BackendID(b), weights[b] * SlowStart.scale) }
         }
         checksPassively = outlier != nil || !maxFails.isEmpty
+        breakers = configuration.circuitBreakers.map { CircuitBreakers(configuration: $0, pools: balancer.pools.names.count) }
         queue = configuration.queue.map { ConnectionQueue(configuration: $0, pools: balancer.pools.names.count, backends: count) }
         retry = RetryPolicy(configuration.retry, retries: configuration.effectiveRetries, connectTimeout: configuration.timeouts.connect)
     }
@@ -186,12 +189,27 @@ public struct BalancerSupervisor: Sendable {
     /// What follows a failed attempt (`RetryPolicy`), with what the balancer knows about the
     /// backend's pool; `persistent` when affinity chose the backend. `generator` is drawn from
     /// only for a back-off.
-    public func afterFailure(
+    ///
+    /// With circuit breakers, a retry that would wait is admitted only while the pool's waiting
+    /// retries are under `max_retries` (or the retry budget); otherwise the client gets the
+    /// failure. The driver calls `retryFired` when a waiting retry's timer fires.
+    public mutating func afterFailure(
         _ failure: RetryPolicy.Failure, persistent: Bool = false, using generator: inout some RandomNumberGenerator
     ) -> RetryPolicy.Decision {
         var situation = balancer.retrySituation(of: failure.backend)
         situation.persistent = persistent
-        return retry.afterFailure(failure, in: situation, using: &generator)
+        let decision = retry.afterFailure(failure, in: situation, using: &generator)
+        guard breakers != nil, case .retry(_, let delay) = decision, delay > .zero else { return decision }
+        let pool = balancer.poolIndex(of: failure.backend)
+        let active = balancer.inFlight(pool: pool) + (queue?.poolDepth[pool] ?? 0)
+        return breakers!.admitRetry(pool: pool, active: active) ? decision : .answer(status: retry.status(after: failure.outcome))
+    }
+
+    /// A retry admitted by the circuit breakers stopped waiting (its timer fired), for the
+    /// backend that failed before it.
+    public mutating func retryFired(after failed: BackendID) {
+        guard breakers != nil else { return }
+        breakers!.retryFired(pool: balancer.poolIndex(of: failed))
     }
 
     // MARK: Operator actions

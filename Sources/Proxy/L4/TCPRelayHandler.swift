@@ -127,7 +127,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
                     switch state.supervisor.afterFailure(failure, using: &state.rng) {
                     case .retry(let target, let delay):
                         // Counted once per connection, when it ends (`ProxyState.finished`).
-                        retry(target, after: delay)
+                        retry(target, after: delay, failed: BackendID(b))
                     case .answer(let status):
                         finish(status: status, outcome: "error")
                         context?.close(promise: nil)
@@ -138,8 +138,8 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
 
     /// Connects again as the retry policy said, at once or after its turn-around or back-off
     /// (unless the client has gone meanwhile).
-    private func retry(_ target: RetryPolicy.Target, after delay: Duration) {
-        state.retry(target, after: delay, on: context?.eventLoop, wanted: { [self] in !finished && context?.channel.isActive == true }) {
+    private func retry(_ target: RetryPolicy.Target, after delay: Duration, failed: BackendID) {
+        state.retry(target, after: delay, failed: failed, on: context?.eventLoop, wanted: { [self] in !finished && context?.channel.isActive == true }) {
             [self] target in
             switch target {
             case .pick(let avoiding): connect(avoiding: avoiding)

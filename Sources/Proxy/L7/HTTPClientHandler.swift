@@ -471,7 +471,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
         case .retry(let target, let delay):
             // Counted once per request, when it ends (`ProxyState.finished`).
             exchange.lastFailure = failure
-            retry(target, after: delay, exchange)
+            retry(target, after: delay, failed: BackendID(b), exchange)
         case .answer(let status):
             answerError(status, failure.reason, outcome: failure.outcome)
         }
@@ -479,8 +479,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
 
     /// Dispatches again as the retry policy said, at once or after its turn-around or back-off
     /// (unless the exchange has ended meanwhile: the client went away).
-    private func retry(_ target: RetryPolicy.Target, after delay: Duration, _ exchange: Exchange) {
-        state.retry(target, after: delay, on: context?.eventLoop, wanted: { [self] in self.exchange === exchange && !closing }) { [self] target in
+    private func retry(_ target: RetryPolicy.Target, after delay: Duration, failed: BackendID, _ exchange: Exchange) {
+        state.retry(target, after: delay, failed: failed, on: context?.eventLoop, wanted: { [self] in self.exchange === exchange && !closing }) {
+            [self] target in
             switch target {
             case .pick(let avoiding): dispatch(avoiding: avoiding)
             case .same(let id): dispatch(avoiding: nil, pinned: id)

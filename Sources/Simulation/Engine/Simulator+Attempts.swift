@@ -180,6 +180,7 @@ extension Engine {
     }
 
     mutating func retryDue(_ f: Int, attempt: Int32, target: Simulator.RetryTargetKind, failedWith: Int, now: Instant) {
+        supervisor.retryFired(after: BackendID(Int(flights[f].backend)))
         guard !flights[f].answered, flights[f].attempts == attempt else {
             if target == .same { releaseSlot(Int(flights[f].backend), now: now) }
             return
