@@ -100,7 +100,7 @@ public struct BalancerConfiguration: Decodable, Equatable, Sendable {
         RoutedBalancer(
             backends: backends, spec: { policySpec(forPool: $0) }, affinity: affinity.map { CookieAffinity(cookieName: $0.cookie) },
             router: Router(rules: routes), active: "default", queuesForSticky: queue != nil,
-            panicThreshold: panicThreshold, maxRequests: circuitBreakers?.maxRequests ?? 0)
+            panicThreshold: panicThreshold, maxRequests: circuitBreakers?.maxRequests ?? .max)
     }
 
     /// The policy these settings describe.

@@ -23,7 +23,8 @@ public struct Balancer: Sendable {
     public let panicThreshold: Double
     /// The pool is in panic: every non-draining primary is eligible, healthy or not.
     public private(set) var inPanic = false
-    /// Envoy's `max_requests` circuit breaker (0: none).
+    /// Envoy's `max_requests` circuit breaker (`Int.max`: none, so that the check is one
+    /// comparison on the per-request path).
     public let maxRequests: Int
     /// Requests (L4: connections) in flight in the pool, for `max_requests`.
     public private(set) var inFlightTotal = 0
@@ -43,7 +44,7 @@ public struct Balancer: Sendable {
 
     public init(
         backends: [Backend], spec: PolicySpec, affinity: CookieAffinity? = nil, queuesForSticky: Bool = false, panicThreshold: Double = 0,
-        maxRequests: Int = 0
+        maxRequests: Int = .max
     ) {
         self.maxRequests = maxRequests
         self.queuesForSticky = queuesForSticky
@@ -71,6 +72,9 @@ public struct Balancer: Sendable {
         avoiding: BackendID? = nil,
         using generator: inout some RandomNumberGenerator
     ) -> Decision {
+        // Envoy's `max_requests` breaker, checked here rather than in `pickFromTiers`: that
+        // one grew too large to be inlined, at 37 instructions a request.
+        if inFlightTotal >= maxRequests { return Decision(result: .noBackend(.overflow)) }
         guard let affinity else {
             let tiers = pickFromTiers(request, avoiding: avoiding, using: &generator)
             guard let id = tiers.result.backend else { return Decision(result: tiers.result) }
@@ -78,7 +82,6 @@ public struct Balancer: Sendable {
             return Decision(result: tiers.result, usedBackup: tiers.usedBackup)
         }
         var outcome = AffinityOutcome.newSession
-        if maxRequests > 0 && inFlightTotal >= maxRequests { return Decision(result: .noBackend(.overflow)) }
         if let value = request.cookie(affinity.cookieName) {
             if let sticky = table.id(named: value) {
                 let backend = table[sticky]
@@ -114,6 +117,7 @@ public struct Balancer: Sendable {
         using generator: inout some RandomNumberGenerator
     ) -> BackendID? {
         guard affinity == nil else { return pick(request, avoiding: avoiding, using: &generator).result.backend }
+        if inFlightTotal >= maxRequests { return nil }
         guard let id = pickFromTiers(request, avoiding: avoiding, using: &generator).result.backend else { return nil }
         start(id)
         return id
@@ -134,7 +138,6 @@ public struct Balancer: Sendable {
         avoiding: BackendID?,
         using generator: inout some RandomNumberGenerator
     ) -> (result: PickResult, usedBackup: Bool) {
-        if maxRequests > 0 && inFlightTotal >= maxRequests { return (.noBackend(.overflow), false) }
         let first = primary.pick(for: request, in: table, avoiding: avoiding, using: &generator)
         if case .backend = first { return (first, false) }
         guard hasBackups else { return (first, false) }

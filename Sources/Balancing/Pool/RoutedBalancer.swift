@@ -30,7 +30,7 @@ public struct RoutedBalancer: Sendable {
     ///   - spec: each pool's policy, by pool name (pools in order of first appearance).
     public init(
         backends: [(backend: Backend, pool: String)], spec: (String) -> PolicySpec, affinity: CookieAffinity?, router: Router, active: String,
-        queuesForSticky: Bool = false, panicThreshold: Double = 0, maxRequests: Int = 0
+        queuesForSticky: Bool = false, panicThreshold: Double = 0, maxRequests: Int = .max
     ) {
         var names: [String] = []
         for entry in backends where !names.contains(entry.pool) { names.append(entry.pool) }
@@ -141,7 +141,7 @@ public struct RoutedBalancer: Sendable {
     public func isFull(pool: Int, avoiding: BackendID? = nil) -> Bool {
         let balancer = pools[index: pool]
         // An open circuit breaker refuses at once: Envoy's overflow is not a queue.
-        if balancer.maxRequests > 0 && balancer.inFlightTotal >= balancer.maxRequests { return false }
+        if balancer.inFlightTotal >= balancer.maxRequests { return false }
         return globalOf[pool].contains { g in g != avoiding?.index && self[BackendID(g)].isEligible }
     }
 
