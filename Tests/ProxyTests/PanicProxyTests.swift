@@ -23,6 +23,8 @@ import Testing
             #expect(eventually { h.read("health.csv").components(separatedBy: ",up,down,").count == 3 }, "both marked down")
             let statuses = try (0..<4).map { _ in try fetch(port: h.port)?.status }
             #expect(statuses == Array(repeating: threshold > 0 ? 200 : 503, count: 4), "threshold \(threshold)%: \(statuses)")
+            let metrics = try h.admin("GET", "/metrics").1
+            #expect(metrics.contains("lbsim_pool_panic{pool=\"default\"} 1") == (threshold > 0), "\(metrics)")
         }
     }
 }

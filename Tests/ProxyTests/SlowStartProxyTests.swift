@@ -18,6 +18,7 @@ import Testing
         #expect(try h.admin("POST", "/backends/a/enable").0 == 200)
         let stats = try h.admin("GET", "/stats").1
         #expect(stats.contains("\"effective_weight\":0.125"), "10% of 16 rounds to 2 sixteenths: \(stats)")
+        #expect(try h.admin("GET", "/metrics").1.contains("lbsim_backend_effective_weight{backend=\"a\"} 0.125"))
         for _ in 0..<36 { _ = try fetch(port: h.port) }
         // Weights 2:16 inside the balancer: a gets one pick in nine.
         #expect(h["a"].traffic.count == 4, "a: \(h["a"].traffic.count), b: \(h["b"].traffic.count)")

@@ -234,8 +234,37 @@ final class AdminHandler: ChannelInboundHandler, LazyTimerOwner {
                 "lbsim_backend_request_duration_seconds", ["backend": state.names[b]], bounds: state.latencyBuckets,
                 counts: state.stats[b].latencyCounts, sum: state.stats[b].latencySum)
         }
+        poolMetrics(into: &out)
         tlsMetrics(into: &out)
         return out.text
+    }
+
+    /// The pool-level mechanisms of issue 19, when configured: requests waiting in the
+    /// balancer's queue, panic mode, retries refused by a circuit breaker, and slow-start
+    /// weights, so that an outage replay can be read off the proxy as off the simulator.
+    private func poolMetrics(into out: inout PrometheusText) {
+        let supervisor = state.supervisor
+        let pools = state.balancer.pools.names
+        if let queue = supervisor.queue {
+            out.family("lbsim_pool_queued", .gauge, help: "Requests waiting in the balancer's queue for a slot (balancer.queue).")
+            for (p, name) in pools.enumerated() { out.sample("lbsim_pool_queued", ["pool": name], queue.poolDepth[p]) }
+        }
+        if state.configuration.balancer.panicThreshold > 0 {
+            out.family("lbsim_pool_panic", .gauge, help: "1 while too few primaries are healthy and the pool balances over all (panic_threshold).")
+            for (p, name) in pools.enumerated() { out.sample("lbsim_pool_panic", ["pool": name], state.balancer.pools[index: p].inPanic ? 1 : 0) }
+        }
+        if let breakers = supervisor.breakers {
+            out.family("lbsim_retry_overflow_total", .counter, help: "Retries not made because the circuit breaker's retry limit was reached.")
+            out.sample("lbsim_retry_overflow_total", breakers.retryOverflows)
+        }
+        if supervisor.slowStart != nil {
+            out.family("lbsim_backend_effective_weight", .gauge, help: "The weight the balancer uses now, ramping after a return (slow_start).")
+            for b in state.names.indices {
+                out.sample(
+                    "lbsim_backend_effective_weight", ["backend": state.names[b]],
+                    Double(state.balancer[BackendID(b)].weight) / Double(SlowStart.scale))
+            }
+        }
     }
 
     /// Which sides speak TLS, handshakes by outcome, and each listener certificate's expiry
