@@ -98,8 +98,7 @@ public struct OutlierDetector: Sendable {
         guard !hosts[id.index].ejected else { return [] }
         hosts[id.index].consecutive += 1
         guard hosts[id.index].consecutive == c.consecutiveFailures else { return [] }
-        let allowed = Double(100 * (ejectedCount + 1)) / Double(max(hosts.count, 1)) <= Double(c.maxEjectionPercent)
-        guard allowed || (c.alwaysEjectOne && ejectedCount == 0) else {
+        guard mayEject() else {
             overflowCount += 1
             return []
         }

@@ -29,6 +29,9 @@ public struct Balancer: Sendable {
     /// Requests (L4: connections) in flight in the pool, for `max_requests`.
     public private(set) var inFlightTotal = 0
 
+    /// The `max_requests` circuit breaker is open: a pick is refused (and not queued).
+    @inline(__always) public var isOverflowing: Bool { inFlightTotal >= maxRequests }
+
     /// The outcome of one pick, with what the driver must add to the response.
     public struct Decision: Equatable, Sendable {
         public var result: PickResult
@@ -74,7 +77,7 @@ public struct Balancer: Sendable {
     ) -> Decision {
         // Envoy's `max_requests` breaker, checked here rather than in `pickFromTiers`: that
         // one grew too large to be inlined, at 37 instructions a request.
-        if inFlightTotal >= maxRequests { return Decision(result: .noBackend(.overflow)) }
+        if isOverflowing { return Decision(result: .noBackend(.overflow)) }
         guard let affinity else {
             let tiers = pickFromTiers(request, avoiding: avoiding, using: &generator)
             guard let id = tiers.result.backend else { return Decision(result: tiers.result) }
@@ -117,7 +120,7 @@ public struct Balancer: Sendable {
         using generator: inout some RandomNumberGenerator
     ) -> BackendID? {
         guard affinity == nil else { return pick(request, avoiding: avoiding, using: &generator).result.backend }
-        if inFlightTotal >= maxRequests { return nil }
+        if isOverflowing { return nil }
         guard let id = pickFromTiers(request, avoiding: avoiding, using: &generator).result.backend else { return nil }
         start(id)
         return id

@@ -139,9 +139,8 @@ public struct RoutedBalancer: Sendable {
     /// Whether pool `pool` found nothing only because its eligible backends are full (not
     /// `avoiding`, a retry's): the case a request waits in the queue for.
     public func isFull(pool: Int, avoiding: BackendID? = nil) -> Bool {
-        let balancer = pools[index: pool]
         // An open circuit breaker refuses at once: Envoy's overflow is not a queue.
-        if balancer.inFlightTotal >= balancer.maxRequests { return false }
+        if pools[index: pool].isOverflowing { return false }
         return globalOf[pool].contains { g in g != avoiding?.index && self[BackendID(g)].isEligible }
     }
 

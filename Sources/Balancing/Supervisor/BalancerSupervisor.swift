@@ -175,10 +175,23 @@ public struct BalancerSupervisor: Sendable {
         return token
     }
 
-    /// Queues `token` for pool `pool` (or `server`'s own queue); nil when there is no queue or
-    /// it is at its limit (503).
-    public mutating func enqueue(_ token: Int, pool: Int, server: BackendID? = nil) -> ConnectionQueue.Ticket? {
-        queue?.enqueue(token, pool: pool, server: server?.index)
+    /// Queues `token`, a request no backend could take: in `server`'s own queue when its
+    /// affinity cookie names that full backend (`RoutedBalancer.Decision.waitFor`), else in the
+    /// queue of the pool `request` goes to, when that pool's eligible backends (but `avoiding`,
+    /// a retry's) are merely full. Nil when it cannot wait and gets 503 now: no queue, nothing
+    /// merely full, an open circuit breaker, or a queue at its limit.
+    public mutating func enqueue(
+        _ token: Int, request: RequestContext, server: BackendID?, avoiding: BackendID?
+    ) -> (ticket: ConnectionQueue.Ticket, pool: Int)? {
+        guard queue != nil else { return nil }
+        let pool: Int
+        if let server {
+            pool = balancer.poolIndex(of: server)
+        } else {
+            pool = balancer.poolIndex(for: request)
+            guard balancer.isFull(pool: pool, avoiding: avoiding) else { return nil }
+        }
+        return queue!.enqueue(token, pool: pool, server: server?.index).map { ($0, pool) }
     }
 
     /// A queued request gave up (`timeout queue`, or its client went away).
@@ -232,6 +245,12 @@ public struct BalancerSupervisor: Sendable {
 
     /// Backend `b`'s weight as configured or last set, whatever its slow start does.
     public func weight(of b: Int) -> Int { slowStart?.weights[b] ?? balancer[BackendID(b)].weight }
+
+    /// The weight the balancer uses for `b` now, in configured units: a fraction of `weight(of:)`
+    /// while `b` ramps after a return (weights are kept ×16 inside with slow start).
+    public func effectiveWeight(of b: Int) -> Double {
+        Double(balancer[BackendID(b)].weight) / Double(slowStart == nil ? 1 : SlowStart.scale)
+    }
 
     /// A backend that comes back up starts its slow-start ramp; one that goes away ends it.
     private mutating func rampOnReturn(_ event: HealthEvent, backend b: Int, now: Instant, into out: inout [Effect]) {

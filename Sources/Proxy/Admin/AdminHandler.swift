@@ -184,7 +184,7 @@ final class AdminHandler: ChannelInboundHandler, LazyTimerOwner {
         ]
         if state.supervisor.slowStart != nil {
             // The weight the balancer uses now, ramping after a return (kept ×16 inside).
-            fields.append("\"effective_weight\":\(Double(backend.weight) / Double(SlowStart.scale))")
+            fields.append("\"effective_weight\":\(state.supervisor.effectiveWeight(of: b))")
         }
         if let event = state.lastTransition[b] {
             fields.append(
@@ -260,9 +260,7 @@ final class AdminHandler: ChannelInboundHandler, LazyTimerOwner {
         if supervisor.slowStart != nil {
             out.family("lbsim_backend_effective_weight", .gauge, help: "The weight the balancer uses now, ramping after a return (slow_start).")
             for b in state.names.indices {
-                out.sample(
-                    "lbsim_backend_effective_weight", ["backend": state.names[b]],
-                    Double(state.balancer[BackendID(b)].weight) / Double(SlowStart.scale))
+                out.sample("lbsim_backend_effective_weight", ["backend": state.names[b]], state.supervisor.effectiveWeight(of: b))
             }
         }
     }

@@ -375,14 +375,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
     /// the one its cookie names); false when it cannot wait: no backend is merely full, or the
     /// queue is at its limit.
     private func enqueue(_ exchange: Exchange, _ request: RequestContext, server: BackendID?, avoiding: BackendID?) -> Bool {
-        let pool: Int
-        if let server {
-            pool = state.balancer.poolIndex(of: server)
-        } else {
-            pool = state.balancer.poolIndex(for: request)
-            guard state.balancer.isFull(pool: pool, avoiding: avoiding) else { return false }
+        guard let context, let (ticket, pool) = state.supervisor.enqueue(exchange.id, request: request, server: server, avoiding: avoiding) else {
+            return false
         }
-        guard let ticket = state.supervisor.enqueue(exchange.id, pool: pool, server: server), let context else { return false }
         exchange.enter(.queued)
         exchange.queueWait = (ticket, pool, server, state.now)
         state.waiting[exchange.id] = self

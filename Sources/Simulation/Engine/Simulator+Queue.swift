@@ -8,14 +8,8 @@ extension Engine {
     /// full backend; false when it cannot wait (no backend is merely full, or the queue is at its
     /// limit) and must be answered now.
     mutating func enqueue(_ f: Int, server: BackendID?, avoiding: BackendID?, now: Instant) -> Bool {
-        let pool: Int
-        if let server {
-            pool = supervisor.balancer.poolIndex(of: server)
-        } else {
-            pool = supervisor.balancer.poolIndex(for: supervisor.balancer.readsRequest ? context(for: f) : blankContext)
-            guard supervisor.balancer.isFull(pool: pool, avoiding: avoiding) else { return false }
-        }
-        guard let ticket = supervisor.enqueue(f, pool: pool, server: server) else { return false }
+        let request = supervisor.balancer.readsRequest ? context(for: f) : blankContext
+        guard let (ticket, pool) = supervisor.enqueue(f, request: request, server: server, avoiding: avoiding) else { return false }
         queueWaits[Int32(f)] = Simulator.QueueWait(ticket: ticket, pool: pool, server: server?.index ?? -1, since: now)
         let timeout = Simulator.Event.queueTimeout(flight: Int32(f), ticket: UInt32(truncatingIfNeeded: ticket.value))
         queue.post(timeout, at: now + supervisor.queue!.configuration.timeout)
