@@ -91,6 +91,29 @@ import Glibc
         #expect(empty.status == 200)
     }
 
+    /// Regression (CI, 2026-12-05: 408 after 60 s): over the retain limit the stream stops
+    /// reading while the backend connection opens, and turning `autoRead` back on does not read
+    /// by itself on an HTTP/2 stream channel (a socket channel does). A body whose rest arrived
+    /// after that point was never read again and ran into `body_timeout`.
+    @Test func anUploadThatPausesWhileTheBackendConnectsStillArrives() throws {
+        let h = try Harness(
+            backends: ["a"],
+            yaml: """
+                http2: { max_concurrent_streams: 16 }
+                client: { body_timeout: 3s }
+                backends: [ { name: a, address: "{a}" } ]
+                """)
+        defer { h.stop() }
+        let client = try H2Client(port: h.port, group: clientGroup, tls: false)
+        let body = Array(repeating: UInt8(ascii: "p"), count: 200_000)
+        for length in [false, true] {
+            let headers = length ? [("content-length", "200000")] : []
+            let response = try client.request("POST", "/paused", headers: headers, body: body, pause: (after: 65_535, for: .milliseconds(200)))
+            #expect(response.status == 200, "content-length: \(length)")
+        }
+        #expect(h["a"].traffic.map(\.body.count) == [200_000, 200_000])
+    }
+
     /// Regression: a backend that answers before the upload ends (nginx's `return 200`) made
     /// the stream close while the response was being written, and the exchange was released
     /// twice: the proxy trapped ("requestFinished without a matching pick").

@@ -146,7 +146,7 @@ final class H2Relay: ChannelInboundHandler {
     }
 
     fileprivate func upstreamWritabilityChanged(_ writable: Bool) {
-        _ = try? context?.channel.syncOptions?.setOption(.autoRead, value: writable)
+        context?.channel.setReading(writable)
     }
 
     fileprivate func upstreamClosed() {
@@ -161,7 +161,7 @@ final class H2Relay: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        _ = try? upstream?.syncOptions?.setOption(.autoRead, value: context.channel.isWritable)
+        upstream?.setReading(context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
 

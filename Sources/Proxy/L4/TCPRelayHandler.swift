@@ -177,7 +177,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        _ = try? upstream?.syncOptions?.setOption(.autoRead, value: context.channel.isWritable)
+        upstream?.setReading(context.channel.isWritable)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -190,7 +190,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
         guard let context else { return }
         touched()
         context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
-        if !context.channel.isWritable { _ = try? upstream?.syncOptions?.setOption(.autoRead, value: false) }
+        if !context.channel.isWritable { upstream?.setReading(false) }
     }
 
     func upstreamInputClosed() {
@@ -231,7 +231,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
     private func setClientReads(_ on: Bool) {
         guard on != reading else { return }
         reading = on
-        _ = try? context?.channel.syncOptions?.setOption(.autoRead, value: on)
+        context?.channel.setReading(on)
     }
 }
 

@@ -784,7 +784,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
     private func setAutoRead(_ on: Bool) {
         guard on != reading else { return }
         reading = on
-        _ = try? context?.channel.syncOptions?.setOption(.autoRead, value: on)
+        context?.channel.setReading(on)
     }
 
     private func armHeaderTimer() { startWaiting(.header, state.timeouts.header) }

@@ -129,7 +129,7 @@ final class UpstreamConnection: ChannelInboundHandler, LazyTimerOwner {
     func setAutoRead(_ on: Bool) {
         guard on != reading else { return }
         reading = on
-        _ = try? channel.syncOptions?.setOption(.autoRead, value: on)
+        channel.setReading(on)
     }
 
     /// Back in the idle pool: an upstream closing it now is not an error.

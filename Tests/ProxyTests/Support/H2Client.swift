@@ -48,12 +48,16 @@ final class H2Client {
     deinit { channel.close(promise: nil) }
 
     /// Sends one request on a new stream: `headers` after the pseudo-headers, then `body` in
-    /// DATA frames of `chunk` bytes (none: the HEADERS frame ends the stream).
+    /// DATA frames of `chunk` bytes (none: the HEADERS frame ends the stream). With `pause`,
+    /// the body stops for that long after its first `pause.after` bytes.
     func start(
         _ method: String = "GET", _ path: String = "/", authority: String? = "test", headers: [(String, String)] = [], body: [UInt8]? = nil,
-        chunk: Int = 16_384
+        chunk: Int = 16_384, pause: (after: Int, for: TimeAmount)? = nil
     ) -> EventLoopFuture<Response> {
         let promise = channel.eventLoop.makePromise(of: Response.self)
+        // Bounded: a stream that never ends fails after 10 s (a no-op once answered).
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(10)) { promise.fail(TestFailure("no answer within 10 s")) }
+        promise.futureResult.whenComplete { _ in deadline.cancel() }
         var fields = HPACKHeaders([(":method", method), (":path", path), (":scheme", "https")])
         if let authority { fields.add(name: ":authority", value: authority) }
         for (name, value) in headers { fields.add(name: name, value: value) }
@@ -65,27 +69,35 @@ final class H2Client {
                 return
             }
             stream.write(HTTP2Frame.FramePayload.headers(.init(headers: fields, endStream: body == nil)), promise: nil)
-            if let body {
-                var offset = 0
+            guard let body else {
+                stream.flush()
+                return
+            }
+            func send(from start: Int, to stop: Int) {
+                var offset = start
                 repeat {
-                    let end = min(body.count, offset + chunk)
+                    let end = min(stop, offset + chunk)
                     let last = end == body.count
                     stream.write(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(bytes: body[offset..<end])), endStream: last)), promise: nil)
                     offset = end
-                } while offset < body.count
+                } while offset < stop
+                stream.flush()
             }
-            stream.flush()
+            guard let pause, pause.after < body.count else {
+                send(from: 0, to: body.count)
+                return
+            }
+            send(from: 0, to: pause.after)
+            stream.eventLoop.scheduleTask(in: pause.for) { send(from: pause.after, to: body.count) }
         }
         return promise.futureResult
     }
 
     func request(
-        _ method: String = "GET", _ path: String = "/", authority: String? = "test", headers: [(String, String)] = [], body: [UInt8]? = nil
+        _ method: String = "GET", _ path: String = "/", authority: String? = "test", headers: [(String, String)] = [], body: [UInt8]? = nil,
+        pause: (after: Int, for: TimeAmount)? = nil
     ) throws -> Response {
-        let future = start(method, path, authority: authority, headers: headers, body: body)
-        let timeout = channel.eventLoop.scheduleTask(in: .seconds(10)) {}
-        defer { timeout.cancel() }
-        return try future.wait()
+        return try start(method, path, authority: authority, headers: headers, body: body, pause: pause).wait()
     }
 
     private final class Collector: ChannelInboundHandler, Sendable {
