@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "ConfigFiles", targets: ["ConfigFiles"]),
         .library(name: "Simulation", targets: ["Simulation"]),
         .library(name: "Proxy", targets: ["Proxy"]),
+        .library(name: "PeerConfigs", targets: ["PeerConfigs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,6 +49,13 @@ let package = Package(
         // (file, line, key path and a suggestion in every error), and `--set` overrides.
         .target(
             name: "ConfigFiles",
+            dependencies: ["Balancing", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictness
+        ),
+        // nginx, HAProxy and Envoy configurations read into scenario YAML (every implicit
+        // default spelled out, every directive accounted for) and written back from one.
+        .target(
+            name: "PeerConfigs",
             dependencies: ["Balancing", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictness
         ),
@@ -84,6 +92,7 @@ let package = Package(
                 "ConfigFiles",
                 "Simulation",
                 "Proxy",
+                "PeerConfigs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -108,6 +117,9 @@ let package = Package(
         .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: strictness),
         .testTarget(name: "ConfigFilesTests", dependencies: ["ConfigFiles", "Balancing"], swiftSettings: strictness),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "ConfigFiles"], swiftSettings: strictness),
+        .testTarget(
+            name: "PeerConfigsTests", dependencies: ["PeerConfigs", "Balancing", "ConfigFiles", "Simulation"], exclude: ["Fixtures"],
+            swiftSettings: strictness),
         .testTarget(name: "LbsimTests", dependencies: ["lbsim"], swiftSettings: strictness),
         // One scripted history through both drivers' glue: the same health.csv rows and picks.
         .testTarget(

@@ -141,8 +141,9 @@ public struct ScenarioBackend: Decodable, Sendable {
     public var connectCost: Duration = .zero
     public var healthApart = false
 
+    /// `address` is not simulated: it is kept for `lbsim export` (and a file shared with `lbsim proxy`).
     enum CodingKeys: String, StrictCodingKey {
-        case name, weight, maxConnections = "max_connections", backup, count
+        case name, address, weight, maxConnections = "max_connections", backup, count
         case concurrency, queueLimit = "queue_limit", speed, serviceTime = "service_time", rtt, pool
         case connectCost = "connect_cost", healthApart = "health_apart"
     }
