@@ -3,7 +3,7 @@ public enum PeerImport {
     public static func read(_ text: String, file: String, format: PeerFormat) throws -> ImportResult {
         switch format {
         case .nginx: try NginxImporter.read(text, file: file)
-        case .haproxy: throw PeerConfigError("haproxy: not yet")
+        case .haproxy: try HAProxyImporter.read(text, file: file)
         case .envoy: throw PeerConfigError("envoy: not yet")
         }
     }

@@ -57,10 +57,12 @@ struct ScenarioBuilder {
 
     private static func set(_ path: ArraySlice<String>, _ value: Draft, _ comment: String?, in node: inout Draft) {
         guard case .map(var entries) = node, let key = path.first else { return }
-        let index = entries.firstIndex { $0.key == key } ?? {
-            entries.append(Draft.Entry(key, path.count == 1 ? value : .map([])))
-            return entries.count - 1
-        }()
+        let index =
+            entries.firstIndex { $0.key == key }
+            ?? {
+                entries.append(Draft.Entry(key, path.count == 1 ? value : .map([])))
+                return entries.count - 1
+            }()
         if path.count == 1 {
             entries[index].value = value
             entries[index].comment = comment
@@ -106,6 +108,26 @@ struct ScenarioBuilder {
     /// The finished import. The simulator needs a workload the peer's config does not have: a
     /// modest one is written, marked as such, for the user to edit.
     func result() -> ImportResult {
+        var builder = self
+        builder.reconcile()
+        return builder.finished()
+    }
+
+    /// Settings the peer applies per backend that lbsim refuses together, resolved with a note:
+    /// slow start next to a hashing pool (lbsim ramps weights balancer-wide, and hashing places
+    /// keys by weight).
+    private mutating func reconcile() {
+        var algorithms = [balancer["algorithm"]]
+        if case .map(let pools)? = balancer["pools"] { algorithms += pools.map { $0.value["algorithm"] } }
+        let hashing = algorithms.contains { $0 == .scalar("consistent_hash") || $0 == .scalar("ip_hash") }
+        if hashing, case .map(var entries) = balancer, let index = entries.firstIndex(where: { $0.key == "slow_start" }) {
+            entries.remove(at: index)
+            balancer = .map(entries)
+            leftOut(0, "slow start", "lbsim ramps weights for the whole balancer and a pool here hashes (keys are placed by weight): slow start is left out")
+        }
+    }
+
+    private func finished() -> ImportResult {
         let workload = "not in the \(peer.rawValue) config: a starting point, edit it"
         var top: [Draft.Entry] = [
             .init("name", .scalar(name)),

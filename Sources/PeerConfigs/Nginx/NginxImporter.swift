@@ -128,7 +128,8 @@ public enum NginxImporter {
             let proxying = locations.filter { $0.proxyPass != nil }
             let rootFirst = proxying.sorted { ($0.match.args == ["/"] ? 0 : 1) < ($1.match.args == ["/"] ? 0 : 1) }
             // The pool unmatched requests go to: `location /`'s upstream, else the first proxied, else the first.
-            let defaultName = rootFirst.compactMap { $0.proxyPass.flatMap(upstreamName) }.first { name in upstreams.contains { $0.args.first == name } }
+            let defaultName =
+                rootFirst.compactMap { $0.proxyPass.flatMap(upstreamName) }.first { name in upstreams.contains { $0.args.first == name } }
                 ?? upstreams.first?.args.first
             guard let defaultName else { throw PeerConfigError("\(builder.file): no upstream block: nothing to balance") }
             var pools: [String: String] = [:]
@@ -205,7 +206,8 @@ public enum NginxImporter {
             }
             builder.set(prefix == "" ? "hash_on" : prefix + "hash_on", on, "\(key) (line \(d.line))")
             if !consistent {
-                builder.approximated(d.line, d.text, "nginx's hash without `consistent` remaps most keys when a server leaves; lbsim's consistent_hash moves about 1/N")
+                builder.approximated(
+                    d.line, d.text, "nginx's hash without `consistent` remaps most keys when a server leaves; lbsim's consistent_hash moves about 1/N")
             }
             return ("consistent_hash", "\(d.text) (line \(d.line))")
         }
@@ -273,7 +275,8 @@ public enum NginxImporter {
                 passive = (maxFails, failTimeout, explicitFails ? d.line : 0)
             }
             let name = builder.uniqueName(pool == "default" ? address : "\(upstream)-\(address)")
-            builder.backends.append(.init(name: name, address: address, pool: pool, comment: "upstream \(upstream): server \(address) (line \(d.line))", keys: keys))
+            builder.backends.append(
+                .init(name: name, address: address, pool: pool, comment: "upstream \(upstream): server \(address) (line \(d.line))", keys: keys))
         }
 
         mutating func proxySettings(_ settings: ProxySettings, others: [ProxySettings]) {
@@ -471,12 +474,17 @@ func nginxTime(_ text: String) -> Duration? {
         number = ""
         let rest = text[i...]
         let (unit, length): (Duration, Int) =
-            rest.hasPrefix("ms") ? (.milliseconds(1), 2)
-            : rest.hasPrefix("s") ? (.seconds(1), 1)
-            : rest.hasPrefix("m") ? (.seconds(60), 1)
-            : rest.hasPrefix("h") ? (.seconds(3600), 1)
-            : rest.hasPrefix("d") ? (.seconds(86400), 1)
-            : rest.hasPrefix("w") ? (.seconds(604_800), 1) : (.zero, 0)
+            rest.hasPrefix("ms")
+            ? (.milliseconds(1), 2)
+            : rest.hasPrefix("s")
+                ? (.seconds(1), 1)
+                : rest.hasPrefix("m")
+                    ? (.seconds(60), 1)
+                    : rest.hasPrefix("h")
+                        ? (.seconds(3600), 1)
+                        : rest.hasPrefix("d")
+                            ? (.seconds(86400), 1)
+                            : rest.hasPrefix("w") ? (.seconds(604_800), 1) : (.zero, 0)
         guard length > 0 else { return nil }
         total += unit * n
         i = text.index(i, offsetBy: length)
