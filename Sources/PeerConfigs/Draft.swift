@@ -32,20 +32,21 @@ public indirect enum Draft: Equatable, Sendable {
         for (i, entry) in entries.enumerated() {
             let pad = i == 0 ? (firstPrefix ?? String(repeating: " ", count: indent)) : String(repeating: " ", count: indent)
             let note = entry.comment.map { "  # \($0)" } ?? ""
+            let key = quoted(entry.key)
             switch entry.value {
             case .scalar(let text):
-                out += "\(pad)\(entry.key): \(quoted(text))\(note)\n"
+                out += "\(pad)\(key): \(quoted(text))\(note)\n"
             case .raw(let text):
-                out += "\(pad)\(entry.key): \(text)\(note)\n"
+                out += "\(pad)\(key): \(text)\(note)\n"
             case .map(let children) where children.isEmpty:
-                out += "\(pad)\(entry.key): {}\(note)\n"
+                out += "\(pad)\(key): {}\(note)\n"
             case .map(let children):
-                out += "\(pad)\(entry.key):\(note)\n"
+                out += "\(pad)\(key):\(note)\n"
                 write(children, indent: indent + 2, into: &out)
             case .list(let items) where items.isEmpty:
-                out += "\(pad)\(entry.key): []\(note)\n"
+                out += "\(pad)\(key): []\(note)\n"
             case .list(let items):
-                out += "\(pad)\(entry.key):\(note)\n"
+                out += "\(pad)\(key):\(note)\n"
                 for item in items { writeItem(item, indent: indent + 2, into: &out) }
             }
         }

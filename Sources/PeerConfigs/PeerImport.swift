@@ -4,7 +4,7 @@ public enum PeerImport {
         switch format {
         case .nginx: try NginxImporter.read(text, file: file)
         case .haproxy: try HAProxyImporter.read(text, file: file)
-        case .envoy: throw PeerConfigError("envoy: not yet")
+        case .envoy: try EnvoyImporter.read(text, file: file)
         }
     }
 }

@@ -16,7 +16,8 @@ struct LBSim: ParsableCommand {
         version: LBSimVersion.current,
         subcommands: [
             RunCommand.self, CompareCommand.self, SweepCommand.self, MergeCommand.self, CheckCommand.self, TuneCommand.self, TraceCommand.self,
-            ProxyCommand.self, BackendsCommand.self, DemoCommand.self, ValidateCommand.self, BenchCommand.self,
+            ProxyCommand.self, BackendsCommand.self, DemoCommand.self, ValidateCommand.self, BenchCommand.self, ImportCommand.self,
+            ExportCommand.self,
         ]
     )
 
@@ -125,6 +126,14 @@ extension LBSim {
         "demo": (DemoCommand.self, ["lbsim demo", "lbsim demo --config Scenarios/proxy-l7.yaml --requests 10000"]),
         "validate": (ValidateCommand.self, ["lbsim validate Scenarios/*.yaml"]),
         "bench": (BenchCommand.self, ["lbsim bench", "lbsim bench --backends 100 --algorithms p2c,least_conn"]),
+        "import": (
+            ImportCommand.self,
+            ["lbsim import /etc/nginx/nginx.conf --out mysite.yaml && lbsim run mysite.yaml", "lbsim import --format envoy envoy.yaml"]
+        ),
+        "export": (
+            ExportCommand.self,
+            ["lbsim export --format haproxy Scenarios/haproxy-retries.yaml --out haproxy.cfg && haproxy -c -f haproxy.cfg"]
+        ),
     ]
 
     /// The subcommand and its examples when `arguments` ask for its help (`lbsim run --help`,

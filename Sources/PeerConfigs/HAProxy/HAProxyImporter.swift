@@ -236,9 +236,11 @@ public enum HAProxyImporter {
                         first[name] = value
                     }
                 }
+                // HAProxy's `/path` and `unix@/path` are nginx's (and lbsim's) `unix:/path`.
+                let address = words[1].hasPrefix("/") ? "unix:" + words[1] : words[1].hasPrefix("unix@") ? "unix:" + words[1].dropFirst(5) : words[1]
                 let serverName = builder.uniqueName(pool == "default" ? words[0] : "\(backend)-\(words[0])")
                 builder.backends.append(
-                    .init(name: serverName, address: words[1], pool: pool, comment: "backend \(backend): server \(words[0]) (line \(line.line))", keys: keys))
+                    .init(name: serverName, address: address, pool: pool, comment: "backend \(backend): server \(words[0]) (line \(line.line))", keys: keys))
             }
             guard pool == "default" else { return }
             serverWide(first, checked: checked, s)
