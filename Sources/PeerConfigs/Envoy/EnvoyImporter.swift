@@ -101,7 +101,8 @@ public enum EnvoyImporter {
             case "RANDOM": algorithm = "random"
             default: builder.leftOut(line(c["lb_policy"]), "lb_policy: \(policy)", "no lbsim equivalent; round robin is used")
             }
-            if pool == "default" || algorithm != "round_robin" { builder.set(prefix + "algorithm", algorithm, policyFrom) }
+            // Every pool says its algorithm: a pool without one would inherit the default pool\'s.
+            builder.set(prefix + "algorithm", algorithm, policyFrom)
             if isMain {
                 if policy == "MAGLEV" || policy == "RING_HASH" {
                     builder.set("consistent_hash.method", policy == "MAGLEV" ? "maglev" : "ring", policyFrom)

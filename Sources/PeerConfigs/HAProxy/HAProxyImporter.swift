@@ -178,7 +178,8 @@ public enum HAProxyImporter {
             default:
                 builder.leftOut(balance?.line ?? 0, balance?.text ?? "", "no lbsim equivalent; round robin is used")
             }
-            if pool == "default" || algorithm != "round_robin" { builder.set(prefix + "algorithm", algorithm, from) }
+            // Every pool says its algorithm: a pool without one would inherit the default pool\'s.
+            builder.set(prefix + "algorithm", algorithm, from)
         }
 
         mutating func servers(_ section: HAProxySection, _ s: Settings, pool: String, backend: String) {
@@ -238,7 +239,7 @@ public enum HAProxyImporter {
                 }
                 // HAProxy's `/path` and `unix@/path` are nginx's (and lbsim's) `unix:/path`.
                 let address = words[1].hasPrefix("/") ? "unix:" + words[1] : words[1].hasPrefix("unix@") ? "unix:" + words[1].dropFirst(5) : words[1]
-                let serverName = builder.uniqueName(pool == "default" ? words[0] : "\(backend)-\(words[0])")
+                let serverName = builder.uniqueName(words[0])
                 builder.backends.append(
                     .init(name: serverName, address: address, pool: pool, comment: "backend \(backend): server \(words[0]) (line \(line.line))", keys: keys))
             }

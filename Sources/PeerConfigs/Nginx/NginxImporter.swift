@@ -127,10 +127,12 @@ public enum NginxImporter {
         mutating func build() throws {
             let proxying = locations.filter { $0.proxyPass != nil }
             let rootFirst = proxying.sorted { ($0.match.args == ["/"] ? 0 : 1) < ($1.match.args == ["/"] ? 0 : 1) }
-            // The pool unmatched requests go to: `location /`'s upstream, else the first proxied, else the first.
-            let defaultName =
-                rootFirst.compactMap { $0.proxyPass.flatMap(upstreamName) }.first { name in upstreams.contains { $0.args.first == name } }
-                ?? upstreams.first?.args.first
+            // The pool unmatched requests go to: `location /`'s upstream, else the first proxied, else
+            // the first. A split at the root sends most requests to its first upstream: that one.
+            let targets = rootFirst.compactMap { $0.proxyPass.flatMap(upstreamName) }.map { target in
+                target.hasPrefix("$") ? (splits[target]?.block?.first?.args.first ?? target) : target
+            }
+            let defaultName = targets.first { name in upstreams.contains { $0.args.first == name } } ?? upstreams.first?.args.first
             guard let defaultName else { throw PeerConfigError("\(builder.file): no upstream block: nothing to balance") }
             var pools: [String: String] = [:]
             for u in upstreams {
@@ -176,7 +178,8 @@ public enum NginxImporter {
                         builder.leftOut(d.line, d.text, "not understood by lbsim import (upstream context)")
                     }
                 }
-                if pool == "default" || algorithm.0 != "round_robin" { builder.set(prefix + "algorithm", algorithm.0, algorithm.1) }
+                // Every pool says its algorithm: a pool without one would inherit the default pool\'s.
+                builder.set(prefix + "algorithm", algorithm.0, algorithm.1)
             }
             if let passive, passive.maxFails > 0 {
                 let from = passive.line == 0 ? "(default) nginx's implicit" : "server … (line \(passive.line))"
@@ -201,7 +204,7 @@ public enum NginxImporter {
                 return ("consistent_hash", "\(d.text) (line \(d.line))")
             }
             if !consistent, on == "client_ip" {
-                builder.set(prefix + "ip_hash.ipv4_prefix", "32", "\(d.text) (line \(d.line)): the whole address, modulo the pool")
+                builder.set("ip_hash.ipv4_prefix", "32", "\(d.text) (line \(d.line)): the whole address, modulo the pool")
                 return ("ip_hash", "\(d.text) (line \(d.line))")
             }
             builder.set(prefix == "" ? "hash_on" : prefix + "hash_on", on, "\(key) (line \(d.line))")
