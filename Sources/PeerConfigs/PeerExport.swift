@@ -36,6 +36,8 @@ public enum PeerExport {
         public var text: String
         /// What the peer's config does not carry, one line each.
         public var notes: [String]
+        /// What the export had to add (placeholder addresses): said, but not a loss.
+        public var remarks: [String]
     }
 
     public static func write(_ setup: Setup, format: PeerFormat, source: String) -> Result {
@@ -45,12 +47,13 @@ public enum PeerExport {
         case .haproxy: HAProxyExporter.write(&out)
         case .envoy: EnvoyExporter.write(&out)
         }
-        var header = "\(format == .envoy ? "#" : "#") Exported by `lbsim export --format \(format.rawValue)` from \(source).\n"
+        var header = "# Exported by `lbsim export --format \(format.rawValue)` from \(source).\n"
+        for remark in out.remarks { header += "# \(remark)\n" }
         if !out.notes.isEmpty {
             header += "# Not expressible in \(format.rawValue) (written as comments where they would go):\n"
             for note in out.notes { header += "#   \(note)\n" }
         }
-        return Result(text: header + out.text, notes: out.notes)
+        return Result(text: header + out.text, notes: out.notes, remarks: out.remarks)
     }
 
     /// The text being written, its notes, and the placeholder addresses handed out.
@@ -58,6 +61,7 @@ public enum PeerExport {
         let setup: Setup
         var text = ""
         var notes: [String] = []
+        var remarks: [String] = []
         private var placeholders = 0
 
         init(setup: Setup) { self.setup = setup }
@@ -70,7 +74,8 @@ public enum PeerExport {
         mutating func address(_ b: Backend) -> String {
             if let address = b.address { return address }
             placeholders += 1
-            note("backends have no address in the scenario: placeholders 127.0.0.1:\(10_000 + 1)… stand in for them")
+            let remark = "The scenario's backends have no address: 127.0.0.1:10001 and on stand in for them."
+            if !remarks.contains(remark) { remarks.append(remark) }
             return "127.0.0.1:\(10_000 + placeholders)"
         }
     }

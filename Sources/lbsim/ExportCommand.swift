@@ -35,6 +35,7 @@ struct ExportCommand: ParsableCommand {
         } else {
             print(result.text, terminator: "")
         }
+        for remark in result.remarks { printError("lbsim: \(remark)") }
         for note in result.notes { printError("lbsim: not expressible in \(peer.rawValue): \(note)") }
         if !result.notes.isEmpty { throw ExitCode(1) }
     }

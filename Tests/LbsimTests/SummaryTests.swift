@@ -92,7 +92,8 @@ import Testing
 /// `--help` (issue 18 §3): every subcommand's help ends with examples, and says each default once.
 @Suite struct HelpTests {
     @Test(arguments: [
-        ["run"], ["compare"], ["sweep"], ["merge"], ["check"], ["tune"], ["trace", "import"], ["proxy"], ["demo"], ["validate"], ["bench"],
+        ["run"], ["compare"], ["sweep"], ["merge"], ["check"], ["tune"], ["trace", "import"], ["proxy"], ["demo"], ["validate"], ["bench"], ["import"],
+        ["export"],
     ])
     func helpEndsWithExamplesAndStatesDefaultsOnce(_ command: [String]) throws {
         let help = try LbsimBinary.run(command + ["--help"])
