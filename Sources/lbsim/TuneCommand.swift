@@ -1,5 +1,6 @@
 import ArgumentParser
 import Balancing
+import PeerConfigs
 import Simulation
 
 /// `lbsim tune SCENARIO --trace FILE --grid inter=… --grid fall=… --grid rise=…`: replays an
@@ -121,7 +122,8 @@ struct TuneCommand: ParsableCommand {
                 mean(metrics.map { Double($0.probes) }),
             ]
         }
-        let directory = try output.prepare(default: "\(OutputOptions.scratchRoot)/\(base.name)-tune", files: ["tune.csv"])
+        let exports: [(PeerFormat, String)] = [(.haproxy, "recommended-haproxy.cfg"), (.nginx, "recommended-nginx.conf"), (.envoy, "recommended-envoy.yaml")]
+        let directory = try output.prepare(default: "\(OutputOptions.scratchRoot)/\(base.name)-tune", files: ["tune.csv"] + exports.map(\.1))
         let rows = settings.map { s in
             ([csvField(s.inter), s.fall, s.rise] + s.values.enumerated().map { i, v in decimal(v, i < 3 ? 3 : 2) }).joined(separator: ",")
         }
@@ -131,8 +133,41 @@ struct TuneCommand: ParsableCommand {
             "\(base.name): \(settings.count) setting(s) × \(seeds) seed(s) against \(trace) (\(outages.count) outage(s), \(replayed.backends.count) backend(s))"
         )
         let front = printPareto(settings)
-        try recommend(settings, front: front, timeout: configuredTimeout, counting: active.machine.counting)
-        print("\nwrote \(directory)/tune.csv")
+        var written = ["tune.csv"]
+        if let best = try recommend(settings, front: front, timeout: configuredTimeout, counting: active.machine.counting) {
+            // The recommendation as each peer's configuration: the scenario's balancer with the
+            // recommended check, through `lbsim export`.
+            let interval = try! parseDuration(best.inter)
+            let recommended = [
+                "balancer.health_check.active.interval=\(best.inter)", "balancer.health_check.active.fall=\(best.fall)",
+                "balancer.health_check.active.rise=\(best.rise)",
+                "balancer.health_check.active.timeout=\(formatSeconds(min(configuredTimeout ?? interval, interval).nanoseconds))s",
+            ]
+            let setup = try ExportCommand.setup(file: scenario, overrides: keys.overrides + recommended)
+            for (format, name) in exports {
+                let result = PeerExport.write(setup, format: format, source: "\(scenario) with lbsim tune's recommendation")
+                try writeFile(result.text, to: "\(directory)/\(name)")
+                written.append(name)
+                let lines = result.text.split(separator: "\n", omittingEmptySubsequences: false)
+                switch format {
+                case .haproxy:
+                    for line in lines where line.contains("default-server") || line.contains("option httpchk") || line.contains("timeout check") {
+                        print("  HAProxy:  " + String(line).trimmingSpaces)
+                    }
+                case .nginx:
+                    for line in lines where line.contains("health_check ") { print("  nginx:    " + String(line).trimmingSpaces) }
+                case .envoy:
+                    let block = lines.drop { !$0.contains("health_checks:") }.prefix { !$0.contains("outlier_detection:") && !$0.contains("circuit_breakers:") }
+                    let indent = block.first?.prefix { $0 == " " }.count ?? 0
+                    for (i, line) in block.enumerated() { print((i == 0 ? "  Envoy:    " : "            ") + line.dropFirst(indent)) }
+                }
+            }
+            if active.machine.counting == .haproxy {
+                print("            (Envoy counts consecutive results; HAProxy's health counter differs on mixed results:")
+                print("             set counting: consecutive in the scenario to tune exactly what Envoy runs)")
+            }
+        }
+        for name in written { print((name == written[0] ? "\nwrote " : "      ") + "\(directory)/\(name)") }
     }
 
     /// The recommendation's order: the objective first, then the front's criteria (detection,
@@ -168,8 +203,9 @@ struct TuneCommand: ParsableCommand {
         return front
     }
 
-    func recommend(_ settings: [Setting], front: [Setting], timeout: Duration?, counting: ActiveHealthCheck.Counting) throws {
-        guard maxFalseDowns != nil || maxFlaps != nil || minimize != nil else { return }
+    /// Prints the recommendation and returns it; nil when no objective was given.
+    func recommend(_ settings: [Setting], front: [Setting], timeout: Duration?, counting: ActiveHealthCheck.Counting) throws -> Setting? {
+        guard maxFalseDowns != nil || maxFlaps != nil || minimize != nil else { return nil }
         let target = Self.columns.firstIndex(of: minimize ?? "detect_mean_s")!
         let allowed = settings.filter { s in
             (maxFalseDowns.map { s.values[3] <= $0 } ?? true) && (maxFlaps.map { s.values[4] <= $0 } ?? true)
@@ -200,15 +236,6 @@ struct TuneCommand: ParsableCommand {
                     : "  Not on the Pareto front above, which does not weigh \(Self.columns[target]): it has the least \(Self.columns[target]) within the limits."
             )
         }
-        print(
-            "  HAProxy:  server NAME ADDR check inter \(best.inter) fall \(best.fall) rise \(best.rise)"
-                + (checkTimeout != interval ? "   (and: timeout check \(formatSeconds(checkTimeout.nanoseconds))s)" : ""))
-        print(
-            "  Envoy:    health_checks: [{ interval: \(formatSeconds(interval.nanoseconds))s, timeout: \(formatSeconds(checkTimeout.nanoseconds))s, unhealthy_threshold: \(best.fall), healthy_threshold: \(best.rise) }]"
-        )
-        if counting == .haproxy {
-            print("            (Envoy counts consecutive results; HAProxy's health counter differs on mixed results:")
-            print("             set counting: consecutive in the scenario to tune exactly what Envoy runs)")
-        }
+        return best
     }
 }

@@ -84,7 +84,7 @@ import Testing
 
 /// tune and trace import as users run them.
 @Suite struct TuneCommandTests {
-    @Test func tuneWritesTheContractAndRecommendsAsHAProxyAndEnvoy() throws {
+    @Test func tuneWritesTheContractAndRecommendsAsEachPeersConfig() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let run = try LbsimBinary.run([
@@ -98,8 +98,15 @@ import Testing
         #expect(rows.contains { $0.hasPrefix("2s,3,2,4.500,4.500,2.500,0.00,0.00,") })
         #expect(run.stdout.contains("Pareto-optimal"))
         // inter 1s and 2s both catch it in 0.5 s with fall 1; the tie goes to fewer probes.
-        #expect(run.stdout.contains("HAProxy:  server NAME ADDR check inter 2s fall 1 rise 2   (and: timeout check 1s)"))
-        #expect(run.stdout.contains("Envoy:    health_checks: [{ interval: 2s, timeout: 1s, unhealthy_threshold: 1, healthy_threshold: 2 }]"))
+        // The recommendation is `lbsim export` of the scenario with it: printed, and written whole.
+        #expect(run.stdout.contains("HAProxy:  timeout check 1s"))
+        #expect(run.stdout.contains("HAProxy:  default-server inter 2s fall 1 rise 2"))
+        #expect(run.stdout.contains("Envoy:    health_checks:\n              - timeout: 1s\n                interval: 2s\n                unhealthy_threshold: 1\n                healthy_threshold: 2"))
+        let haproxy = try String(contentsOf: dir.appendingPathComponent("recommended-haproxy.cfg"), encoding: .utf8)
+        #expect(haproxy.contains("default-server inter 2s fall 1 rise 2") && haproxy.contains(" check"))
+        for name in ["recommended-nginx.conf", "recommended-envoy.yaml"] {
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path))
+        }
     }
 
     @Test func traceImportAndBadTraces() throws {

@@ -13,6 +13,7 @@ enum HAProxyExporter {
         w.line(4, "timeout client 30s  # lbsim export: the client side is not part of the scenario")
         w.line(4, "timeout server \(peerTime(b.timeouts.read))")
         if let queue = b.queue { w.line(4, "timeout queue \(peerTime(queue.timeout))") }
+        if let timeout = b.healthCheck.active?.machine.timeout { w.line(4, "timeout check \(peerTime(timeout))") }
         w.line(0, "")
         w.line(0, "frontend lbsim")
         w.line(4, "bind :8080  # lbsim export: the listener is not part of the scenario")
@@ -94,7 +95,6 @@ enum HAProxyExporter {
             defaults += ["inter \(peerTime(m.interval))", "fall \(m.fall)", "rise \(m.rise)"]
             if let fast = m.fastInterval { defaults.append("fastinter \(peerTime(fast))") }
             if let down = m.downInterval { defaults.append("downinter \(peerTime(down))") }
-            if m.timeout != nil { w.note("health_check.active.timeout: HAProxy's `timeout check` is in defaults (written there as a comment)") }
         }
         if let slow = b.slowStart {
             defaults.append("slowstart \(peerTime(slow.window))")
