@@ -39,7 +39,8 @@ public struct ImportNote: Equatable, Sendable, CustomStringConvertible {
     public var kind: Kind
 
     public var description: String {
-        "\(file):\(line): \(kind == .leftOut ? "left out" : "approximated"): \(directive): \(message)"
+        // Line 0: a default the peer applies without a directive, so no line to point at.
+        "\(file):\(line > 0 ? "\(line):" : "") \(kind == .leftOut ? "left out" : "approximated"): \(directive): \(message)"
     }
 }
 

@@ -41,6 +41,8 @@ import Testing
         #expect(b.pools.entries.map(\.name) == ["static", "beta"], "every pool says its algorithm")
         #expect(b.pools.entries.map(\.override.algorithm) == [.roundRobin, .p2c])
         #expect(result.outside.contains { $0.contains("bind :8080") })
+        #expect(result.outside.contains { $0.contains(".if feature(QUIC) (conditional block: every branch read)") })
+        #expect(active.path == "/health", "http-check send … uri /health")
     }
 
     @Test func slowStartNextToAHashingBackendIsLeftOutWithANote() throws {

@@ -142,7 +142,7 @@ public enum EnvoyImporter {
             endpoints(c, pool: pool, cluster: name)
             let handled: Set<String> = [
                 "lb_policy", "ring_hash_lb_config", "maglev_lb_config", "least_request_lb_config", "round_robin_lb_config", "connect_timeout",
-                "common_lb_config", "health_checks", "outlier_detection", "circuit_breakers", "load_assignment",
+                "common_lb_config", "health_checks", "outlier_detection", "circuit_breakers", "load_assignment", "name",
             ]
             for key in keys(c) where !handled.contains(key) {
                 if Self.notBalancing.contains(key) {

@@ -46,6 +46,12 @@ public enum HAProxyImporter {
         }
     }
 
+    /// A line as listed among those not needed; `.if`/`.else`/`.endif` (HAProxy 2.4+) say that
+    /// every branch is read.
+    static func describe(_ line: HAProxyLine) -> String {
+        line.keyword.hasPrefix(".") ? "\(line.text) (conditional block: every branch read)" : line.text
+    }
+
     static let backendKeys: Set<String> = [
         "balance", "hash-type", "retries", "retry-on", "option redispatch", "no option redispatch", "timeout connect", "timeout server",
         "timeout queue", "timeout check", "option httpchk", "http-check expect", "http-check send", "cookie", "option tcp-check",
@@ -86,6 +92,10 @@ public enum HAProxyImporter {
         mutating func collect(_ section: HAProxySection, into settings: inout Settings, proxy: Bool) {
             for line in section.lines {
                 let key = HAProxyImporter.key(line)
+                if line.keyword.hasPrefix(".") {
+                    builder.notNeeded(line.line, HAProxyImporter.describe(line))
+                    continue
+                }
                 if line.keyword == "mode" {
                     if line.args.first == "tcp" { tcp = true }
                     continue
@@ -118,13 +128,9 @@ public enum HAProxyImporter {
                     guard let target = line.args.first else { continue }
                     rules.append((target, Array(line.args.dropFirst()), line, acls))
                 default:
-                    if section.kind == "frontend", !HAProxyImporter.notBalancing.contains(HAProxyImporter.key(line)),
-                        !HAProxyImporter.notBalancing.contains(line.keyword)
-                    {
-                        builder.leftOut(line.line, line.text, "not understood by lbsim import (frontend section)")
-                    } else if section.kind == "frontend" {
-                        builder.notNeeded(line.line, line.text)
-                    }
+                    // A frontend listens, logs, rewrites, caches and compresses; it balances only
+                    // through use_backend and default_backend.
+                    if section.kind == "frontend" { builder.notNeeded(line.line, HAProxyImporter.describe(line)) }
                 }
             }
         }
@@ -301,6 +307,9 @@ public enum HAProxyImporter {
                 let path = args.first { $0.hasPrefix("/") } ?? "/"
                 builder.set("health_check.active.path", path, "\(chk.text) (line \(chk.line))")
             }
+            if let send = s["http-check send"], let uri = send.args.firstIndex(of: "uri"), uri + 1 < send.args.endIndex {
+                builder.set("health_check.active.path", send.args[uri + 1], "\(send.text) (line \(send.line))")
+            }
             if let expect = s["http-check expect"] {
                 let args = Array(expect.args.dropFirst())
                 switch args.first {
@@ -367,7 +376,7 @@ public enum HAProxyImporter {
                     builder.approximated(cookie.line, cookie.text, "lbsim inserts its cookie (cookie … insert); rewrite/prefix modes are not modelled")
                 }
             }
-            for key in ["option allbackups", "option persist", "option tcp-check", "http-check send"] {
+            for key in ["option allbackups", "option persist", "option tcp-check"] {
                 guard let line = s[key] else { continue }
                 builder.leftOut(line.line, line.text, "no lbsim equivalent")
             }
