@@ -68,6 +68,25 @@ import Testing
         #expect(result.leftOut.map(\.description).last == "site.conf:4: left out: frobnicate on: not understood by lbsim import (upstream context)")
     }
 
+    @Test func includesAreReadFromNginxDashTOutput() throws {
+        let main = "http {\n    include /etc/nginx/conf.d/*.conf;\n}\n"
+        #expect(throws: PeerConfigError.self) { try PeerImport.read(main, file: "nginx.conf", format: .nginx) }
+        // `nginx -T` prints the included files after the main one.
+        let dump = """
+            # configuration file /etc/nginx/nginx.conf:
+            http {
+                include /etc/nginx/conf.d/*.conf;
+            }
+
+            # configuration file /etc/nginx/conf.d/app.conf:
+            upstream app { server 10.0.0.1:80; server 10.0.0.2:80; }
+            server { listen 80; location / { proxy_pass http://app; } }
+            """
+        let result = try PeerImport.read(dump, file: "nginx-T.txt", format: .nginx)
+        #expect(result.notes.isEmpty, "\(result.notes)")
+        #expect(result.outside.contains { $0.contains("include /etc/nginx/conf.d/*.conf") })
+    }
+
     @Test func syntaxErrorsNameTheLine() {
         #expect(throws: PeerConfigError.self) { try PeerImport.read("upstream a {\n server x\n}\n", file: "bad.conf", format: .nginx) }
         do {

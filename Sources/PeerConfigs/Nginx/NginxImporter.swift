@@ -16,7 +16,9 @@ public enum NginxImporter {
         } catch {
             throw PeerConfigError("\(file):\(error.line): \(error.message)")
         }
-        var reader = Reader(builder: ScenarioBuilder(file: file, peer: .nginx))
+        // `nginx -T` prints every file with a "# configuration file PATH:" line before it: the
+        // includes are then in the text, and the include directives themselves not needed.
+        var reader = Reader(builder: ScenarioBuilder(file: file, peer: .nginx), expanded: text.contains("# configuration file "))
         try reader.read(directives)
         return reader.builder.result()
     }
@@ -56,6 +58,8 @@ public enum NginxImporter {
 
     struct Reader {
         var builder: ScenarioBuilder
+        /// Whether the text is `nginx -T` output, with every included file in it.
+        var expanded = false
         var upstreams: [NginxDirective] = []
         var locations: [Location] = []
         var splits: [String: NginxDirective] = [:]
@@ -84,6 +88,8 @@ public enum NginxImporter {
                     location(d, settings: settings)
                 case "split_clients":
                     if let variable = d.args.last { splits[variable] = d }
+                case "include" where !expanded && !(d.args.first ?? "").hasSuffix("mime.types"):
+                    builder.leftOut(d.line, d.text, "included files are not read: import the output of `nginx -T`, which has them all")
                 case "proxy_pass" where context == "server":
                     // stream { server { proxy_pass upstream; } }
                     locations.append(Location(match: NginxDirective(name: "location", args: ["/"], line: d.line), proxyPass: d, settings: settings))
@@ -133,7 +139,10 @@ public enum NginxImporter {
                 target.hasPrefix("$") ? (splits[target]?.block?.first?.args.first ?? target) : target
             }
             let defaultName = targets.first { name in upstreams.contains { $0.args.first == name } } ?? upstreams.first?.args.first
-            guard let defaultName else { throw PeerConfigError("\(builder.file): no upstream block: nothing to balance") }
+            guard let defaultName else {
+                let hint = builder.notes.contains { $0.directive.hasPrefix("include") } ? " (the includes may have some: import `nginx -T` output)" : ""
+                throw PeerConfigError("\(builder.file): no upstream block: nothing to balance\(hint)")
+            }
             var pools: [String: String] = [:]
             for u in upstreams {
                 guard let name = u.args.first else { continue }
