@@ -238,10 +238,14 @@ final class ProxyState: @unchecked Sendable {
     /// Gives the slot on `b` (already counted in flight) to waiter `token`, in a later turn of
     /// the loop so that no handler runs inside another's path.
     private func hand(_ token: Int, to b: Int) {
-        guard let waiter = waiting.removeValue(forKey: token) else {
-            balancer.requestFinished(on: BackendID(b))
-            return
+        var token = token
+        // A waiter gone without its token cancelled: the slot passes on to the next one in the
+        // queue (the supervisor frees it when none waits), instead of idling while others wait.
+        while waiting[token] == nil {
+            guard let next = supervisor.release(BackendID(b)) else { return }
+            token = next
         }
+        let waiter = waiting.removeValue(forKey: token)!
         loop.execute { waiter.admitted(to: b) }
     }
 

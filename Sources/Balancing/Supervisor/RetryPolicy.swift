@@ -73,6 +73,13 @@ public struct RetryPolicy: Sendable, Equatable {
             self.idempotent = idempotent
             self.attempts = attempts
         }
+
+        /// A failure at `now` of a request that arrived at `arrival`: both drivers measure the
+        /// time spent retrying the same way.
+        public init(backend: BackendID, outcome: RequestOutcome, sent: Bool, idempotent: Bool, attempts: Int, arrival: Instant, now: Instant) {
+            self.init(backend: backend, outcome: outcome, sent: sent, idempotent: idempotent, attempts: attempts)
+            elapsed = .nanoseconds(now.nanoseconds &- arrival.nanoseconds)
+        }
     }
 
     /// What the balancer knows that the decision reads (`BalancerSupervisor` fills it in).

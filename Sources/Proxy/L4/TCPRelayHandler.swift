@@ -121,8 +121,7 @@ final class TCPRelayHandler: ChannelInboundHandler, LazyTimerOwner {
                     state.observe(.connectFailure, on: b)
                     backend = nil
                     var failure = RetryPolicy.Failure(
-                        backend: BackendID(b), outcome: .connectFailure, sent: false, idempotent: true, attempts: attempts)
-                    failure.elapsed = .nanoseconds(state.now.nanoseconds &- arrival.nanoseconds)
+                        backend: BackendID(b), outcome: .connectFailure, sent: false, idempotent: true, attempts: attempts, arrival: arrival, now: state.now)
                     failure.stopping = context?.channel.isActive != true
                     switch state.supervisor.afterFailure(failure, using: &state.rng) {
                     case .retry(let target, let delay):

@@ -446,8 +446,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
     private func retryDecision(after outcome: RequestOutcome, on b: Int, _ exchange: Exchange) -> RetryPolicy.Decision {
         var failure = RetryPolicy.Failure(
             backend: BackendID(b), outcome: outcome, sent: outcome != .connectFailure, idempotent: exchange.head.isIdempotent,
-            attempts: exchange.attempts)
-        failure.elapsed = .nanoseconds(state.now.nanoseconds &- exchange.arrival.nanoseconds)
+            attempts: exchange.attempts, arrival: exchange.arrival, now: state.now)
         failure.replayable = exchange.retained && exchange.bodyComplete
         failure.stopping = state.draining
         return state.supervisor.afterFailure(failure, using: &state.rng)

@@ -152,8 +152,9 @@ extension Engine {
         releaseSlot(b, now: now)
         countFailure(on: b, flight: f, outcome: outcome, now: now)
         let idempotent = flights[f].requestClass < 0 || model.clients[Int(flights[f].client)].classes[Int(flights[f].requestClass)].isIdempotent
-        var failure = RetryPolicy.Failure(backend: BackendID(b), outcome: outcome, sent: sent, idempotent: idempotent, attempts: Int(flights[f].attempts))
-        failure.elapsed = .nanoseconds(now.nanoseconds &- flights[f].arrival.nanoseconds)
+        let failure = RetryPolicy.Failure(
+            backend: BackendID(b), outcome: outcome, sent: sent, idempotent: idempotent, attempts: Int(flights[f].attempts), arrival: flights[f].arrival,
+            now: now)
         switch supervisor.afterFailure(failure, using: &balancerStream) {
         case .retry(let target, let delay):
             retry(f, target, after: delay + answerDelay, failedWith: supervisor.retry.status(after: outcome), now: now)

@@ -66,8 +66,8 @@ extension Engine {
             connections[c].open = false
             releaseSlot(id.index, now: now)
             countFailure(on: b, flight: f, outcome: .connectFailure, now: now)
-            var failure = RetryPolicy.Failure(backend: id, outcome: .connectFailure, sent: false, idempotent: true, attempts: Int(flights[f].attempts))
-            failure.elapsed = .nanoseconds(now.nanoseconds &- flights[f].arrival.nanoseconds)
+            let failure = RetryPolicy.Failure(
+                backend: id, outcome: .connectFailure, sent: false, idempotent: true, attempts: Int(flights[f].attempts), arrival: flights[f].arrival, now: now)
             switch supervisor.afterFailure(failure, using: &balancerStream) {
             case .retry(let target, let delay):
                 retry(f, target, after: delay, failedWith: supervisor.retry.status(after: .connectFailure), now: now)
