@@ -11,6 +11,9 @@ Cases:
   nginx      nginx 1.22 in front of the dead server and the live one, with its defaults
              (proxy_next_upstream error timeout, max_fails=1 fail_timeout=10s); lbsim with
              retry.like nginx and passive max_fails
+  slowstart  round robin over a and b, checks every 200 ms (fall 1, rise 1), slowstart 4s;
+             b fails its checks, then passes from 1.5 s on: b's share of 50 requests/s in each
+             second after it came back (lbsim: slow_start window 4s, min_weight_percent 6.25%)
 
 Every load loop is bounded; every process started here is stopped at the end.
 """
@@ -39,6 +42,7 @@ class Backend:
 
     def __init__(self, name, delay=0.0):
         self.name, self.delay, self.received = name, delay, 0
+        self.healthy, self.times = True, []
         backend = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -47,9 +51,10 @@ class Backend:
             def do_GET(self):
                 if self.path != "/health":
                     backend.received += 1
+                    backend.times.append(time.monotonic())
                     time.sleep(backend.delay)
                 body = backend.name.encode()
-                self.send_response(200)
+                self.send_response(200 if self.path != "/health" or backend.healthy else 503)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -180,6 +185,53 @@ def concurrently(port, n):
     return results
 
 
+def slowstart(peer):
+    """b's share of the requests in each second after its checks pass again."""
+    port = free_port()
+    a, b = Backend("a"), Backend("b")
+    b.healthy = False
+    if peer == "haproxy":
+        config = "\n".join([
+            "global", "  maxconn 1000", "defaults", "  mode http", "  timeout client 10s", "  timeout server 10s", "  timeout connect 200ms",
+            "frontend fe", f"  bind 127.0.0.1:{port}", "  default_backend be", "backend be", "  balance roundrobin",
+            "  option httpchk GET /health", "  default-server check inter 200ms fall 1 rise 1 slowstart 4s",
+            f"  server a 127.0.0.1:{a.port}", f"  server b 127.0.0.1:{b.port}",
+        ]) + "\n"
+        process = haproxy(config, port)
+    else:
+        process = lbsim(f"""listen: 127.0.0.1:{port}
+balancer:
+  algorithm: round_robin
+  health_check: {{ active: {{ interval: 200ms, fall: 1, rise: 1, path: /health }} }}
+  slow_start: {{ window: 4s, aggression: 1, min_weight_percent: 6.25% }}
+backends:
+  - {{ name: a, address: "127.0.0.1:{a.port}" }}
+  - {{ name: b, address: "127.0.0.1:{b.port}" }}
+""", port)
+    try:
+        start = time.monotonic()
+        back = start + 1.5
+        for i in range(400):  # 50 requests/s for 8 s, paced from each request's intended time
+            if time.monotonic() >= back:
+                b.healthy = True
+            delay = start + i * 0.02 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            fetch(port)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        a.stop()
+        b.stop()
+    shares = []
+    for second in range(6):
+        lo, hi = back + second, back + second + 1
+        na = sum(lo <= t < hi for t in a.times)
+        nb = sum(lo <= t < hi for t in b.times)
+        shares.append(nb / max(1, na + nb))
+    return shares
+
+
 def run(case, peer):
     port = free_port()
     if case == "queue":
@@ -221,6 +273,9 @@ def main():
             results, received = run(case, peer)
             shown = "  ".join(f"{s}@{ms}" for s, ms in results)
             print(f"{case:<11} {peer:<8} {shown:<47} {received}")
+    for peer in ["haproxy", "lbsim"]:
+        shares = slowstart(peer)
+        print(f"{'slowstart':<11} {peer:<8} b's share, seconds 1-6 after its return: " + "  ".join(f"{x:.2f}" for x in shares))
 
 
 if __name__ == "__main__":
