@@ -31,7 +31,7 @@ public indirect enum Draft: Equatable, Sendable {
     private static func write(_ entries: [Entry], indent: Int, firstPrefix: String? = nil, into out: inout String) {
         for (i, entry) in entries.enumerated() {
             let pad = i == 0 ? (firstPrefix ?? String(repeating: " ", count: indent)) : String(repeating: " ", count: indent)
-            let note = entry.comment.map { "  # \($0)" } ?? ""
+            let note = entry.comment.map { "  # \(oneLine($0))" } ?? ""
             let key = quoted(entry.key)
             switch entry.value {
             case .scalar(let text):

@@ -62,12 +62,18 @@ public struct ImportResult: Sendable {
         out += "# service_time) is not in the peer's config: edit it.\n"
         if !notes.isEmpty {
             out += "#\n# Not carried over as the peer means it (also printed by the import):\n"
-            for note in notes { out += "#   \(note)\n" }
+            for note in notes { out += "#   \(oneLine(note.description))\n" }
         }
         if !outside.isEmpty {
             out += "#\n# Read and not needed for balancing:\n"
-            for item in outside { out += "#   \(item)\n" }
+            for item in outside { out += "#   \(oneLine(item))\n" }
         }
         return out + scenario.yaml()
     }
+}
+
+/// Text for a comment line: a directive that spans lines (a quoted value with a line break)
+/// would otherwise end the comment and break the YAML.
+func oneLine(_ text: String) -> String {
+    String(text.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
 }

@@ -40,9 +40,14 @@ struct ImportCommand: ParsableCommand {
             throw InputError(error.description)
         }
         let scenario = result.text(source: file, format: peer)
-        // The scenario must load as `lbsim run` loads it; if not, that is lbsim's bug, not the user's.
-        let decoder = ConfigDecoder(file: out ?? "imported scenario")
-        _ = try SimulationModel(scenario: try decoder.decodeReportingAll(Scenario.self, from: try decoder.parse(scenario)), file: out ?? file)
+        // The scenario must load as `lbsim run` loads it: a value the peer would refuse too
+        // (weight=0) is reported against the peer's file, with the scenario's complaint.
+        do {
+            let decoder = ConfigDecoder(file: "the imported scenario")
+            _ = try SimulationModel(scenario: try decoder.decodeReportingAll(Scenario.self, from: try decoder.parse(scenario)), file: out ?? file)
+        } catch {
+            throw InputError("\(file): its values do not make a valid scenario: \(error)")
+        }
         if let out {
             try AtomicFile.write(scenario, to: out)
         } else {

@@ -116,11 +116,11 @@ enum NginxConfig {
                     if c == " " || c == "\t" || c == "\r" || c == "\n" || c == ";" || c == "{" || c == "}" { break }
                     // `${var}` keeps its braces inside a word.
                     if c == "$", i + 1 < text.count, text[i + 1] == "{" {
-                        while i < text.count, text[i] != "}" {
+                        while i < text.count, text[i] != "}", text[i] != "\n", text[i] != " ", text[i] != "\t" {
                             word.append(text[i])
                             i += 1
                         }
-                        if i < text.count {
+                        if i < text.count, text[i] == "}" {
                             word.append(text[i])
                             i += 1
                         }

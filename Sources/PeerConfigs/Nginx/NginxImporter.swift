@@ -251,7 +251,7 @@ public enum NginxImporter {
             var failTimeout = Duration.seconds(10)
             var explicitFails = false
             for arg in d.args.dropFirst() {
-                let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
+                let parts = arg.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
                 let value = parts.count == 2 ? parts[1] : ""
                 switch parts[0] {
                 case "weight" where Int(value) != nil: keys.append(.init("weight", .scalar(value), arg))
@@ -365,7 +365,7 @@ public enum NginxImporter {
             var rise = "1"
             var path = "/"
             for arg in d.args {
-                let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
+                let parts = arg.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
                 let value = parts.count == 2 ? parts[1] : ""
                 switch parts[0] {
                 case "interval" where nginxTime(value) != nil: interval = nginxTime(value)!
