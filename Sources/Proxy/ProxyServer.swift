@@ -22,6 +22,9 @@ public final class ProxyServer: @unchecked Sendable {
     /// The address the proxy listens on (useful with port 0).
     public let listenAddress: SocketAddress
     public let adminAddress: SocketAddress?
+    /// The uptime (NIODeadline) the proxy's times count from: `time_s` 0 of its events and
+    /// access log.
+    public var startUptimeNanoseconds: UInt64 { state.startUptime }
 
     /// Binds and starts serving. `eventsPath` receives health.csv rows, `accessLogPath`
     /// requests.csv rows (both appended; the header is written to a new file).
@@ -137,6 +140,32 @@ public final class ProxyServer: @unchecked Sendable {
     /// Reads the listener's certificates and keys again (SIGHUP) and serves them to new
     /// connections; on an error the previous ones stay. Returns at once; the swap happens on
     /// the event loop.
+    /// One backend as the proxy sees it now: what `timeseries.csv` samples (`lbsim run --real`).
+    public struct BackendSnapshot: Sendable {
+        public var inFlight: Int
+        /// Attempts sent to it and attempts that failed, since the start.
+        public var requests: Int
+        public var failed: Int
+        public var eligible: Bool
+        /// Waiting in the balancer's queue: for this backend, and in its pool.
+        public var serverQueue: Int
+        public var poolQueue: Int
+    }
+
+    /// Every backend's snapshot, taken on the proxy's loop.
+    public func snapshot() -> EventLoopFuture<[BackendSnapshot]> {
+        loop.submit { [state] in
+            (0..<state.stats.count).map { b in
+                let id = BackendID(b)
+                let backend = state.balancer[id]
+                let (server, pool) = state.supervisor.queue.map { q in (q.serverDepth[b], q.poolDepth[state.balancer.poolIndex(of: id)]) } ?? (0, 0)
+                return BackendSnapshot(
+                    inFlight: backend.inFlight, requests: state.stats[b].requests, failed: state.stats[b].failed, eligible: backend.isEligible,
+                    serverQueue: server, poolQueue: pool)
+            }
+        }
+    }
+
     public func reloadCertificates() {
         state.reloadCertificates()
     }

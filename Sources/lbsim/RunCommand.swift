@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Balancing
 import Simulation
 
@@ -29,9 +30,17 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Run even when the estimate is beyond 50M requests (lbsim validate prints the estimate).")
     var yes = false
 
+    @Flag(name: .long, help: "Run in real time on loopback: real backends, the real proxy, real clients (default output Results/NAME-real/).")
+    var real = false
+
     func run() throws {
-        let model = try ScenarioLoader(file: scenario, overrides: keys.overrides).model(seed: seed)
+        let loader = try ScenarioLoader(file: scenario, overrides: keys.overrides)
+        let model = try loader.model(seed: seed)
         for warning in model.warnings { printError("warning: \(warning)") }
+        if real {
+            try runReal(model, loader: loader)
+            return
+        }
         let estimate = RunEstimate(model)
         if !yes && !(estimate.requests <= RunEstimate.confirmAbove) {
             throw InputError(
@@ -76,6 +85,20 @@ struct RunCommand: ParsableCommand {
         )
     }
 
+    /// `--real`: the scenario on real sockets, in real time (`RealRun`); the same files, and a
+    /// `mode` column (`real`) at the end of `summary.csv`.
+    func runReal(_ model: SimulationModel, loader: ScenarioLoader) throws {
+        let reasons = RealRun.unsupported(model)
+        guard reasons.isEmpty else { throw InputError("\(scenario): not yet runnable with --real: " + reasons.joined(separator: "; ")) }
+        let directory = try output.prepare(default: "Results/\(model.name)-real", files: Self.files)
+        print("\(model.name): running \(formatSeconds(model.duration.nanoseconds)) s in real time on loopback…")
+        let result = try RealRun.run(model, loader: loader, overrides: [], directory: directory)
+        try writeFile(RunResult.summaryHeader + ",mode\n" + result.summaryRow + ",real\n", to: "\(directory)/summary.csv")
+        try writeFile(([RunResult.backendsHeader] + result.backendRows).joined(separator: "\n") + "\n", to: "\(directory)/backends.csv")
+        let health = (try? String(contentsOfFile: "\(directory)/health.csv", encoding: .utf8)) ?? ""
+        printSummary(result, directory: directory, transitions: max(0, health.split(separator: "\n").count - 1))
+    }
+
     /// What `run` writes (and removes first when an earlier run left it).
     static let files = ["summary.csv", "backends.csv", "health.csv", "timeseries.csv", "balancers.csv", "requests.csv"]
 
@@ -87,10 +110,11 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    func printSummary(_ r: RunResult, directory: String) {
+    /// `transitions`: health.csv's row count when the result does not hold the events (`--real`).
+    func printSummary(_ r: RunResult, directory: String, transitions: Int? = nil) {
         let m = r.model
         print(
-            "\(m.name): \(m.balancer.algorithm.rawValue), seed \(m.seed), \(formatSeconds(m.duration.nanoseconds))s simulated (warm-up \(formatSeconds(m.warmup.nanoseconds))s), \(m.backends.count) backends"
+            "\(m.name): \(m.balancer.algorithm.rawValue), seed \(m.seed), \(formatSeconds(m.duration.nanoseconds))s \(real ? "in real time on loopback" : "simulated") (warm-up \(formatSeconds(m.warmup.nanoseconds))s), \(m.backends.count) backends"
         )
         let warmup = formatSeconds(m.warmup.nanoseconds), end = formatSeconds(m.duration.nanoseconds)
         let window = formatSeconds((m.duration - m.warmup).nanoseconds)
@@ -116,7 +140,7 @@ struct RunCommand: ParsableCommand {
         print(
             "latency ms  mean \(decimal(r.latencyMeanMilliseconds, 3))  p50 \(decimal(r.latencyPercentileMilliseconds(50), 3))  p90 \(decimal(r.latencyPercentileMilliseconds(90), 3))  p99 \(decimal(r.latencyPercentileMilliseconds(99), 3))  p99.9 \(decimal(r.latencyPercentileMilliseconds(99.9), 3))  max \(decimal(r.latencyMaxMilliseconds, 3))"
         )
-        print("imbalance \(decimal(r.imbalance, 3)) (most requests on one backend / mean), \(r.healthEvents.count) health transitions")
+        print("imbalance \(decimal(r.imbalance, 3)) (most requests on one backend / mean), \(transitions ?? r.healthEvents.count) health transitions")
         print("")
         print(
             "backend".padded(16) + "requests".padded(10) + "failed".padded(8) + "busy".padded(8) + "queue".padded(9) + "mean ms".padded(10)
@@ -134,7 +158,11 @@ struct RunCommand: ParsableCommand {
             )
         }
         let balancersFile = r.balancer == nil ? "" : ", balancers.csv"
-        print("\nwrote \(directory)/summary.csv, backends.csv, health.csv, timeseries.csv\(balancersFile)\(noRequestsCSV ? "" : ", requests.csv")")
+        if real {
+            print("\nwrote \(directory)/summary.csv (mode real), backends.csv, health.csv, timeseries.csv, requests.csv (the proxy's access log)")
+        } else {
+            print("\nwrote \(directory)/summary.csv, backends.csv, health.csv, timeseries.csv\(balancersFile)\(noRequestsCSV ? "" : ", requests.csv")")
+        }
     }
 }
 

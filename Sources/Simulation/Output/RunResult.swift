@@ -28,6 +28,8 @@ public struct RunResult: Sendable {
         /// partitioned (the outages `lbsim tune` replays).
         public var failedDuringOutages = 0
         public var retriedDuringOutages = 0
+
+        public init() {}
     }
 
     public struct BackendRow: Sendable, Equatable {
@@ -42,6 +44,23 @@ public struct RunResult: Sendable {
         public var latencyMeanMilliseconds: Double
         public var latencyP99Milliseconds: Double
         public var timeDownSeconds: Double
+
+        public init(
+            name: String, pool: String, weight: Int, requests: Int, completed: Int, failed: Int, busyFraction: Double, meanQueue: Double,
+            latencyMeanMilliseconds: Double, latencyP99Milliseconds: Double, timeDownSeconds: Double
+        ) {
+            self.name = name
+            self.pool = pool
+            self.weight = weight
+            self.requests = requests
+            self.completed = completed
+            self.failed = failed
+            self.busyFraction = busyFraction
+            self.meanQueue = meanQueue
+            self.latencyMeanMilliseconds = latencyMeanMilliseconds
+            self.latencyP99Milliseconds = latencyP99Milliseconds
+            self.timeDownSeconds = timeDownSeconds
+        }
     }
 
     /// The balancer as a resource (`balancers:`): one row of `balancers.csv`.

@@ -1,0 +1,189 @@
+import Balancing
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Simulation
+
+/// The scenario's open-loop clients on real sockets (`lbsim run --real`): each group's arrival
+/// times are the simulator's (the same `client/NAME/arrivals` stream and draws), and each
+/// request is timed from its *intended* send time, so a proxy that stalls shows up as latency
+/// instead of as fewer requests (no coordinated omission). Requests go over keep-alive
+/// connections: an idle one when there is one, a new one otherwise.
+///
+/// Everything runs on `loop`, the clients' own event loop. The load stops by itself at the
+/// scenario's `duration`; requests still unanswered `drain` later are recorded as failed and
+/// their connections closed.
+final class LoadGenerator: @unchecked Sendable {
+    struct Record {
+        var client: Int
+        /// Intended send time, from the start of the run.
+        var arrival: Duration
+        var end: Duration
+        var status: Int
+        var backend: String
+    }
+
+    let loop: any EventLoop
+    let port: Int
+    let model: SimulationModel
+    private var arrivals: [(time: Duration, client: Int)] = []
+    private var next = 0
+    private var start = NIODeadline.now()
+    private var idle: [any Channel] = []
+    private var open: [ObjectIdentifier: any Channel] = [:]
+    /// Requests sent and not yet answered: their client and intended send time, by number.
+    private var pending: [Int: (client: Int, arrival: Duration)] = [:]
+    private var sent = 0
+    private(set) var records: [Record] = []
+    private var done: EventLoopPromise<Void>?
+    private var finished = false
+
+    init(loop: any EventLoop, port: Int, model: SimulationModel) {
+        self.loop = loop
+        self.port = port
+        self.model = model
+        let master = RandomStream(seed: model.seed)
+        for (c, group) in model.clients.enumerated() {
+            guard case .open(let rate, let process) = group.load, rate > 0 else { continue }
+            let stream = master.child("client/\(group.name)/arrivals")
+            var t = 0.0
+            while true {
+                t += process == .poisson ? stream.exponential(mean: 1 / rate) : 1 / rate
+                let time = Duration.nanoseconds(Int64((t * 1e9).rounded()))
+                guard time < model.duration else { break }
+                arrivals.append((time, c))
+            }
+        }
+        arrivals.sort { ($0.time, $0.client) < ($1.time, $1.client) }
+    }
+
+    var requestCount: Int { arrivals.count }
+
+    /// Starts sending at `start`; the future completes when every request has an answer or the
+    /// drain is over.
+    func run(from start: NIODeadline, drain: TimeAmount) -> EventLoopFuture<Void> {
+        loop.flatSubmit { [self] in
+            self.start = start
+            let promise = loop.makePromise(of: Void.self)
+            done = promise
+            scheduleNext()
+            let end = start + .nanoseconds(Int64(model.duration.nanoseconds))
+            loop.scheduleTask(deadline: end + drain) { [self] in finish() }
+            return promise.futureResult
+        }
+    }
+
+    private func scheduleNext() {
+        guard next < arrivals.count else {
+            if pending.isEmpty { finish() }
+            return
+        }
+        let (time, _) = arrivals[next]
+        loop.scheduleTask(deadline: start + .nanoseconds(Int64(time.nanoseconds))) { [self] in
+            guard !finished else { return }
+            let (time, client) = arrivals[next]
+            next += 1
+            send(client: client, intended: time)
+            scheduleNext()
+        }
+    }
+
+    private func send(client: Int, intended: Duration) {
+        let number = sent
+        sent += 1
+        pending[number] = (client, intended)
+        let answered: (Int, String) -> Void = { [self] status, backend in
+            guard !finished, pending.removeValue(forKey: number) != nil else { return }
+            records.append(Record(client: client, arrival: intended, end: elapsed, status: status, backend: backend))
+            if next >= arrivals.count && pending.isEmpty { finish() }
+        }
+        if let channel = idle.popLast(), channel.isActive {
+            request(on: channel, answered)
+            return
+        }
+        ClientBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(ResponseHandler())
+                }
+            }
+            .connect(host: "127.0.0.1", port: port)
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    open[ObjectIdentifier(channel)] = channel
+                    channel.closeFuture.whenComplete { [self] _ in open.removeValue(forKey: ObjectIdentifier(channel)) }
+                    request(on: channel, answered)
+                case .failure:
+                    answered(0, "")
+                }
+            }
+    }
+
+    private func request(on channel: any Channel, _ answered: @escaping (Int, String) -> Void) {
+        guard let handler = try? channel.pipeline.syncOperations.handler(type: ResponseHandler.self) else {
+            answered(0, "")
+            return
+        }
+        handler.waiting = { [self] status, backend, keepAlive in
+            answered(status, backend)
+            if keepAlive && channel.isActive && !finished { idle.append(channel) } else { channel.close(promise: nil) }
+        }
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["Host": "lbsim", "Content-Length": "0"])
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+    }
+
+    private var elapsed: Duration { .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds) - Int64(start.uptimeNanoseconds)) }
+
+    /// Ends the run: what is still unanswered is recorded as failed (status 0), every
+    /// connection closes.
+    private func finish() {
+        guard !finished else { return }
+        finished = true
+        let end = elapsed
+        for (_, request) in pending.sorted(by: { $0.key < $1.key }) {
+            records.append(Record(client: request.client, arrival: request.arrival, end: end, status: 0, backend: ""))
+        }
+        pending.removeAll()
+        for channel in open.values { channel.close(promise: nil) }
+        idle.removeAll()
+        done?.succeed(())
+    }
+
+    /// Reads one response at a time and reports it to `waiting`.
+    final class ResponseHandler: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPClientResponsePart
+        var waiting: ((Int, String, Bool) -> Void)?
+        private var status = 0
+        private var backend = ""
+        private var keepAlive = true
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                status = Int(head.status.code)
+                backend = head.headers.first(name: "X-Backend") ?? ""
+                keepAlive = head.isKeepAlive
+            case .body:
+                break
+            case .end:
+                let callback = waiting
+                waiting = nil
+                callback?(status, backend, keepAlive)
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            let callback = waiting
+            waiting = nil
+            callback?(0, "", false)  // closed before its answer
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+}

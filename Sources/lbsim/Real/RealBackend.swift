@@ -1,0 +1,218 @@
+import Balancing
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Simulation
+
+/// One of a scenario's backends as a real HTTP/1.1 server on loopback (`lbsim run --real`): the
+/// simulator's server model, on real sockets. `concurrency` workers take requests in arrival
+/// order; up to `queue_limit` more wait (a FIFO), and beyond that a request gets 503 at once. A
+/// request holds its worker for a service time drawn from the scenario's distribution, from the
+/// simulator's own stream (`backend/NAME/service`), divided by `speed`. A health probe waits for
+/// a worker like a request and then costs no time, as in the simulator (at once with
+/// `health_apart`). Every answer names the backend in `X-Backend`.
+///
+/// All state lives on `loop`, the backends' own event loop, apart from the proxy's and the
+/// clients' so that neither competes with the other for a thread.
+final class RealBackend: @unchecked Sendable {
+    let model: BackendModel
+    let index: Int
+    let loop: any EventLoop
+    private let stream: RandomStream
+    private(set) var port = 0
+    private var listener: (any Channel)?
+    private var connections: [ObjectIdentifier: any Channel] = [:]
+    private var busy = 0
+    private var waiting: [Job] = []
+    private var waitingHead = 0
+    /// Crashed: the listener is closed; connections opened before were reset.
+    private(set) var crashed = false
+    /// Requests waiting for a worker now.
+    var queued: Int { waiting.count - waitingHead }
+    /// Requests received (not probes), answered with 200, and refused with 503 (queue full).
+    private(set) var received = 0
+    private(set) var completed = 0
+    private(set) var refused = 0
+    /// Busy workers and waiting requests integrated over time (count × seconds), for the
+    /// busy fraction and mean queue of `backends.csv`.
+    private(set) var busySeconds = 0.0
+    private(set) var queueSeconds = 0.0
+    private var lastChange = NIODeadline.now()
+
+    /// Adds the time since the last change at the current counts; call before a count changes.
+    private func accumulate() {
+        let now = NIODeadline.now()
+        let dt = Double(now.uptimeNanoseconds &- lastChange.uptimeNanoseconds) / 1e9
+        busySeconds += Double(busy) * dt
+        queueSeconds += Double(waiting.count - waitingHead) * dt
+        lastChange = now
+    }
+
+    /// Starts the integrals afresh (at the end of the warm-up).
+    func resetIntegrals() {
+        accumulate()
+        busySeconds = 0
+        queueSeconds = 0
+    }
+
+    /// The integrals up to now.
+    func integrals() -> (busy: Double, queue: Double) {
+        accumulate()
+        return (busySeconds, queueSeconds)
+    }
+
+    struct Job {
+        let context: ChannelHandlerContext
+        let handler: RequestHandler
+        let probe: Bool
+    }
+
+    init(model: BackendModel, index: Int, loop: any EventLoop, stream: RandomStream) {
+        self.model = model
+        self.index = index
+        self.loop = loop
+        self.stream = stream
+    }
+
+    /// Binds 127.0.0.1 (a port of the system's choosing the first time, the same port after a crash).
+    func listen() -> EventLoopFuture<Void> {
+        loop.assertInEventLoop()
+        let bootstrap = ServerBootstrap(group: loop)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(RequestHandler(backend: self))
+                }
+            }
+        return bootstrap.bind(host: "127.0.0.1", port: port).map { [self] channel in
+            listener = channel
+            port = channel.localAddress?.port ?? 0
+            crashed = false
+        }
+    }
+
+    /// The failure `crash`: the listener closes (new connections are refused) and every open
+    /// connection is reset (SO_LINGER 0), work in progress and waiting included.
+    func crash() {
+        loop.assertInEventLoop()
+        accumulate()
+        crashed = true
+        listener?.close(promise: nil)
+        listener = nil
+        for channel in connections.values {
+            // SO_LINGER 0: the close resets the connection, as a crashed process's would be.
+            if let provider = channel as? any SocketOptionProvider {
+                provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+            } else {
+                channel.close(promise: nil)
+            }
+        }
+        connections.removeAll()
+        waiting.removeAll()
+        waitingHead = 0
+        busy = 0
+    }
+
+    func stop() -> EventLoopFuture<Void> {
+        loop.submit { [self] in
+            crash()
+        }
+    }
+
+    fileprivate func opened(_ channel: any Channel) { connections[ObjectIdentifier(channel)] = channel }
+
+    fileprivate func closed(_ channel: any Channel) { connections.removeValue(forKey: ObjectIdentifier(channel)) }
+
+    fileprivate func arrived(_ job: Job) {
+        if !job.probe { received += 1 }
+        if job.probe && model.healthApart {
+            job.handler.respond(job.context, status: .ok, backend: model.backend.name)
+            return
+        }
+        if busy < model.concurrency {
+            start(job)
+        } else if waiting.count - waitingHead < model.queueLimit {
+            accumulate()
+            waiting.append(job)
+        } else {
+            if !job.probe { refused += 1 }
+            job.handler.respond(job.context, status: .serviceUnavailable, backend: model.backend.name)
+        }
+    }
+
+    private func start(_ job: Job) {
+        accumulate()
+        busy += 1
+        guard !job.probe else {
+            finish(job)
+            return
+        }
+        let seconds = model.serviceTime.sample(using: stream) / model.speed
+        let epochCrashed = crashed
+        loop.scheduleTask(in: .nanoseconds(Int64((seconds * 1e9).rounded()))) { [self] in
+            guard !epochCrashed, !crashed, job.context.channel.isActive else { return }
+            completed += 1
+            finish(job)
+        }
+    }
+
+    private func finish(_ job: Job) {
+        job.handler.respond(job.context, status: .ok, backend: model.backend.name)
+        accumulate()
+        busy -= 1
+        guard waitingHead < waiting.count else { return }
+        let next = waiting[waitingHead]
+        waitingHead += 1
+        if waitingHead > 1024, waitingHead * 2 > waiting.count {
+            waiting.removeFirst(waitingHead)
+            waitingHead = 0
+        }
+        start(next)
+    }
+
+    /// One connection's requests, in order: each is handed to the backend when it ends.
+    final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        private let backend: RealBackend
+        private var keepAlive = true
+        private var probe = false
+
+        init(backend: RealBackend) { self.backend = backend }
+
+        func channelActive(context: ChannelHandlerContext) {
+            backend.opened(context.channel)
+            context.fireChannelActive()
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            backend.closed(context.channel)
+            context.fireChannelInactive()
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                keepAlive = head.isKeepAlive
+                probe = head.uri == "/health"
+            case .body:
+                break
+            case .end:
+                backend.arrived(Job(context: context, handler: self, probe: probe))
+            }
+        }
+
+        func respond(_ context: ChannelHandlerContext, status: HTTPResponseStatus, backend name: String) {
+            guard context.channel.isActive else { return }
+            var headers = HTTPHeaders([("Content-Length", "\(name.utf8.count)"), ("X-Backend", name)])
+            if !keepAlive { headers.add(name: "Connection", value: "close") }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: name)))), promise: nil)
+            let keep = keepAlive
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                if !keep { context.close(promise: nil) }
+            }
+        }
+    }
+}

@@ -1,0 +1,297 @@
+import Balancing
+import ConfigFiles
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Proxy
+import Simulation
+import Yams
+
+/// `lbsim run SCENARIO --real`: the scenario in real time on loopback. Its backends become
+/// `RealBackend` servers, the balancer is the real proxy (`ProxyServer`, the scenario's own
+/// `balancer:`), its clients a `LoadGenerator`; each has an event loop of its own. Failures
+/// happen on schedule for real. The run writes the simulator's files, with the same columns.
+///
+/// What the real mode cannot yet do faithfully is refused up front (`unsupported`), never
+/// approximated in silence.
+enum RealRun {
+    /// Loopback on a 2-core machine, with the proxy, the clients and the backends sharing it.
+    static let maxRate = 3000.0
+    static let maxBackends = 200
+
+    /// Why `model` cannot run in real mode (empty when it can).
+    static func unsupported(_ model: SimulationModel) -> [String] {
+        var reasons: [String] = []
+        if model.layer == .l4 { reasons.append("mode: l4 (real mode runs L7 scenarios so far)") }
+        if model.balancerResources != nil { reasons.append("balancers: (the balancer's CPU is a model; in real mode the proxy's own CPU is what counts)") }
+        if !model.balancer.routes.isEmpty { reasons.append("balancer.routes (the real clients send GET / only so far)") }
+        if model.balancer.affinity != nil { reasons.append("balancer.affinity (the real clients keep no cookie jar yet)") }
+        if case .header = model.balancer.hashOn, model.balancer.algorithm == .consistentHash {
+            reasons.append("hash_on header (the real clients send no such header yet)")
+        }
+        if case .cookie = model.balancer.hashOn, model.balancer.algorithm == .consistentHash { reasons.append("hash_on cookie (no cookie jar yet)") }
+        for group in model.clients {
+            guard case .open = group.load else {
+                reasons.append("clients '\(group.name)': closed loop (real mode runs open-loop clients so far)")
+                continue
+            }
+            if group.nat != nil { reasons.append("clients '\(group.name)': nat (distinct 127.x source addresses are not bound yet)") }
+            if !group.schedule.isEmpty { reasons.append("clients '\(group.name)': a rate schedule") }
+            if group.replay != nil { reasons.append("clients '\(group.name)': an access-log replay") }
+            if group.classes.count > 1 || group.classes.contains(where: { $0.serviceTime != nil || $0.method != "GET" || !$0.headers.isEmpty }) {
+                reasons.append("clients '\(group.name)': a request mix (per-class requests are not sent yet)")
+            }
+        }
+        for b in model.backends {
+            if b.rtt > .zero { reasons.append("backends '\(b.backend.name)': rtt (needs tc netem)") }
+            if b.connectCost > .zero { reasons.append("backends '\(b.backend.name)': connect_cost (needs tc netem)") }
+        }
+        for failure in model.failures {
+            if case .crash = failure.kind { continue }
+            reasons.append("failures: \(failure.kind) (real mode carries out crash so far)")
+        }
+        let rate = model.clients.reduce(0.0) { $0 + $1.peakRate }
+        if rate > maxRate {
+            reasons.append("a total rate of \(Int(rate))/s (loopback here carries about \(Int(maxRate))/s with the proxy and backends; lower it with --set)")
+        }
+        if model.backends.count > maxBackends { reasons.append("\(model.backends.count) backends (at most \(maxBackends) real servers)") }
+        return reasons
+    }
+
+    /// Runs `model` (from `loader`'s file) and returns what it measured; the proxy's events and
+    /// access log go to `directory` as `health.csv` and `requests.csv`, on the run's time axis.
+    static func run(_ model: SimulationModel, loader: ScenarioLoader, overrides: [String], directory: String) throws -> RunResult {
+        let reasons = unsupported(model)
+        guard reasons.isEmpty else {
+            throw InputError("\(loader.file): not yet runnable with --real: " + reasons.joined(separator: "; "))
+        }
+        let backendGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer {
+            try? clientGroup.syncShutdownGracefully()
+            try? backendGroup.syncShutdownGracefully()
+        }
+        let master = RandomStream(seed: model.seed)
+        let backendLoop = backendGroup.next()
+        let backends = model.backends.enumerated().map { i, b in
+            RealBackend(model: b, index: i, loop: backendLoop, stream: master.child("backend/\(b.backend.name)/service"))
+        }
+        for backend in backends { try backendLoop.flatSubmit { backend.listen() }.wait() }
+        defer { for backend in backends { try? backend.stop().wait() } }
+
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let healthTemp = "\(directory)/.health-real.tmp"
+        let accessTemp = "\(directory)/.requests-real.tmp"
+        try? FileManager.default.removeItem(atPath: healthTemp)
+        try? FileManager.default.removeItem(atPath: accessTemp)
+        defer {
+            try? FileManager.default.removeItem(atPath: healthTemp)
+            try? FileManager.default.removeItem(atPath: accessTemp)
+        }
+        var logger = Logger(label: "lbsim.real")
+        logger.logLevel = .error
+        let proxy = try ProxyServer.start(
+            configuration: try proxyConfiguration(model, loader: loader, overrides: overrides, ports: backends.map(\.port)), eventsPath: healthTemp,
+            accessLogPath: accessTemp, logger: logger)
+        var stopped = false
+        defer { if !stopped { proxy.stop() } }
+        guard let port = proxy.listenAddress.port else { throw InputError("the proxy has no port") }
+
+        let load = LoadGenerator(loop: clientGroup.next(), port: port, model: model)
+        let start = NIODeadline.now() + .milliseconds(200)
+        for failure in model.failures {
+            guard case .crash = failure.kind else { continue }
+            let backend = backends[failure.backend]
+            backendLoop.scheduleTask(deadline: start + .nanoseconds(Int64(failure.start.nanoseconds))) { backend.crash() }
+            if let length = failure.length {
+                backendLoop.scheduleTask(deadline: start + .nanoseconds(Int64((failure.start + length).nanoseconds))) {
+                    backend.listen().whenFailure { error in printError("lbsim: backend \(backend.model.backend.name) could not listen again: \(error)") }
+                }
+            }
+        }
+        // At the warm-up's end: the integrals restart and the proxy's counts are noted, so that
+        // backends.csv counts what the simulator counts (attempts after the warm-up).
+        let atWarmup = backendLoop.scheduleTask(deadline: start + .nanoseconds(Int64(model.warmup.nanoseconds))) {
+            for b in backends { b.resetIntegrals() }
+        }
+        let warmupSnapshot = atWarmup.futureResult.flatMap { proxy.snapshot() }
+        // Answers still missing this long after the end are failures (the proxy's own timeouts
+        // answer well before, unless they are longer).
+        let drain = TimeAmount.nanoseconds(Int64(min(model.balancer.timeouts.read + model.balancer.timeouts.connect, .seconds(30)).nanoseconds))
+        // timeseries.csv: every interval, each backend as the proxy counts it and its own queue.
+        let sampler = Sampler(proxy: proxy, backends: backends, interval: model.timeseriesInterval)
+        sampler.start(at: start, until: start + .nanoseconds(Int64(model.duration.nanoseconds)), on: backendLoop)
+        try load.run(from: start, drain: drain).wait()
+        try writeFile(try backendLoop.submit { sampler.text }.wait(), to: "\(directory)/timeseries.csv")
+        let integrals = try backendLoop.submit { backends.map { $0.integrals() } }.wait()
+        let before = try warmupSnapshot.wait()
+        let after = try proxy.snapshot().wait()
+        let attempts = zip(before, after).map { (requests: $1.requests - $0.requests, failed: $1.failed - $0.failed) }
+        let records = try load.loop.submit { load.records }.wait()
+        proxy.stop()
+        stopped = true
+
+        // The proxy's clock starts at its own start: its rows are moved onto the run's axis.
+        let offset = Double(start.uptimeNanoseconds &- proxy.startUptimeNanoseconds) / 1e9
+        let healthText = (try? String(contentsOfFile: healthTemp, encoding: .utf8)) ?? HealthEvent.csvHeader + "\n"
+        let shiftedHealth = shift(healthText, columns: ["time_s"], by: offset)
+        try writeFile(shiftedHealth, to: "\(directory)/health.csv")
+        let access = shift(
+            (try? String(contentsOfFile: accessTemp, encoding: .utf8)) ?? "", columns: ["arrival_s", "start_s", "end_s"], by: offset)
+        try writeFile(access, to: "\(directory)/requests.csv")
+        return measure(model, records: records, backends: backends, integrals: integrals, attempts: attempts, health: shiftedHealth, access: access)
+    }
+
+    /// The proxy file for the scenario: its `balancer:` as written (with `--set`), its backends
+    /// at the real servers' ports.
+    static func proxyConfiguration(_ model: SimulationModel, loader: ScenarioLoader, overrides: [String], ports: [Int]) throws -> ProxyConfiguration {
+        var root = loader.root
+        for override in overrides { root = try ScenarioLoader.apply(override, to: root) }
+        var text = "listen: 127.0.0.1:0\nseed: \(model.seed)\n"
+        if case .mapping(let mapping) = root, let balancer = mapping["balancer"] {
+            text += "balancer:\n" + (try Yams.serialize(node: balancer)).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+        }
+        text += "backends:\n"
+        for (b, port) in zip(model.backends, ports) {
+            let core = b.backend
+            text +=
+                "  - { name: \"\(core.name)\", address: \"127.0.0.1:\(port)\", weight: \(core.weight), max_connections: \(core.maxConnections), "
+                + "backup: \(core.isBackup), pool: \"\(b.pool)\" }\n"
+        }
+        let decoder = ConfigDecoder(file: "\(loader.file) (as a proxy file)")
+        return try decoder.decode(ProxyConfiguration.self, from: try decoder.parse(text))
+    }
+
+    /// `text` (a CSV with a header) with the named time columns moved back by `offset` seconds.
+    static func shift(_ text: String, columns: [String], by offset: Double) -> String {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let header = lines.first else { return text }
+        let names = header.split(separator: ",").map(String.init)
+        let indices = columns.compactMap { names.firstIndex(of: $0) }
+        for i in lines.indices.dropFirst() where !lines[i].isEmpty {
+            var fields = lines[i].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            for c in indices where c < fields.count {
+                if let value = Double(fields[c]) { fields[c] = decimal(value - offset, 6) }
+            }
+            lines[i] = fields.joined(separator: ",")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Samples `timeseries.csv` rows on the backends' loop: the proxy's count in flight, requests
+    /// and failures since the previous row and eligibility, the backend's own queue, and the
+    /// balancer's queues.
+    final class Sampler: @unchecked Sendable {
+        let proxy: ProxyServer
+        let backends: [RealBackend]
+        let interval: Duration
+        private(set) var text = Simulator.timeseriesHeader + "\n"
+        private var previous: [(requests: Int, failed: Int)]
+        private var start = NIODeadline.now()
+
+        init(proxy: ProxyServer, backends: [RealBackend], interval: Duration) {
+            self.proxy = proxy
+            self.backends = backends
+            self.interval = interval
+            previous = Array(repeating: (0, 0), count: backends.count)
+        }
+
+        func start(at start: NIODeadline, until end: NIODeadline, on loop: any EventLoop) {
+            self.start = start
+            var k: Int64 = 1
+            func schedule() {
+                let at = start + .nanoseconds(Int64(interval.nanoseconds) * k)
+                guard at <= end else { return }
+                let time = formatSeconds(Int64(interval.nanoseconds) * k)
+                loop.scheduleTask(deadline: at) { [self] in
+                    proxy.snapshot().hop(to: loop).whenSuccess { [self] snapshot in record(snapshot, time: time) }
+                    k += 1
+                    schedule()
+                }
+            }
+            schedule()
+        }
+
+        private func record(_ snapshot: [ProxyServer.BackendSnapshot], time: String) {
+            for (b, s) in snapshot.enumerated() where b < backends.count {
+                let row = [
+                    time, backends[b].model.backend.name, "\(s.inFlight)", "\(backends[b].queued)", "\(s.requests - previous[b].requests)",
+                    "\(s.failed - previous[b].failed)", s.eligible ? "1" : "0", "\(s.serverQueue)", "\(s.poolQueue)",
+                ]
+                text += row.joined(separator: ",") + "\n"
+                previous[b] = (s.requests, s.failed)
+            }
+        }
+    }
+
+    /// The run's figures, as the simulator defines them: latency from the intended send time to
+    /// the answer, over requests that arrived after the warm-up and succeeded.
+    static func measure(
+        _ model: SimulationModel, records: [LoadGenerator.Record], backends: [RealBackend], integrals: [(busy: Double, queue: Double)],
+        attempts: [(requests: Int, failed: Int)], health: String, access: String
+    ) -> RunResult {
+        var totals = RunResult.Totals()
+        var latencies: [UInt64] = []
+        var perBackend: [String: [Double]] = [:]
+        for r in records {
+            totals.arrivals += 1
+            guard r.arrival >= model.warmup else { continue }
+            totals.requests += 1
+            let ms = Double((r.end - r.arrival).nanoseconds) / 1e6
+            if (200..<500).contains(r.status) {
+                totals.completed += 1
+                totals.latencySum += ms / 1000
+                latencies.append(UInt64(max(0, ms * 1000)))
+                perBackend[r.backend, default: []].append(ms)
+            } else {
+                totals.failed += 1
+            }
+            totals.endTime = max(totals.endTime, Instant(nanoseconds: r.end.nanoseconds))
+        }
+        totals.retried = retried(access: access, warmup: model.warmup)
+        let window = max((model.duration - model.warmup).secondsValue, 1e-9)
+        let down = timeDown(health, backends: model.backends.map(\.backend.name), until: model.duration.secondsValue)
+        let rows = backends.enumerated().map { i, b -> RunResult.BackendRow in
+            let name = b.model.backend.name
+            let latencies = (perBackend[name] ?? []).sorted()
+            let mean = latencies.isEmpty ? 0 : latencies.reduce(0, +) / Double(latencies.count)
+            let p99 = latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int((Double(latencies.count) * 0.99).rounded(.up)) - 1)]
+            return RunResult.BackendRow(
+                name: name, pool: b.model.pool, weight: b.model.backend.weight, requests: attempts[i].requests,
+                completed: attempts[i].requests - attempts[i].failed, failed: attempts[i].failed,
+                busyFraction: integrals[i].busy / window / Double(b.model.concurrency),
+                meanQueue: integrals[i].queue / window, latencyMeanMilliseconds: mean, latencyP99Milliseconds: p99, timeDownSeconds: down[name] ?? 0)
+        }
+        return RunResult(measured: model, totals: totals, latenciesMicroseconds: latencies, backends: rows, healthEvents: [])
+    }
+
+    /// Requests after the warm-up that the proxy tried more than once (its access log's `attempts`).
+    static func retried(access text: String, warmup: Duration) -> Int {
+        let lines = text.split(separator: "\n")
+        guard let header = lines.first?.split(separator: ",").map(String.init), let a = header.firstIndex(of: "attempts"),
+            let t = header.firstIndex(of: "arrival_s")
+        else { return 0 }
+        return lines.dropFirst().filter { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard a < fields.count, t < fields.count, let arrival = Double(fields[t]), arrival >= warmup.secondsValue else { return false }
+            return (Int(fields[a]) ?? 1) > 1
+        }.count
+    }
+
+    /// Seconds each backend spent down, from `health.csv` rows (a backend down at the end counts to `until`).
+    static func timeDown(_ health: String, backends: [String], until: Double) -> [String: Double] {
+        var since: [String: Double] = [:]
+        var total: [String: Double] = [:]
+        for line in health.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count >= 4, let t = Double(fields[0]) else { continue }
+            let name = fields[1]
+            let down = fields[3] != "up"
+            if down, since[name] == nil { since[name] = t }
+            if !down, let from = since.removeValue(forKey: name) { total[name, default: 0] += max(0, t - from) }
+        }
+        for (name, from) in since { total[name, default: 0] += max(0, until - from) }
+        return total
+    }
+}
