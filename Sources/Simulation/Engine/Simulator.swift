@@ -20,6 +20,7 @@ public enum RequestOutcomeLabel: String, Sendable {
 public struct Simulator {
     /// `timeseries.csv`'s columns (`compare` prefixes its sidecar with algorithm and seed).
     public static let timeseriesHeader = "time_s,backend,in_flight,queued,requests,errors,eligible,server_queue,pool_queue"
+    public static let requestsHeader = "id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome,queued_ms"
 
     enum Event: Sendable {
         /// A closed-loop user sends its next request.
@@ -361,7 +362,7 @@ struct Engine {
         balancerWork = model.balancerResources.map {
             BalancerWork($0, groups: model.clients, clientSlots: model.clients.map { $0.clientCount ?? 0 }, layer: model.layer)
         }
-        requestsFile?.write("id,client,client_ip,arrival_s,backend,start_s,end_s,latency_ms,status,attempts,outcome,queued_ms\n")
+        requestsFile?.write(Self.requestsHeader + "\n")
         for b in 0..<constants.count where constants[b].drawsAhead {
             states[b].drawnAhead = exponentialDraw(constants[b].serviceState.unsafelyUnwrapped, mean: constants[b].exponentialMean)
         }

@@ -138,7 +138,8 @@ enum RealRun {
         let shiftedHealth = shift(healthText, columns: ["time_s"], by: offset)
         try writeFile(shiftedHealth, to: "\(directory)/health.csv")
         let access = shift(
-            (try? String(contentsOfFile: accessTemp, encoding: .utf8)) ?? "", columns: ["arrival_s", "start_s", "end_s"], by: offset)
+            (try? String(contentsOfFile: accessTemp, encoding: .utf8)) ?? "", columns: ["arrival_s", "start_s", "end_s"], by: offset,
+            order: Simulator.requestsHeader.split(separator: ",").map(String.init))
         try writeFile(access, to: "\(directory)/requests.csv")
         return measure(model, records: records, backends: backends, integrals: integrals, attempts: attempts, health: shiftedHealth, access: access)
     }
@@ -163,20 +164,46 @@ enum RealRun {
         return try decoder.decode(ProxyConfiguration.self, from: try decoder.parse(text))
     }
 
-    /// `text` (a CSV with a header) with the named time columns moved back by `offset` seconds.
-    static func shift(_ text: String, columns: [String], by offset: Double) -> String {
+    /// `text` (a CSV with a header) with the named time columns moved back by `offset` seconds,
+    /// and, given `order`, those columns first in that order (the others after them).
+    static func shift(_ text: String, columns: [String], by offset: Double, order: [String]? = nil) -> String {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard let header = lines.first else { return text }
-        let names = header.split(separator: ",").map(String.init)
+        let names = rawFields(header)
         let indices = columns.compactMap { names.firstIndex(of: $0) }
-        for i in lines.indices.dropFirst() where !lines[i].isEmpty {
-            var fields = lines[i].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            for c in indices where c < fields.count {
-                if let value = Double(fields[c]) { fields[c] = decimal(value - offset, 6) }
+        var permutation = Array(names.indices)
+        if let order {
+            let first = order.compactMap { names.firstIndex(of: $0) }
+            permutation = first + names.indices.filter { !first.contains($0) }
+        }
+        for i in lines.indices where !lines[i].isEmpty {
+            var fields = rawFields(lines[i])
+            if i > 0 {
+                for c in indices where c < fields.count {
+                    if let value = Double(fields[c]) { fields[c] = decimal(value - offset, 6) }
+                }
             }
-            lines[i] = fields.joined(separator: ",")
+            lines[i] = permutation.map { $0 < fields.count ? fields[$0] : "" }.joined(separator: ",")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// A CSV line's fields as written (quotes kept), split on the commas outside quotes.
+    static func rawFields(_ line: String) -> [String] {
+        var fields: [String] = []
+        var field = ""
+        var quoted = false
+        for c in line {
+            if c == "\"" { quoted.toggle() }
+            if c == ",", !quoted {
+                fields.append(field)
+                field = ""
+            } else {
+                field.append(c)
+            }
+        }
+        fields.append(field)
+        return fields
     }
 
     /// Samples `timeseries.csv` rows on the backends' loop: the proxy's count in flight, requests

@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// `lbsim run --real` (issue 20 §4): a small scenario on real sockets writes the contract's
+/// files, round robin sends each backend what the simulator sends it, and a crash is seen
+/// going down and coming back. No timing assertion: latency fidelity is a report, not a test.
+@Suite struct RealRunTests {
+    static let scenario = """
+        name: real-small
+        seed: 3
+        duration: 4s
+        warmup: 1s
+        balancer:
+          algorithm: round_robin
+          health_check:
+            active: { interval: 200ms, fall: 1, rise: 1 }
+          timeouts: { connect: 500ms, read: 5s }
+        backends:
+          - { name: app, count: 3, concurrency: 4, service_time: { dist: exponential, mean: 5ms } }
+        clients:
+          - { name: web, arrival: { process: poisson, rate: 100/s } }
+        """
+
+    @Test func filesCountsAndACrash() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("small.yaml")
+        try Self.scenario.write(to: file, atomically: true, encoding: .utf8)
+        let real = try LbsimBinary.run(["run", file.path, "--real", "--out", dir.appendingPathComponent("real").path])
+        #expect(real.status == 0, "\(real.stderr)")
+        let sim = try LbsimBinary.run(["run", file.path, "--out", dir.appendingPathComponent("sim").path])
+        #expect(sim.status == 0, "\(sim.stderr)")
+        func read(_ mode: String, _ name: String) throws -> [[String]] {
+            try String(contentsOf: dir.appendingPathComponent("\(mode)/\(name)"), encoding: .utf8).split(separator: "\n").map {
+                $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            }
+        }
+        for name in ["summary.csv", "backends.csv", "health.csv", "timeseries.csv", "requests.csv"] {
+            let (r, s) = (try read("real", name), try read("sim", name))
+            #expect(Array(r[0].prefix(s[0].count)) == s[0], "\(name): the simulator's columns, in order")
+        }
+        #expect(try read("real", "summary.csv")[0].last == "mode" && read("real", "summary.csv")[1].last == "real")
+        // Round robin without failures: each backend gets every third pick in both modes (a
+        // request at the warm-up's edge may fall on either side of it).
+        let counts = { (mode: String) in try read(mode, "backends.csv").dropFirst().map { Int($0[3]) ?? -1 } }
+        for (r, s) in zip(try counts("real"), try counts("sim")) { #expect(abs(r - s) <= 1, "real \(r), simulated \(s)") }
+        #expect(try read("real", "summary.csv")[1][4] == read("sim", "summary.csv")[1][4], "the same arrivals")
+    }
+
+    @Test func aCrashGoesDownAndComesBack() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("crash.yaml")
+        try (Self.scenario + "\nfailures:\n  - { at: 1500ms, backend: app-2, kind: crash, for: 1s }\n").write(to: file, atomically: true, encoding: .utf8)
+        let real = try LbsimBinary.run(["run", file.path, "--real", "--out", dir.path])
+        #expect(real.status == 0, "\(real.stderr)")
+        let health = try String(contentsOf: dir.appendingPathComponent("health.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(health.map { $0.split(separator: ",")[1...3].joined(separator: ",") } == ["app-2,up,down", "app-2,down,up"], "\(health)")
+    }
+
+    @Test func whatItCannotDoFaithfullyIsRefused() throws {
+        let refused = try LbsimBinary.run(["run", "Scenarios/crash-during-peak.yaml", "--real"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("not yet runnable with --real") && refused.stderr.contains("closed loop"), "\(refused.stderr)")
+    }
+}
