@@ -362,7 +362,7 @@ struct Engine {
         balancerWork = model.balancerResources.map {
             BalancerWork($0, groups: model.clients, clientSlots: model.clients.map { $0.clientCount ?? 0 }, layer: model.layer)
         }
-        requestsFile?.write(Self.requestsHeader + "\n")
+        requestsFile?.write(Simulator.requestsHeader + "\n")
         for b in 0..<constants.count where constants[b].drawsAhead {
             states[b].drawnAhead = exponentialDraw(constants[b].serviceState.unsafelyUnwrapped, mean: constants[b].exponentialMean)
         }
