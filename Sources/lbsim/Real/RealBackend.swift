@@ -27,6 +27,16 @@ final class RealBackend: @unchecked Sendable {
     private var waitingHead = 0
     /// Crashed: the listener is closed; connections opened before were reset.
     private(set) var crashed = false
+    /// `hang`: requests are read and never answered (the proxy's read timeout fires).
+    var hung = false
+    /// `slow`: service times × this factor.
+    var slowFactor = 1.0
+    /// `health_fail`: probes are answered 503, traffic is served.
+    var probesFail = false
+    /// `errors`: this share of requests is answered 500 after being served.
+    var errorRate = 0.0
+    /// The draws for `errors` (the simulator's `errors/NAME` stream).
+    var errorStream: RandomStream?
     /// Requests waiting for a worker now.
     var queued: Int { waiting.count - waitingHead }
     /// Requests received (not probes), answered with 200, and refused with 503 (queue full).
@@ -126,8 +136,9 @@ final class RealBackend: @unchecked Sendable {
 
     fileprivate func arrived(_ job: Job) {
         if !job.probe { received += 1 }
+        guard !hung else { return }  // read, never answered
         if job.probe && model.healthApart {
-            job.handler.respond(job.context, status: .ok, backend: model.backend.name)
+            job.handler.respond(job.context, status: probesFail ? .serviceUnavailable : .ok, backend: model.backend.name)
             return
         }
         if busy < model.concurrency {
@@ -148,17 +159,20 @@ final class RealBackend: @unchecked Sendable {
             finish(job)
             return
         }
-        let seconds = model.serviceTime.sample(using: stream) / model.speed
+        let seconds = model.serviceTime.sample(using: stream) / model.speed * slowFactor
         let epochCrashed = crashed
         loop.scheduleTask(in: .nanoseconds(Int64((seconds * 1e9).rounded()))) { [self] in
             guard !epochCrashed, !crashed, job.context.channel.isActive else { return }
             completed += 1
-            finish(job)
+            finish(job, failing: errorRate > 0 && (errorStream?.uniform() ?? 1) < errorRate)
         }
     }
 
-    private func finish(_ job: Job) {
-        job.handler.respond(job.context, status: .ok, backend: model.backend.name)
+    private func finish(_ job: Job, failing: Bool = false) {
+        if !hung {
+            let status: HTTPResponseStatus = (job.probe ? probesFail : failing) ? (job.probe ? .serviceUnavailable : .internalServerError) : .ok
+            job.handler.respond(job.context, status: status, backend: model.backend.name)
+        }
         accumulate()
         busy -= 1
         guard waitingHead < waiting.count else { return }

@@ -27,10 +27,14 @@ enum RealRun {
         if model.balancerResources != nil { reasons.append("balancers: (the balancer's CPU is a model; in real mode the proxy's own CPU is what counts)") }
         if !model.balancer.routes.isEmpty { reasons.append("balancer.routes (the real clients send GET / only so far)") }
         if model.balancer.affinity != nil { reasons.append("balancer.affinity (the real clients keep no cookie jar yet)") }
-        if case .header = model.balancer.hashOn, model.balancer.algorithm == .consistentHash {
-            reasons.append("hash_on header (the real clients send no such header yet)")
+        let pools = Array(Set(model.backends.map(\.pool))).sorted()
+        for spec in pools.map({ model.balancer.policySpec(forPool: $0) }) {
+            if spec.algorithm == .ipHash || (spec.algorithm == .consistentHash && spec.hashKey == .clientAddress) {
+                reasons.append("hashing the client address (every real client is 127.0.0.1 until distinct source addresses are bound)")
+            } else if spec.algorithm == .consistentHash {
+                reasons.append("hash_on \(spec.hashKey) (the real clients send no such header or cookie yet)")
+            }
         }
-        if case .cookie = model.balancer.hashOn, model.balancer.algorithm == .consistentHash { reasons.append("hash_on cookie (no cookie jar yet)") }
         for group in model.clients {
             guard case .open = group.load else {
                 reasons.append("clients '\(group.name)': closed loop (real mode runs open-loop clients so far)")
@@ -48,8 +52,7 @@ enum RealRun {
             if b.connectCost > .zero { reasons.append("backends '\(b.backend.name)': connect_cost (needs tc netem)") }
         }
         for failure in model.failures {
-            if case .crash = failure.kind { continue }
-            reasons.append("failures: \(failure.kind) (real mode carries out crash so far)")
+            if case .partition = failure.kind { reasons.append("failures: partition (needs network namespaces)") }
         }
         let rate = model.clients.reduce(0.0) { $0 + $1.peakRate }
         if rate > maxRate {
@@ -75,7 +78,9 @@ enum RealRun {
         let master = RandomStream(seed: model.seed)
         let backendLoop = backendGroup.next()
         let backends = model.backends.enumerated().map { i, b in
-            RealBackend(model: b, index: i, loop: backendLoop, stream: master.child("backend/\(b.backend.name)/service"))
+            let backend = RealBackend(model: b, index: i, loop: backendLoop, stream: master.child("backend/\(b.backend.name)/service"))
+            backend.errorStream = master.child("errors/\(b.backend.name)")
+            return backend
         }
         for backend in backends { try backendLoop.flatSubmit { backend.listen() }.wait() }
         defer { for backend in backends { try? backend.stop().wait() } }
@@ -100,15 +105,9 @@ enum RealRun {
 
         let load = LoadGenerator(loop: clientGroup.next(), port: port, model: model)
         let start = NIODeadline.now() + .milliseconds(200)
+        guard let admin = proxy.adminAddress?.port else { throw InputError("the proxy has no admin listener") }
         for failure in model.failures {
-            guard case .crash = failure.kind else { continue }
-            let backend = backends[failure.backend]
-            backendLoop.scheduleTask(deadline: start + .nanoseconds(Int64(failure.start.nanoseconds))) { backend.crash() }
-            if let length = failure.length {
-                backendLoop.scheduleTask(deadline: start + .nanoseconds(Int64((failure.start + length).nanoseconds))) {
-                    backend.listen().whenFailure { error in printError("lbsim: backend \(backend.model.backend.name) could not listen again: \(error)") }
-                }
-            }
+            schedule(failure, backends: backends, start: start, admin: admin, clientLoop: load.loop)
         }
         // At the warm-up's end: the integrals restart and the proxy's counts are noted, so that
         // backends.csv counts what the simulator counts (attempts after the warm-up).
@@ -144,12 +143,83 @@ enum RealRun {
         return measure(model, records: records, backends: backends, integrals: integrals, attempts: attempts, health: shiftedHealth, access: access)
     }
 
+    /// Carries out `failure` at its time: on the backend for the backend's own conditions, and
+    /// through the proxy's admin API for the operator's actions (drain, weight, switch), as a
+    /// person would.
+    static func schedule(_ failure: FailureModel, backends: [RealBackend], start: NIODeadline, admin: Int, clientLoop: any EventLoop) {
+        let backend = backends[failure.backend]
+        let loop = backend.loop
+        let begin = start + .nanoseconds(Int64(failure.start.nanoseconds))
+        let end = failure.length.map { start + .nanoseconds(Int64((failure.start + $0).nanoseconds)) }
+        func at(_ deadline: NIODeadline?, _ body: @escaping @Sendable () -> Void) {
+            guard let deadline else { return }
+            loop.scheduleTask(deadline: deadline, body)
+        }
+        @Sendable func up() {
+            guard backend.crashed else { return }
+            backend.listen().whenFailure { error in printError("lbsim: backend \(backend.model.backend.name) could not listen again: \(error)") }
+        }
+        let name = backend.model.backend.name
+        switch failure.kind {
+        case .crash:
+            at(begin) { backend.crash() }
+            at(end) { up() }
+        case .hang:
+            at(begin) { backend.hung = true }
+            at(end) { backend.hung = false }
+        case .slow(let factor):
+            at(begin) { backend.slowFactor = factor }
+            at(end) { backend.slowFactor = 1 }
+        case .healthFail:
+            at(begin) { backend.probesFail = true }
+            at(end) { backend.probesFail = false }
+        case .errors(let rate):
+            at(begin) { backend.errorRate = rate }
+            at(end) { backend.errorRate = 0 }
+        case .flap(let period):
+            // Down for `period`, up for `period`, from the start to the end; up at the end.
+            let step = TimeAmount.nanoseconds(Int64(period.nanoseconds))
+            let stop = end ?? begin + .hours(1)  // beyond any run real mode accepts
+            var t = begin
+            var down = true
+            while t < stop {
+                let goDown = down
+                at(t) { if goDown { backend.crash() } else { up() } }
+                t = t + step
+                down.toggle()
+            }
+            at(end) { up() }
+        case .drain:
+            at(begin) { adminPost("/backends/\(name)/drain", port: admin, on: clientLoop) }
+            at(end) { adminPost("/backends/\(name)/enable", port: admin, on: clientLoop) }
+        case .weight(let value):
+            at(begin) { adminPost("/backends/\(name)/weight?value=\(value)", port: admin, on: clientLoop) }
+            at(end) { adminPost("/backends/\(name)/weight?value=\(backend.model.backend.weight)", port: admin, on: clientLoop) }
+        case .switchPool(let pool):
+            at(begin) { adminPost("/pools/switch?to=\(pool)", port: admin, on: clientLoop) }
+            at(end) { adminPost("/pools/switch", port: admin, on: clientLoop) }
+        case .partition:
+            break  // refused up front
+        }
+    }
+
+    /// A POST to the proxy's admin listener; the answer is read and dropped.
+    static func adminPost(_ target: String, port: Int, on loop: any EventLoop) {
+        ClientBootstrap(group: loop).connect(host: "127.0.0.1", port: port).whenSuccess { channel in
+            var request = channel.allocator.buffer(capacity: 128)
+            request.writeString("POST \(target) HTTP/1.1\r\nHost: lbsim\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            channel.writeAndFlush(request).whenComplete { _ in
+                channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+            }
+        }
+    }
+
     /// The proxy file for the scenario: its `balancer:` as written (with `--set`), its backends
     /// at the real servers' ports.
     static func proxyConfiguration(_ model: SimulationModel, loader: ScenarioLoader, overrides: [String], ports: [Int]) throws -> ProxyConfiguration {
         var root = loader.root
         for override in overrides { root = try ScenarioLoader.apply(override, to: root) }
-        var text = "listen: 127.0.0.1:0\nseed: \(model.seed)\n"
+        var text = "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nseed: \(model.seed)\n"
         if case .mapping(let mapping) = root, let balancer = mapping["balancer"] {
             text += "balancer:\n" + (try Yams.serialize(node: balancer)).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
         }
