@@ -17,7 +17,7 @@ struct LBSim: ParsableCommand {
         subcommands: [
             RunCommand.self, CompareCommand.self, SweepCommand.self, MergeCommand.self, CheckCommand.self, TuneCommand.self, TraceCommand.self,
             ProxyCommand.self, BackendsCommand.self, DemoCommand.self, ValidateCommand.self, BenchCommand.self, ImportCommand.self,
-            ExportCommand.self,
+            ExportCommand.self, FidelityCommand.self,
         ]
     )
 
@@ -126,6 +126,7 @@ extension LBSim {
         "demo": (DemoCommand.self, ["lbsim demo", "lbsim demo --config Scenarios/proxy-l7.yaml --requests 10000"]),
         "validate": (ValidateCommand.self, ["lbsim validate Scenarios/*.yaml"]),
         "bench": (BenchCommand.self, ["lbsim bench", "lbsim bench --backends 100 --algorithms p2c,least_conn"]),
+        "fidelity": (FidelityCommand.self, ["lbsim fidelity Scenarios/real-vs-sim.yaml --seeds 3 --tolerance 10%"]),
         "import": (
             ImportCommand.self,
             ["lbsim import /etc/nginx/nginx.conf --out mysite.yaml && lbsim run mysite.yaml", "lbsim import --format envoy envoy.yaml"]

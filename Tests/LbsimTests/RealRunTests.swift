@@ -58,6 +58,21 @@ import Testing
         #expect(health.map { $0.split(separator: ",")[1...3].joined(separator: ",") } == ["app-2,up,down", "app-2,down,up"], "\(health)")
     }
 
+    @Test func fidelityWritesItsTable() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("small.yaml")
+        try Self.scenario.write(to: file, atomically: true, encoding: .utf8)
+        // A report, not a timing test: the tolerance lets any machine through.
+        let run = try LbsimBinary.run(["fidelity", file.path, "--seeds", "1", "--tolerance", "100%", "--out", dir.appendingPathComponent("f").path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let rows = try String(contentsOf: dir.appendingPathComponent("f/fidelity.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(rows.first == "metric,sim_mean,sim_ci95_low,sim_ci95_high,real_mean,real_ci95_low,real_ci95_high,difference_pct,within")
+        let requests = try #require(rows.first { $0.hasPrefix("requests,") }).split(separator: ",")
+        #expect(requests[1] == requests[4], "the same arrivals in both modes")
+        #expect(rows.contains { $0.hasPrefix("share_app-1,") } && rows.contains { $0.hasPrefix("time_down_s_app-3,") })
+    }
+
     @Test func whatItCannotDoFaithfullyIsRefused() throws {
         let refused = try LbsimBinary.run(["run", "Scenarios/crash-during-peak.yaml", "--real"])
         #expect(refused.status == 2)

@@ -93,7 +93,7 @@ import Testing
 @Suite struct HelpTests {
     @Test(arguments: [
         ["run"], ["compare"], ["sweep"], ["merge"], ["check"], ["tune"], ["trace", "import"], ["proxy"], ["demo"], ["validate"], ["bench"], ["import"],
-        ["export"],
+        ["export"], ["fidelity"],
     ])
     func helpEndsWithExamplesAndStatesDefaultsOnce(_ command: [String]) throws {
         let help = try LbsimBinary.run(command + ["--help"])

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Balancing
+import Foundation
+import Simulation
+
+/// `lbsim fidelity SCENARIO --seeds N`: the scenario N times simulated and N times on real
+/// sockets (`lbsim run --real`), metric by metric with 95% intervals: how far to trust the
+/// simulator for this scenario. Exit 1 when a metric differs beyond `--tolerance` and the two
+/// intervals do not overlap.
+struct FidelityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fidelity",
+        abstract: "Run a scenario simulated and on real sockets N times each; write fidelity.csv (exit 1 when a metric differs)."
+    )
+
+    @Argument(help: "Scenario file (one that `lbsim run --real` accepts).")
+    var scenario: String
+
+    @Option(name: .long, parsing: .unconditional, help: "Runs per mode (seeds are the scenario's, +1, …).")
+    var seeds = 3
+
+    @Option(name: .long, help: "A difference within this share of the simulated mean is agreement.")
+    var tolerance = "10%"
+
+    @OptionGroup var output: OutputOptions
+
+    @OptionGroup var keys: KeyOverrides
+
+    static let header = "metric,sim_mean,sim_ci95_low,sim_ci95_high,real_mean,real_ci95_low,real_ci95_high,difference_pct,within"
+
+    func validate() throws {
+        guard seeds >= 1 && seeds <= 100 else { throw ValidationError("--seeds must be within 1…100") }
+    }
+
+    func run() throws {
+        let share: Double
+        do { share = try parsePercent(tolerance) / 100 } catch { throw InputError("--tolerance: \(error.description)") }
+        let loader = try ScenarioLoader(file: scenario, overrides: keys.overrides)
+        let base = try loader.model()
+        let reasons = RealRun.unsupported(base)
+        guard reasons.isEmpty else { throw InputError("\(scenario): not yet runnable with --real: " + reasons.joined(separator: "; ")) }
+        let directory = try output.prepare(default: "\(OutputOptions.scratchRoot)/\(base.name)-fidelity", files: ["fidelity.csv"])
+        var simulated: [RunResult] = []
+        var real: [RunResult] = []
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("lbsim-fidelity-\(ProcessInfo.processInfo.processIdentifier)").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        for k in 0..<seeds {
+            let model = try loader.model(seed: base.seed &+ UInt64(k))
+            simulated.append(Simulator.run(model))
+            printError("fidelity: seed \(model.seed): simulated; running \(formatSeconds(model.duration.nanoseconds)) s in real time…")
+            real.append(try RealRun.run(model, loader: loader, overrides: [], directory: "\(scratch)/\(k)"))
+        }
+        var rows: [String] = []
+        var differing: [String] = []
+        print("metric".padded(24) + "simulated".padded(30) + "real".padded(30) + "difference")
+        for (name, sim, measured) in Self.metrics(simulated).enumerated().map({ i, m in (m.name, m.values, Self.metrics(real)[i].values) }) {
+            let a = MeanInterval(sim), b = MeanInterval(measured)
+            let difference = a.mean == 0 ? (b.mean == 0 ? 0 : .infinity) : (b.mean - a.mean) / abs(a.mean) * 100
+            let overlap = a.low <= b.high && b.low <= a.high
+            let within = abs(difference) <= share * 100 || overlap
+            if !within { differing.append(name) }
+            rows.append(
+                [
+                    name, decimal(a.mean, 4), decimal(a.low, 4), decimal(a.high, 4), decimal(b.mean, 4), decimal(b.low, 4), decimal(b.high, 4),
+                    decimal(difference, 2), within ? "true" : "false",
+                ]
+                .joined(separator: ","))
+            func shown(_ m: MeanInterval) -> String { "\(decimal(m.mean, 3)) [\(decimal(m.low, 3)), \(decimal(m.high, 3))]" }
+            print(name.padded(24) + shown(a).padded(30) + shown(b).padded(30) + "\(decimal(difference, 1))%" + (within ? "" : "  differs"))
+        }
+        try writeFile(([Self.header] + rows).joined(separator: "\n") + "\n", to: "\(directory)/fidelity.csv")
+        print("\nwrote \(directory)/fidelity.csv")
+        if !differing.isEmpty {
+            print("differs beyond \(tolerance) with intervals apart: \(differing.joined(separator: ", "))")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Each `summary.csv` metric and each backend's share of the attempts, one value per run.
+    static func metrics(_ results: [RunResult]) -> [(name: String, values: [Double])] {
+        var out: [(String, [Double])] = []
+        let header = RunResult.summaryHeader.split(separator: ",").map(String.init)
+        for metric in SummaryMetric.all.map(\.name) {
+            guard let column = header.firstIndex(of: metric) else { continue }
+            out.append((metric, results.map { Double($0.summaryRow.split(separator: ",", omittingEmptySubsequences: false)[column]) ?? .nan }))
+        }
+        guard let first = results.first else { return out }
+        for (b, row) in first.backends.enumerated() {
+            out.append(
+                ("share_\(row.name)", results.map { r in Double(r.backends[b].requests) / Double(max(1, r.backends.reduce(0) { $0 + $1.requests })) }))
+            out.append(("time_down_s_\(row.name)", results.map { $0.backends[b].timeDownSeconds }))
+        }
+        return out
+    }
+}
