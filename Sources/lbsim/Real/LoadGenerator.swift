@@ -37,6 +37,10 @@ final class LoadGenerator: @unchecked Sendable {
     private(set) var records: [Record] = []
     private var done: EventLoopPromise<Void>?
     private var finished = false
+    /// Closed-loop users still sending (each stops at its first answer after `duration`), and
+    /// each closed group's think-time stream (the simulator's `client/NAME/think`).
+    private var activeUsers = 0
+    private var thinkStreams: [Int: RandomStream] = [:]
 
     init(loop: any EventLoop, port: Int, model: SimulationModel) {
         self.loop = loop
@@ -44,6 +48,7 @@ final class LoadGenerator: @unchecked Sendable {
         self.model = model
         let master = RandomStream(seed: model.seed)
         for (c, group) in model.clients.enumerated() {
+            if case .closed = group.load { thinkStreams[c] = master.child("client/\(group.name)/think") }
             guard case .open(let rate, let process) = group.load, rate > 0 else { continue }
             let stream = master.child("client/\(group.name)/arrivals")
             var t = 0.0
@@ -66,6 +71,7 @@ final class LoadGenerator: @unchecked Sendable {
             self.start = start
             let promise = loop.makePromise(of: Void.self)
             done = promise
+            startUsers()
             scheduleNext()
             let end = start + .nanoseconds(Int64(model.duration.nanoseconds))
             loop.scheduleTask(deadline: end + drain) { [self] in finish() }
@@ -75,7 +81,7 @@ final class LoadGenerator: @unchecked Sendable {
 
     private func scheduleNext() {
         guard next < arrivals.count else {
-            if pending.isEmpty { finish() }
+            if pending.isEmpty && activeUsers == 0 { finish() }
             return
         }
         let (time, _) = arrivals[next]
@@ -88,14 +94,41 @@ final class LoadGenerator: @unchecked Sendable {
         }
     }
 
-    private func send(client: Int, intended: Duration) {
+    /// Closed-loop users, as the simulator runs them: each sends after a think time from the
+    /// start, then a think time after each answer, until an answer comes after `duration`.
+    private func startUsers() {
+        for (c, group) in model.clients.enumerated() {
+            guard case .closed(let users, let think) = group.load, let stream = thinkStreams[c] else { continue }
+            for _ in 0..<users {
+                activeUsers += 1
+                user(c, at: Duration.nanoseconds(Int64((think.sample(using: stream) * 1e9).rounded())), think: think, stream: stream)
+            }
+        }
+    }
+
+    private func user(_ c: Int, at time: Duration, think: Distribution, stream: RandomStream) {
+        guard time < model.duration else {
+            activeUsers -= 1
+            return
+        }
+        loop.scheduleTask(deadline: start + .nanoseconds(Int64(time.nanoseconds))) { [self] in
+            guard !finished else { return }
+            send(client: c, intended: time) { [self] in
+                let next = elapsed + .nanoseconds(Int64((think.sample(using: stream) * 1e9).rounded()))
+                user(c, at: next, think: think, stream: stream)
+            }
+        }
+    }
+
+    private func send(client: Int, intended: Duration, then: (() -> Void)? = nil) {
         let number = sent
         sent += 1
         pending[number] = (client, intended)
         let answered: (Int, String) -> Void = { [self] status, backend in
             guard !finished, pending.removeValue(forKey: number) != nil else { return }
             records.append(Record(client: client, arrival: intended, end: elapsed, status: status, backend: backend))
-            if next >= arrivals.count && pending.isEmpty { finish() }
+            then?()
+            if next >= arrivals.count && pending.isEmpty && activeUsers == 0 { finish() }
         }
         if let channel = idle.popLast(), channel.isActive {
             request(on: channel, answered)

@@ -36,10 +36,7 @@ enum RealRun {
             }
         }
         for group in model.clients {
-            guard case .open = group.load else {
-                reasons.append("clients '\(group.name)': closed loop (real mode runs open-loop clients so far)")
-                continue
-            }
+
             if group.nat != nil { reasons.append("clients '\(group.name)': nat (distinct 127.x source addresses are not bound yet)") }
             if !group.schedule.isEmpty { reasons.append("clients '\(group.name)': a rate schedule") }
             if group.replay != nil { reasons.append("clients '\(group.name)': an access-log replay") }
@@ -104,7 +101,10 @@ enum RealRun {
         guard let port = proxy.listenAddress.port else { throw InputError("the proxy has no port") }
 
         let load = LoadGenerator(loop: clientGroup.next(), port: port, model: model)
-        let start = NIODeadline.now() + .milliseconds(200)
+        // The run's time 0 is the proxy's, so that its probes fall when the simulator's do
+        // (every interval from 0); the first arrivals, a few milliseconds in, may leave late,
+        // and are timed from when they were due.
+        let start = NIODeadline.uptimeNanoseconds(proxy.startUptimeNanoseconds)
         guard let admin = proxy.adminAddress?.port else { throw InputError("the proxy has no admin listener") }
         for failure in model.failures {
             schedule(failure, backends: backends, start: start, admin: admin, clientLoop: load.loop)
