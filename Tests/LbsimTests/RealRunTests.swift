@@ -75,6 +75,41 @@ import Testing
         #expect(summary[5] == summary[4] && summary[6] == "0", "every request answered: \(summary)")
     }
 
+    @Test func aRequestMixIsSentAndRoutedAsSimulated() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("mix.yaml")
+        try """
+        name: real-mix
+        seed: 9
+        duration: 4s
+        warmup: 1s
+        balancer:
+          algorithm: round_robin
+          routes: [ { path_prefix: /api, pool: api } ]
+        backends:
+          - { name: web, count: 2, concurrency: 4, service_time: { dist: exponential, mean: 2ms } }
+          - { name: api, count: 2, pool: api, concurrency: 4, service_time: { dist: exponential, mean: 2ms } }
+        clients:
+          - name: mixed
+            arrival: { process: poisson, rate: 100/s }
+            requests:
+              - { weight: 3, path: /api/items, service_time: { dist: exponential, mean: 5ms } }
+              - { weight: 1, path: /home, method: POST }
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let real = try LbsimBinary.run(["run", file.path, "--real", "--out", dir.appendingPathComponent("real").path])
+        #expect(real.status == 0, "\(real.stderr)")
+        #expect(try LbsimBinary.run(["run", file.path, "--out", dir.appendingPathComponent("sim").path]).status == 0)
+        func counts(_ mode: String) throws -> [Int] {
+            try String(contentsOf: dir.appendingPathComponent("\(mode)/backends.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+                .map { Int($0.split(separator: ",")[3]) ?? -1 }
+        }
+        // The same classes drawn for the same arrivals: each pool gets what it gets simulated.
+        for (r, s) in zip(try counts("real"), try counts("sim")) { #expect(abs(r - s) <= 1, "real \(r), simulated \(s)") }
+        let log = try String(contentsOf: dir.appendingPathComponent("real/requests.csv"), encoding: .utf8)
+        #expect(log.contains(",api-1,") && log.contains(",web-1,"))
+    }
+
     @Test func fidelityWritesItsTable() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -41,6 +41,8 @@ final class LoadGenerator: @unchecked Sendable {
     /// each closed group's think-time stream (the simulator's `client/NAME/think`).
     private var activeUsers = 0
     private var thinkStreams: [Int: RandomStream] = [:]
+    /// Each group's stream for the request class (the simulator's `client/NAME/choice`).
+    private var choiceStreams: [Int: RandomStream] = [:]
 
     init(loop: any EventLoop, port: Int, model: SimulationModel) {
         self.loop = loop
@@ -49,6 +51,7 @@ final class LoadGenerator: @unchecked Sendable {
         let master = RandomStream(seed: model.seed)
         for (c, group) in model.clients.enumerated() {
             if case .closed = group.load { thinkStreams[c] = master.child("client/\(group.name)/think") }
+            if group.classes.reduce(0, { $0 + $1.weight }) > 0 { choiceStreams[c] = master.child("client/\(group.name)/choice") }
             guard case .open(let rate, let process) = group.load, rate > 0 else { continue }
             let stream = master.child("client/\(group.name)/arrivals")
             var t = 0.0
@@ -120,7 +123,22 @@ final class LoadGenerator: @unchecked Sendable {
         }
     }
 
+    /// The request class of group `c`'s next request, drawn as the simulator draws it; nil
+    /// without classes.
+    private func requestClass(_ c: Int) -> Int? {
+        guard let stream = choiceStreams[c] else { return nil }
+        let classes = model.clients[c].classes
+        var u = stream.uniform() * classes.reduce(0) { $0 + $1.weight }
+        var k = 0
+        while k < classes.count - 1 && u >= classes[k].weight {
+            u -= classes[k].weight
+            k += 1
+        }
+        return k
+    }
+
     private func send(client: Int, intended: Duration, then: (() -> Void)? = nil) {
+        let requestClass = requestClass(client)
         let number = sent
         sent += 1
         pending[number] = (client, intended)
@@ -131,7 +149,7 @@ final class LoadGenerator: @unchecked Sendable {
             if next >= arrivals.count && pending.isEmpty && activeUsers == 0 { finish() }
         }
         if let channel = idle.popLast(), channel.isActive {
-            request(on: channel, answered)
+            request(on: channel, client: client, requestClass: requestClass, answered)
             return
         }
         ClientBootstrap(group: loop)
@@ -147,14 +165,14 @@ final class LoadGenerator: @unchecked Sendable {
                 case .success(let channel):
                     open[ObjectIdentifier(channel)] = channel
                     channel.closeFuture.whenComplete { [self] _ in open.removeValue(forKey: ObjectIdentifier(channel)) }
-                    request(on: channel, answered)
+                    request(on: channel, client: client, requestClass: requestClass, answered)
                 case .failure:
                     answered(0, "")
                 }
             }
     }
 
-    private func request(on channel: any Channel, _ answered: @escaping (Int, String) -> Void) {
+    private func request(on channel: any Channel, client: Int, requestClass: Int?, _ answered: @escaping (Int, String) -> Void) {
         guard let handler = try? channel.pipeline.syncOperations.handler(type: ResponseHandler.self) else {
             answered(0, "")
             return
@@ -163,7 +181,18 @@ final class LoadGenerator: @unchecked Sendable {
             answered(status, backend)
             if keepAlive && channel.isActive && !finished { idle.append(channel) } else { channel.close(promise: nil) }
         }
-        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["Host": "lbsim", "Content-Length": "0"])
+        var headers: HTTPHeaders = ["Host": "lbsim", "Content-Length": "0"]
+        var method = HTTPMethod.GET
+        var path = "/"
+        if let k = requestClass {
+            // The class's request, and its number for the backend's per-class service time.
+            let c = model.clients[client].classes[k]
+            method = HTTPMethod(rawValue: c.method)
+            path = c.path
+            for (name, value) in c.headers { headers.add(name: name, value: value) }
+            headers.add(name: RealBackend.classHeader, value: "\(client).\(k)")
+        }
+        let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
     }

@@ -75,7 +75,15 @@ final class RealBackend: @unchecked Sendable {
         let context: ChannelHandlerContext
         let handler: RequestHandler
         let probe: Bool
+        /// The request class's own service time, when it has one (`X-Lbsim-Class`).
+        var serviceTime: Distribution? = nil
     }
+
+    /// The header that carries a request's client group and class (`2.1`), so that the
+    /// backend serves it for that class's service time, as the simulator does.
+    static let classHeader = "X-Lbsim-Class"
+    /// Each client group's classes' service times (nil: the backend's own).
+    var classServiceTimes: [[Distribution?]] = []
 
     init(model: BackendModel, index: Int, loop: any EventLoop, stream: RandomStream) {
         self.model = model
@@ -159,7 +167,7 @@ final class RealBackend: @unchecked Sendable {
             finish(job)
             return
         }
-        let seconds = model.serviceTime.sample(using: stream) / model.speed * slowFactor
+        let seconds = (job.serviceTime ?? model.serviceTime).sample(using: stream) / model.speed * slowFactor
         let epochCrashed = crashed
         loop.scheduleTask(in: .nanoseconds(Int64((seconds * 1e9).rounded()))) { [self] in
             guard !epochCrashed, !crashed, job.context.channel.isActive else { return }
@@ -192,6 +200,7 @@ final class RealBackend: @unchecked Sendable {
         private let backend: RealBackend
         private var keepAlive = true
         private var probe = false
+        private var serviceTime: Distribution?
 
         init(backend: RealBackend) { self.backend = backend }
 
@@ -210,10 +219,17 @@ final class RealBackend: @unchecked Sendable {
             case .head(let head):
                 keepAlive = head.isKeepAlive
                 probe = head.uri == "/health"
+                serviceTime = nil
+                if let tag = head.headers.first(name: RealBackend.classHeader) {
+                    let parts = tag.split(separator: ".").compactMap { Int($0) }
+                    if parts.count == 2, parts[0] < backend.classServiceTimes.count, parts[1] < backend.classServiceTimes[parts[0]].count {
+                        serviceTime = backend.classServiceTimes[parts[0]][parts[1]]
+                    }
+                }
             case .body:
                 break
             case .end:
-                backend.arrived(Job(context: context, handler: self, probe: probe))
+                backend.arrived(Job(context: context, handler: self, probe: probe, serviceTime: serviceTime))
             }
         }
 

@@ -25,7 +25,9 @@ enum RealRun {
         var reasons: [String] = []
         if model.layer == .l4 { reasons.append("mode: l4 (real mode runs L7 scenarios so far)") }
         if model.balancerResources != nil { reasons.append("balancers: (the balancer's CPU is a model; in real mode the proxy's own CPU is what counts)") }
-        if !model.balancer.routes.isEmpty { reasons.append("balancer.routes (the real clients send GET / only so far)") }
+        for rule in model.balancer.routes {
+            if case .split(.clientAddress, _) = rule.match { reasons.append("a split route on client_ip (every real client is 127.0.0.1 so far)") }
+        }
         if model.balancer.affinity != nil { reasons.append("balancer.affinity (the real clients keep no cookie jar yet)") }
         let pools = Array(Set(model.backends.map(\.pool))).sorted()
         for spec in pools.map({ model.balancer.policySpec(forPool: $0) }) {
@@ -40,9 +42,7 @@ enum RealRun {
             if group.nat != nil { reasons.append("clients '\(group.name)': nat (distinct 127.x source addresses are not bound yet)") }
             if !group.schedule.isEmpty { reasons.append("clients '\(group.name)': a rate schedule") }
             if group.replay != nil { reasons.append("clients '\(group.name)': an access-log replay") }
-            if group.classes.count > 1 || group.classes.contains(where: { $0.serviceTime != nil || $0.method != "GET" || !$0.headers.isEmpty }) {
-                reasons.append("clients '\(group.name)': a request mix (per-class requests are not sent yet)")
-            }
+
         }
         for b in model.backends {
             if b.rtt > .zero { reasons.append("backends '\(b.backend.name)': rtt (needs tc netem)") }
@@ -77,6 +77,7 @@ enum RealRun {
         let backends = model.backends.enumerated().map { i, b in
             let backend = RealBackend(model: b, index: i, loop: backendLoop, stream: master.child("backend/\(b.backend.name)/service"))
             backend.errorStream = master.child("errors/\(b.backend.name)")
+            backend.classServiceTimes = model.clients.map { $0.classes.map(\.serviceTime) }
             return backend
         }
         for backend in backends { try backendLoop.flatSubmit { backend.listen() }.wait() }
