@@ -11,6 +11,21 @@ struct ClientPeer {
 
     static let unknown = ClientPeer(nil)
 
+    /// The client a trusted peer reports (`real_ip`): its address, with the peer's port.
+    init(reported address: IPAddress, text: String, port: String) {
+        ip = text
+        self.text = text + ":" + port
+        self.address = address
+    }
+
+    /// This peer, or the client its request reports when `realIP` trusts it (nginx realip).
+    func client(of head: RequestHead, _ realIP: RealIP?) -> ClientPeer {
+        guard let realIP, let value = head.field(realIP.header.lowercased()), let address = realIP.client(peer: self.address, headerValue: value)
+        else { return self }
+        let reported = value.split(separator: ",").last.map { String($0).trimmingSpaces } ?? ""
+        return ClientPeer(reported: address, text: reported, port: String(text.split(separator: ":").last ?? "0"))
+    }
+
     init(_ remote: SocketAddress?) {
         guard let remote else {
             text = ""

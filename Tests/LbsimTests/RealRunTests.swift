@@ -110,6 +110,31 @@ import Testing
         #expect(log.contains(",api-1,") && log.contains(",web-1,"))
     }
 
+    /// NAT'd clients reach the proxy as the simulator's distinct addresses (198.18.k.1, through
+    /// the proxy's `real_ip`), and ip_hash splits them exactly as simulated.
+    @Test func natAddressesReachTheProxyAndIPHashSplitsThemAsSimulated() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("nat.yaml")
+        let nat = Self.scenario.replacingOccurrences(of: "algorithm: round_robin", with: "algorithm: ip_hash")
+            .replacingOccurrences(
+                of: "arrival: { process: poisson, rate: 100/s } }",
+                with: "arrival: { process: poisson, rate: 100/s }, nat: { clients: 500, ips: 12, sizes: zipf } }")
+        try nat.write(to: file, atomically: true, encoding: .utf8)
+        let real = try LbsimBinary.run(["run", file.path, "--real", "--out", dir.appendingPathComponent("real").path])
+        #expect(real.status == 0, "\(real.stderr)")
+        #expect(try LbsimBinary.run(["run", file.path, "--out", dir.appendingPathComponent("sim").path]).status == 0)
+        func counts(_ mode: String) throws -> [Int] {
+            try String(contentsOf: dir.appendingPathComponent("\(mode)/backends.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+                .map { Int($0.split(separator: ",")[3]) ?? -1 }
+        }
+        for (r, s) in zip(try counts("real"), try counts("sim")) { #expect(abs(r - s) <= 1, "real \(r), simulated \(s)") }
+        let addresses = Set(
+            try String(contentsOf: dir.appendingPathComponent("real/requests.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+                .map { $0.split(separator: ",")[2] })
+        #expect(addresses.count > 6 && addresses.allSatisfy { $0.hasPrefix("198.18.") }, "\(addresses)")
+    }
+
     @Test func fidelityWritesItsTable() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -128,6 +153,6 @@ import Testing
     @Test func whatItCannotDoFaithfullyIsRefused() throws {
         let refused = try LbsimBinary.run(["run", "Scenarios/crash-during-peak.yaml", "--real"])
         #expect(refused.status == 2)
-        #expect(refused.stderr.contains("not yet runnable with --real") && refused.stderr.contains("nat"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("not yet runnable with --real") && refused.stderr.contains("balancer.affinity"), "\(refused.stderr)")
     }
 }

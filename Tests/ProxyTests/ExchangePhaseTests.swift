@@ -56,7 +56,7 @@ import Testing
         let head = RequestHead(
             method: "GET", target: "/", minorVersion: 1, fields: HTTPFields([("Host", "a")]), framing: .none, keepAlive: true,
             expectsContinue: false)
-        let exchange = Exchange(id: 1, head: head, arrival: .zero)
+        let exchange = Exchange(id: 1, head: head, arrival: .zero, peer: .unknown)
         for next: Phase in [.connecting, .sent, .failed, .connecting, .sent, .responding, .ended] {
             #expect(exchange.phase.canMove(to: next))
             exchange.enter(next)

@@ -28,6 +28,9 @@ public struct ProxyConfiguration: Decodable, Sendable {
     public var upstreamTLS: UpstreamTLS?
     /// HTTP/2 from clients (`http2:`); nil or disabled: HTTP/1.x only.
     public var http2: HTTP2Listener?
+    /// nginx's realip (`set_real_ip_from`, `real_ip_header`): the client address a trusted peer
+    /// reports in a header; nil: the connection's own.
+    public var realIP: RealIP?
 
     /// Limits on the client side, named after nginx's directives.
     public struct ClientLimits: Decodable, Sendable, Equatable {
@@ -108,6 +111,7 @@ public struct ProxyConfiguration: Decodable, Sendable {
         case name, mode, listen, admin, adminToken = "admin_token", seed, balancer, backends
         case forwardedProto = "forwarded_proto", upstreamKeepalive = "upstream_keepalive", client
         case drainTimeout = "drain_timeout", adminLimits = "admin_limits", tls, upstreamTLS = "upstream_tls", http2
+        case realIP = "real_ip"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -128,6 +132,7 @@ public struct ProxyConfiguration: Decodable, Sendable {
             self.seed = UInt64(seed)
         }
         balancer = try c.decodeIfPresent(BalancerConfiguration.self, forKey: .balancer) ?? balancer
+        realIP = try c.decodeIfPresent(RealIP.self, forKey: .realIP)
         backends = try c.decode([ProxyBackend].self, forKey: .backends)
         try c.require(!backends.isEmpty, .backends, "backends must list at least one backend")
         var names = Set<String>()

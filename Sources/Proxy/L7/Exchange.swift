@@ -110,9 +110,14 @@ final class Exchange {
     let minorVersion: Int
     let upgrade: Bool
 
-    init(id: Int, head: RequestHead, arrival: Instant) {
+    /// The client as balancing, logging and `X-Forwarded-For` see it: the connection's peer,
+    /// or the address a trusted peer reports (`real_ip`).
+    let peer: ClientPeer
+
+    init(id: Int, head: RequestHead, arrival: Instant, peer: ClientPeer) {
         self.id = id
         self.head = head
+        self.peer = peer
         self.arrival = arrival
         chunked = head.framing == .chunked
         isHeadMethod = head.method == "HEAD"

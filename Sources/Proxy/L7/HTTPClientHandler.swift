@@ -182,7 +182,9 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
         let id = state.nextRequestID
         state.nextRequestID += 1
         let keepAlive = head.keepAlive, expectsContinue = head.expectsContinue
-        let exchange = Exchange(id: id, head: head, arrival: state.now)
+        // Before the head moves into the exchange: reading it after would copy it.
+        let client = peer.client(of: head, state.configuration.realIP)
+        let exchange = Exchange(id: id, head: head, arrival: state.now, peer: client)
         self.exchange = exchange
         if !keepAlive || state.draining { closeAfterResponse = true }
         if !parser.expectsBody {
@@ -305,7 +307,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
     private func dispatch(avoiding: BackendID?, pinned: BackendID? = nil) {
         guard let exchange else { return }
         exchange.attempts += 1
-        var request = RequestContext(clientAddress: peer.address, path: exchange.head.path, method: exchange.head.method)
+        var request = RequestContext(clientAddress: exchange.peer.address, path: exchange.head.path, method: exchange.head.method)
         if state.needsRequestHeaders {
             request.headers = exchange.head.fields.map { ($0.name, $0.value) }
             if let authority = exchange.head.authority {
@@ -414,7 +416,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
         // One buffer, one write: the head and the body read so far (at most the retain limit).
         var out = scratchBuffer(&requestScratch, capacity: 512 + exchange.pendingBytes)
         exchange.writeHead(
-            clientAddress: peer.ip, forwardedProto: state.configuration.forwardedProto, backendHost: state.hostNames[connection.backend], into: &out)
+            clientAddress: exchange.peer.ip, forwardedProto: state.configuration.forwardedProto, backendHost: state.hostNames[connection.backend], into: &out)
         for part in exchange.pending {
             if exchange.chunked { HeadWriter.writeChunk(part, into: &out) } else { out.writeImmutableBuffer(part) }
         }
@@ -716,7 +718,7 @@ final class HTTPClientHandler: ChannelInboundHandler, UpstreamOwner, LazyTimerOw
             status: status, ok: outcome == "ok", attempts: exchange.attempts, backend: exchange.backend, arrival: exchange.arrival, end: end
         ) {
             AccessRecord(
-                id: exchange.id, client: peer.text, clientIP: peer.ip, arrival: exchange.arrival, backend: exchange.backend,
+                id: exchange.id, client: exchange.peer.text, clientIP: exchange.peer.ip, arrival: exchange.arrival, backend: exchange.backend,
                 start: exchange.start, end: end, status: status, attempts: exchange.attempts, outcome: outcome, clientTLS: clientTLS,
                 upstreamTLS: exchange.upstreamTLS, queuedNanos: exchange.queuedNanos)
         }

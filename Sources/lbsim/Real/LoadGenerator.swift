@@ -41,8 +41,11 @@ final class LoadGenerator: @unchecked Sendable {
     /// each closed group's think-time stream (the simulator's `client/NAME/think`).
     private var activeUsers = 0
     private var thinkStreams: [Int: RandomStream] = [:]
-    /// Each group's stream for the request class (the simulator's `client/NAME/choice`).
+    /// Each group's stream for the client and the request class (the simulator's
+    /// `client/NAME/choice`), its next anonymous client, and its clients' NAT addresses.
     private var choiceStreams: [Int: RandomStream] = [:]
+    private var nextAnonymous: [Int: Int] = [:]
+    private var natAssignment: [Int: [Int32]] = [:]
 
     init(loop: any EventLoop, port: Int, model: SimulationModel) {
         self.loop = loop
@@ -51,7 +54,8 @@ final class LoadGenerator: @unchecked Sendable {
         let master = RandomStream(seed: model.seed)
         for (c, group) in model.clients.enumerated() {
             if case .closed = group.load { thinkStreams[c] = master.child("client/\(group.name)/think") }
-            if group.classes.reduce(0, { $0 + $1.weight }) > 0 { choiceStreams[c] = master.child("client/\(group.name)/choice") }
+            choiceStreams[c] = master.child("client/\(group.name)/choice")
+            if group.nat != nil { natAssignment[c] = group.natAssignment() }
             guard case .open(let rate, let process) = group.load, rate > 0 else { continue }
             let stream = master.child("client/\(group.name)/arrivals")
             var t = 0.0
@@ -102,23 +106,23 @@ final class LoadGenerator: @unchecked Sendable {
     private func startUsers() {
         for (c, group) in model.clients.enumerated() {
             guard case .closed(let users, let think) = group.load, let stream = thinkStreams[c] else { continue }
-            for _ in 0..<users {
+            for u in 0..<users {
                 activeUsers += 1
-                user(c, at: Duration.nanoseconds(Int64((think.sample(using: stream) * 1e9).rounded())), think: think, stream: stream)
+                user(c, u, at: Duration.nanoseconds(Int64((think.sample(using: stream) * 1e9).rounded())), think: think, stream: stream)
             }
         }
     }
 
-    private func user(_ c: Int, at time: Duration, think: Distribution, stream: RandomStream) {
+    private func user(_ c: Int, _ u: Int, at time: Duration, think: Distribution, stream: RandomStream) {
         guard time < model.duration else {
             activeUsers -= 1
             return
         }
         loop.scheduleTask(deadline: start + .nanoseconds(Int64(time.nanoseconds))) { [self] in
             guard !finished else { return }
-            send(client: c, intended: time) { [self] in
+            send(client: c, intended: time, user: u) { [self] in
                 let next = elapsed + .nanoseconds(Int64((think.sample(using: stream) * 1e9).rounded()))
-                user(c, at: next, think: think, stream: stream)
+                user(c, u, at: next, think: think, stream: stream)
             }
         }
     }
@@ -126,8 +130,8 @@ final class LoadGenerator: @unchecked Sendable {
     /// The request class of group `c`'s next request, drawn as the simulator draws it; nil
     /// without classes.
     private func requestClass(_ c: Int) -> Int? {
-        guard let stream = choiceStreams[c] else { return nil }
         let classes = model.clients[c].classes
+        guard let stream = choiceStreams[c], classes.reduce(0, { $0 + $1.weight }) > 0 else { return nil }
         var u = stream.uniform() * classes.reduce(0) { $0 + $1.weight }
         var k = 0
         while k < classes.count - 1 && u >= classes[k].weight {
@@ -137,7 +141,26 @@ final class LoadGenerator: @unchecked Sendable {
         return k
     }
 
-    private func send(client: Int, intended: Duration, then: (() -> Void)? = nil) {
+    /// The address the simulator gives this request's client, drawn as it draws it: an open
+    /// group's client is drawn (before the class) when the group has a fixed number of them
+    /// (NAT), else each arrival is a new client; a closed group's is its user.
+    private func clientAddress(_ c: Int, user: Int?) -> String {
+        let group = model.clients[c]
+        let id: Int
+        if let user {
+            id = user
+        } else if let count = group.clientCount, let stream = choiceStreams[c] {
+            id = Int(truncatingIfNeeded: stream.next().multipliedFullWidth(by: UInt64(count)).high)
+        } else {
+            id = nextAnonymous[c, default: 0]
+            nextAnonymous[c] = id + 1
+        }
+        let nat = natAssignment[c].map { $0[id] }
+        return ClientGroupModel.address(ofClient: id, group: c, publicAddress: nat).description
+    }
+
+    private func send(client: Int, intended: Duration, user: Int? = nil, then: (() -> Void)? = nil) {
+        let address = clientAddress(client, user: user)
         let requestClass = requestClass(client)
         let number = sent
         sent += 1
@@ -149,7 +172,7 @@ final class LoadGenerator: @unchecked Sendable {
             if next >= arrivals.count && pending.isEmpty && activeUsers == 0 { finish() }
         }
         if let channel = idle.popLast(), channel.isActive {
-            request(on: channel, client: client, requestClass: requestClass, answered)
+            request(on: channel, client: client, address: address, requestClass: requestClass, answered)
             return
         }
         ClientBootstrap(group: loop)
@@ -165,14 +188,14 @@ final class LoadGenerator: @unchecked Sendable {
                 case .success(let channel):
                     open[ObjectIdentifier(channel)] = channel
                     channel.closeFuture.whenComplete { [self] _ in open.removeValue(forKey: ObjectIdentifier(channel)) }
-                    request(on: channel, client: client, requestClass: requestClass, answered)
+                    request(on: channel, client: client, address: address, requestClass: requestClass, answered)
                 case .failure:
                     answered(0, "")
                 }
             }
     }
 
-    private func request(on channel: any Channel, client: Int, requestClass: Int?, _ answered: @escaping (Int, String) -> Void) {
+    private func request(on channel: any Channel, client: Int, address: String, requestClass: Int?, _ answered: @escaping (Int, String) -> Void) {
         guard let handler = try? channel.pipeline.syncOperations.handler(type: ResponseHandler.self) else {
             answered(0, "")
             return
@@ -181,7 +204,9 @@ final class LoadGenerator: @unchecked Sendable {
             answered(status, backend)
             if keepAlive && channel.isActive && !finished { idle.append(channel) } else { channel.close(promise: nil) }
         }
-        var headers: HTTPHeaders = ["Host": "lbsim", "Content-Length": "0"]
+        // The client's address as the simulator has it, for the proxy's `real_ip` (trusting
+        // 127.0.0.1): ip_hash and splits see what they see in the simulation.
+        var headers: HTTPHeaders = ["Host": "lbsim", "Content-Length": "0", "X-Real-IP": address]
         var method = HTTPMethod.GET
         var path = "/"
         if let k = requestClass {

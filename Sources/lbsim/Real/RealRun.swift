@@ -25,21 +25,14 @@ enum RealRun {
         var reasons: [String] = []
         if model.layer == .l4 { reasons.append("mode: l4 (real mode runs L7 scenarios so far)") }
         if model.balancerResources != nil { reasons.append("balancers: (the balancer's CPU is a model; in real mode the proxy's own CPU is what counts)") }
-        for rule in model.balancer.routes {
-            if case .split(.clientAddress, _) = rule.match { reasons.append("a split route on client_ip (every real client is 127.0.0.1 so far)") }
-        }
+
         if model.balancer.affinity != nil { reasons.append("balancer.affinity (the real clients keep no cookie jar yet)") }
         let pools = Array(Set(model.backends.map(\.pool))).sorted()
-        for spec in pools.map({ model.balancer.policySpec(forPool: $0) }) {
-            if spec.algorithm == .ipHash || (spec.algorithm == .consistentHash && spec.hashKey == .clientAddress) {
-                reasons.append("hashing the client address (every real client is 127.0.0.1 until distinct source addresses are bound)")
-            } else if spec.algorithm == .consistentHash {
-                reasons.append("hash_on \(spec.hashKey) (the real clients send no such header or cookie yet)")
-            }
+        for spec in pools.map({ model.balancer.policySpec(forPool: $0) }) where spec.algorithm == .consistentHash {
+            if case .cookie = spec.hashKey { reasons.append("hash_on \(spec.hashKey) (the real clients keep no cookie jar yet)") }
         }
         for group in model.clients {
 
-            if group.nat != nil { reasons.append("clients '\(group.name)': nat (distinct 127.x source addresses are not bound yet)") }
             if !group.schedule.isEmpty { reasons.append("clients '\(group.name)': a rate schedule") }
             if group.replay != nil { reasons.append("clients '\(group.name)': an access-log replay") }
 
@@ -123,12 +116,14 @@ enum RealRun {
         let sampler = Sampler(proxy: proxy, backends: backends, interval: model.timeseriesInterval)
         sampler.start(at: start, until: start + .nanoseconds(Int64(model.duration.nanoseconds)), on: backendLoop)
         try load.run(from: start, drain: drain).wait()
-        try writeFile(try backendLoop.submit { sampler.text }.wait(), to: "\(directory)/timeseries.csv")
         let integrals = try backendLoop.submit { backends.map { $0.integrals() } }.wait()
         let before = try warmupSnapshot.wait()
         let after = try proxy.snapshot().wait()
         let attempts = zip(before, after).map { (requests: $1.requests - $0.requests, failed: $1.failed - $0.failed) }
         let records = try load.loop.submit { load.records }.wait()
+        // No snapshot may reach the proxy's loop once it is gone (its promise would leak).
+        _ = try? backendLoop.flatSubmit { sampler.stop() ?? backendLoop.makeSucceededVoidFuture() }.wait()
+        try writeFile(try backendLoop.submit { sampler.text }.wait(), to: "\(directory)/timeseries.csv")
         proxy.stop()
         stopped = true
 
@@ -220,7 +215,8 @@ enum RealRun {
     static func proxyConfiguration(_ model: SimulationModel, loader: ScenarioLoader, overrides: [String], ports: [Int]) throws -> ProxyConfiguration {
         var root = loader.root
         for override in overrides { root = try ScenarioLoader.apply(override, to: root) }
-        var text = "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nseed: \(model.seed)\n"
+        // real_ip: the clients send each request's simulated client address (X-Real-IP).
+        var text = "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nseed: \(model.seed)\nreal_ip: { from: [127.0.0.1/32], header: X-Real-IP }\n"
         if case .mapping(let mapping) = root, let balancer = mapping["balancer"] {
             text += "balancer:\n" + (try Yams.serialize(node: balancer)).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
         }
@@ -287,6 +283,15 @@ enum RealRun {
         private(set) var text = Simulator.timeseriesHeader + "\n"
         private var previous: [(requests: Int, failed: Int)]
         private var start = NIODeadline.now()
+        /// Set (on the backends' loop) before the proxy stops: no snapshot is asked for after it.
+        private var stopped = false
+        /// The snapshot asked for last, which the run waits for before stopping the proxy.
+        private(set) var last: EventLoopFuture<Void>?
+
+        func stop() -> EventLoopFuture<Void>? {
+            stopped = true
+            return last
+        }
 
         init(proxy: ProxyServer, backends: [RealBackend], interval: Duration) {
             self.proxy = proxy
@@ -303,7 +308,9 @@ enum RealRun {
                 guard at <= end else { return }
                 let time = formatSeconds(Int64(interval.nanoseconds) * k)
                 loop.scheduleTask(deadline: at) { [self] in
-                    proxy.snapshot().hop(to: loop).whenSuccess { [self] snapshot in record(snapshot, time: time) }
+                    guard !stopped else { return }
+                    let done = proxy.snapshot().hop(to: loop).map { [self] snapshot in record(snapshot, time: time) }
+                    last = done
                     k += 1
                     schedule()
                 }
