@@ -21,6 +21,8 @@ final class LoadGenerator: @unchecked Sendable {
         var end: Duration
         var status: Int
         var backend: String
+        /// The request's affinity cookie named another backend than the one that answered.
+        var brokenSession = false
     }
 
     let loop: any EventLoop
@@ -46,6 +48,9 @@ final class LoadGenerator: @unchecked Sendable {
     private var choiceStreams: [Int: RandomStream] = [:]
     private var nextAnonymous: [Int: Int] = [:]
     private var natAssignment: [Int: [Int32]] = [:]
+    /// With `balancer.affinity`, each known client's cookie (`NAME=value`), as the simulator's
+    /// jars: for groups with a fixed number of clients (NAT, closed users).
+    private var jars: [Int: [String?]] = [:]
 
     init(loop: any EventLoop, port: Int, model: SimulationModel) {
         self.loop = loop
@@ -56,6 +61,7 @@ final class LoadGenerator: @unchecked Sendable {
             if case .closed = group.load { thinkStreams[c] = master.child("client/\(group.name)/think") }
             choiceStreams[c] = master.child("client/\(group.name)/choice")
             if group.nat != nil { natAssignment[c] = group.natAssignment() }
+            if model.balancer.affinity != nil, let count = group.clientCount { jars[c] = Array(repeating: nil, count: count) }
             guard case .open(let rate, let process) = group.load, rate > 0 else { continue }
             let stream = master.child("client/\(group.name)/arrivals")
             var t = 0.0
@@ -144,7 +150,7 @@ final class LoadGenerator: @unchecked Sendable {
     /// The address the simulator gives this request's client, drawn as it draws it: an open
     /// group's client is drawn (before the class) when the group has a fixed number of them
     /// (NAT), else each arrival is a new client; a closed group's is its user.
-    private func clientAddress(_ c: Int, user: Int?) -> String {
+    private func clientAddress(_ c: Int, user: Int?) -> (id: Int, address: String) {
         let group = model.clients[c]
         let id: Int
         if let user {
@@ -156,23 +162,27 @@ final class LoadGenerator: @unchecked Sendable {
             nextAnonymous[c] = id + 1
         }
         let nat = natAssignment[c].map { $0[id] }
-        return ClientGroupModel.address(ofClient: id, group: c, publicAddress: nat).description
+        return (id, ClientGroupModel.address(ofClient: id, group: c, publicAddress: nat).description)
     }
 
     private func send(client: Int, intended: Duration, user: Int? = nil, then: (() -> Void)? = nil) {
-        let address = clientAddress(client, user: user)
+        let (id, address) = clientAddress(client, user: user)
         let requestClass = requestClass(client)
+        let cookie = jars[client].flatMap { id < $0.count ? $0[id] : nil }
         let number = sent
         sent += 1
         pending[number] = (client, intended)
-        let answered: (Int, String) -> Void = { [self] status, backend in
+        let answered: (Int, String, String?) -> Void = { [self] status, backend, setCookie in
             guard !finished, pending.removeValue(forKey: number) != nil else { return }
-            records.append(Record(client: client, arrival: intended, end: elapsed, status: status, backend: backend))
+            if let setCookie, jars[client] != nil, id < jars[client]!.count { jars[client]![id] = String(setCookie.prefix { $0 != ";" }) }
+            let pinned = cookie.map { $0.split(separator: "=", maxSplits: 1).last.map(String.init) ?? "" }
+            let broken = pinned.map { !backend.isEmpty && $0 != backend } ?? false
+            records.append(Record(client: client, arrival: intended, end: elapsed, status: status, backend: backend, brokenSession: broken))
             then?()
             if next >= arrivals.count && pending.isEmpty && activeUsers == 0 { finish() }
         }
         if let channel = idle.popLast(), channel.isActive {
-            request(on: channel, client: client, address: address, requestClass: requestClass, answered)
+            request(on: channel, client: client, address: address, cookie: cookie, requestClass: requestClass, answered)
             return
         }
         ClientBootstrap(group: loop)
@@ -188,20 +198,22 @@ final class LoadGenerator: @unchecked Sendable {
                 case .success(let channel):
                     open[ObjectIdentifier(channel)] = channel
                     channel.closeFuture.whenComplete { [self] _ in open.removeValue(forKey: ObjectIdentifier(channel)) }
-                    request(on: channel, client: client, address: address, requestClass: requestClass, answered)
+                    request(on: channel, client: client, address: address, cookie: cookie, requestClass: requestClass, answered)
                 case .failure:
-                    answered(0, "")
+                    answered(0, "", nil)
                 }
             }
     }
 
-    private func request(on channel: any Channel, client: Int, address: String, requestClass: Int?, _ answered: @escaping (Int, String) -> Void) {
+    private func request(
+        on channel: any Channel, client: Int, address: String, cookie: String?, requestClass: Int?, _ answered: @escaping (Int, String, String?) -> Void
+    ) {
         guard let handler = try? channel.pipeline.syncOperations.handler(type: ResponseHandler.self) else {
-            answered(0, "")
+            answered(0, "", nil)
             return
         }
-        handler.waiting = { [self] status, backend, keepAlive in
-            answered(status, backend)
+        handler.waiting = { [self] status, backend, setCookie, keepAlive in
+            answered(status, backend, setCookie)
             if keepAlive && channel.isActive && !finished { idle.append(channel) } else { channel.close(promise: nil) }
         }
         // The client's address as the simulator has it, for the proxy's `real_ip` (trusting
@@ -217,6 +229,7 @@ final class LoadGenerator: @unchecked Sendable {
             for (name, value) in c.headers { headers.add(name: name, value: value) }
             headers.add(name: RealBackend.classHeader, value: "\(client).\(k)")
         }
+        if let cookie { headers.add(name: "Cookie", value: cookie) }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
@@ -242,9 +255,10 @@ final class LoadGenerator: @unchecked Sendable {
     /// Reads one response at a time and reports it to `waiting`.
     final class ResponseHandler: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPClientResponsePart
-        var waiting: ((Int, String, Bool) -> Void)?
+        var waiting: ((Int, String, String?, Bool) -> Void)?
         private var status = 0
         private var backend = ""
+        private var setCookie: String?
         private var keepAlive = true
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -252,20 +266,21 @@ final class LoadGenerator: @unchecked Sendable {
             case .head(let head):
                 status = Int(head.status.code)
                 backend = head.headers.first(name: "X-Backend") ?? ""
+                setCookie = head.headers.first(name: "Set-Cookie")
                 keepAlive = head.isKeepAlive
             case .body:
                 break
             case .end:
                 let callback = waiting
                 waiting = nil
-                callback?(status, backend, keepAlive)
+                callback?(status, backend, setCookie, keepAlive)
             }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
             let callback = waiting
             waiting = nil
-            callback?(0, "", false)  // closed before its answer
+            callback?(0, "", nil, false)  // closed before its answer
             context.fireChannelInactive()
         }
 

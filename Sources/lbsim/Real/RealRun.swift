@@ -26,10 +26,12 @@ enum RealRun {
         if model.layer == .l4 { reasons.append("mode: l4 (real mode runs L7 scenarios so far)") }
         if model.balancerResources != nil { reasons.append("balancers: (the balancer's CPU is a model; in real mode the proxy's own CPU is what counts)") }
 
-        if model.balancer.affinity != nil { reasons.append("balancer.affinity (the real clients keep no cookie jar yet)") }
         let pools = Array(Set(model.backends.map(\.pool))).sorted()
         for spec in pools.map({ model.balancer.policySpec(forPool: $0) }) where spec.algorithm == .consistentHash {
-            if case .cookie = spec.hashKey { reasons.append("hash_on \(spec.hashKey) (the real clients keep no cookie jar yet)") }
+            let sent = model.clients.contains { $0.classes.contains { $0.headers.contains { $0.name.lowercased() == "cookie" } } }
+            if case .cookie(let name) = spec.hashKey, name != model.balancer.affinity?.cookie, !sent {
+                reasons.append("hash_on \(spec.hashKey) (the real clients send only the affinity cookie)")
+            }
         }
         for group in model.clients {
 
@@ -343,6 +345,7 @@ enum RealRun {
             totals.arrivals += 1
             guard r.arrival >= model.warmup else { continue }
             totals.requests += 1
+            if r.brokenSession { totals.brokenSessions += 1 }
             let ms = Double((r.end - r.arrival).nanoseconds) / 1e6
             if (200..<500).contains(r.status) {
                 totals.completed += 1
