@@ -166,6 +166,12 @@ public final class ProxyServer: @unchecked Sendable {
         }
     }
 
+    /// CPU time the proxy's event-loop thread has used, in seconds (`lbsim run --real` reports
+    /// it per request next to the clients' and the backends').
+    public func threadCPUSeconds() -> EventLoopFuture<Double> {
+        loop.submit { threadCPUTime() }
+    }
+
     public func reloadCertificates() {
         state.reloadCertificates()
     }
@@ -229,4 +235,11 @@ func raiseDescriptorLimit(for configuration: ProxyConfiguration, logger: Logger)
             "open-file limit is \(limit.rlim_cur), below the \(needed) descriptors client.max_connections and upstream_keepalive allow: lower client.max_connections or raise ulimit -n"
         )
     }
+}
+
+/// The calling thread's CPU time in seconds (CLOCK_THREAD_CPUTIME_ID).
+public func threadCPUTime() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }

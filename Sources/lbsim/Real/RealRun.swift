@@ -97,6 +97,9 @@ enum RealRun {
         guard let port = proxy.listenAddress.port else { throw InputError("the proxy has no port") }
 
         let load = LoadGenerator(loop: clientGroup.next(), port: port, model: model)
+        // CPU of each part's thread over the run, to show which one was busy (the proxy should
+        // be; the clients and the backends must not be the bottleneck).
+        let cpuBefore = try (proxy.threadCPUSeconds().wait(), load.loop.submit { threadCPUTime() }.wait(), backendLoop.submit { threadCPUTime() }.wait())
         // The run's time 0 is the proxy's, so that its probes fall when the simulator's do
         // (every interval from 0); the first arrivals, a few milliseconds in, may leave late,
         // and are timed from when they were due.
@@ -119,10 +122,16 @@ enum RealRun {
         sampler.start(at: start, until: start + .nanoseconds(Int64(model.duration.nanoseconds)), on: backendLoop)
         try load.run(from: start, drain: drain).wait()
         let integrals = try backendLoop.submit { backends.map { $0.integrals() } }.wait()
+        let records = try load.loop.submit { load.records }.wait()
+        let cpuAfter = try (proxy.threadCPUSeconds().wait(), load.loop.submit { threadCPUTime() }.wait(), backendLoop.submit { threadCPUTime() }.wait())
+        let sent = Double(max(1, records.count))
+        let perRequest = { (a: Double, b: Double) in decimal((b - a) / sent * 1e6, 1) }
+        print(
+            "CPU per request: proxy \(perRequest(cpuBefore.0, cpuAfter.0)) µs, clients \(perRequest(cpuBefore.1, cpuAfter.1)) µs, backends \(perRequest(cpuBefore.2, cpuAfter.2)) µs (each on its own thread)"
+        )
         let before = try warmupSnapshot.wait()
         let after = try proxy.snapshot().wait()
         let attempts = zip(before, after).map { (requests: $1.requests - $0.requests, failed: $1.failed - $0.failed) }
-        let records = try load.loop.submit { load.records }.wait()
         // No snapshot may reach the proxy's loop once it is gone (its promise would leak).
         _ = try? backendLoop.flatSubmit { sampler.stop() ?? backendLoop.makeSucceededVoidFuture() }.wait()
         try writeFile(try backendLoop.submit { sampler.text }.wait(), to: "\(directory)/timeseries.csv")
