@@ -21,6 +21,12 @@ import Testing
           - { name: web, arrival: { process: poisson, rate: 100/s } }
         """
 
+    /// backends.csv's `requests` column (attempts per backend) of the run in `dir/mode`.
+    static func attempts(_ dir: URL, _ mode: String) throws -> [Int] {
+        try String(contentsOf: dir.appendingPathComponent("\(mode)/backends.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { Int($0.split(separator: ",")[3]) ?? -1 }
+    }
+
     @Test func filesCountsAndACrash() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -42,8 +48,7 @@ import Testing
         #expect(try read("real", "summary.csv")[0].last == "mode" && read("real", "summary.csv")[1].last == "real")
         // Round robin without failures: each backend gets every third pick in both modes (a
         // request at the warm-up's edge may fall on either side of it).
-        let counts = { (mode: String) in try read(mode, "backends.csv").dropFirst().map { Int($0[3]) ?? -1 } }
-        for (r, s) in zip(try counts("real"), try counts("sim")) { #expect(abs(r - s) <= 1, "real \(r), simulated \(s)") }
+        for (r, s) in zip(try Self.attempts(dir, "real"), try Self.attempts(dir, "sim")) { #expect(abs(r - s) <= 1, "real \(r), simulated \(s)") }
         #expect(try read("real", "summary.csv")[1][4] == read("sim", "summary.csv")[1][4], "the same arrivals")
     }
 
@@ -100,12 +105,8 @@ import Testing
         let real = try LbsimBinary.run(["run", file.path, "--real", "--out", dir.appendingPathComponent("real").path])
         #expect(real.status == 0, "\(real.stderr)")
         #expect(try LbsimBinary.run(["run", file.path, "--out", dir.appendingPathComponent("sim").path]).status == 0)
-        func counts(_ mode: String) throws -> [Int] {
-            try String(contentsOf: dir.appendingPathComponent("\(mode)/backends.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
-                .map { Int($0.split(separator: ",")[3]) ?? -1 }
-        }
         // The same classes drawn for the same arrivals: each pool gets what it gets simulated.
-        for (r, s) in zip(try counts("real"), try counts("sim")) { #expect(abs(r - s) <= 1, "real \(r), simulated \(s)") }
+        for (r, s) in zip(try Self.attempts(dir, "real"), try Self.attempts(dir, "sim")) { #expect(abs(r - s) <= 1, "real \(r), simulated \(s)") }
         let log = try String(contentsOf: dir.appendingPathComponent("real/requests.csv"), encoding: .utf8)
         #expect(log.contains(",api-1,") && log.contains(",web-1,"))
     }
@@ -124,11 +125,7 @@ import Testing
         let real = try LbsimBinary.run(["run", file.path, "--real", "--out", dir.appendingPathComponent("real").path])
         #expect(real.status == 0, "\(real.stderr)")
         #expect(try LbsimBinary.run(["run", file.path, "--out", dir.appendingPathComponent("sim").path]).status == 0)
-        func counts(_ mode: String) throws -> [Int] {
-            try String(contentsOf: dir.appendingPathComponent("\(mode)/backends.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
-                .map { Int($0.split(separator: ",")[3]) ?? -1 }
-        }
-        for (r, s) in zip(try counts("real"), try counts("sim")) { #expect(abs(r - s) <= 1, "real \(r), simulated \(s)") }
+        for (r, s) in zip(try Self.attempts(dir, "real"), try Self.attempts(dir, "sim")) { #expect(abs(r - s) <= 1, "real \(r), simulated \(s)") }
         let addresses = Set(
             try String(contentsOf: dir.appendingPathComponent("real/requests.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
                 .map { $0.split(separator: ",")[2] })
