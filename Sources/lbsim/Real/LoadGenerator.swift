@@ -75,8 +75,6 @@ final class LoadGenerator: @unchecked Sendable {
         arrivals.sort { ($0.time, $0.client) < ($1.time, $1.client) }
     }
 
-    var requestCount: Int { arrivals.count }
-
     /// Starts sending at `start`; the future completes when every request has an answer or the
     /// drain is over.
     func run(from start: NIODeadline, drain: TimeAmount) -> EventLoopFuture<Void> {

@@ -16,7 +16,6 @@ import Simulation
 /// clients' so that neither competes with the other for a thread.
 final class RealBackend: @unchecked Sendable {
     let model: BackendModel
-    let index: Int
     let loop: any EventLoop
     private let stream: RandomStream
     private(set) var port = 0
@@ -39,10 +38,6 @@ final class RealBackend: @unchecked Sendable {
     var errorStream: RandomStream?
     /// Requests waiting for a worker now.
     var queued: Int { waiting.count - waitingHead }
-    /// Requests received (not probes), answered with 200, and refused with 503 (queue full).
-    private(set) var received = 0
-    private(set) var completed = 0
-    private(set) var refused = 0
     /// Busy workers and waiting requests integrated over time (count × seconds), for the
     /// busy fraction and mean queue of `backends.csv`.
     private(set) var busySeconds = 0.0
@@ -85,9 +80,8 @@ final class RealBackend: @unchecked Sendable {
     /// Each client group's classes' service times (nil: the backend's own).
     var classServiceTimes: [[Distribution?]] = []
 
-    init(model: BackendModel, index: Int, loop: any EventLoop, stream: RandomStream) {
+    init(model: BackendModel, loop: any EventLoop, stream: RandomStream) {
         self.model = model
-        self.index = index
         self.loop = loop
         self.stream = stream
     }
@@ -143,7 +137,6 @@ final class RealBackend: @unchecked Sendable {
     fileprivate func closed(_ channel: any Channel) { connections.removeValue(forKey: ObjectIdentifier(channel)) }
 
     fileprivate func arrived(_ job: Job) {
-        if !job.probe { received += 1 }
         guard !hung else { return }  // read, never answered
         if job.probe && model.healthApart {
             job.handler.respond(job.context, status: probesFail ? .serviceUnavailable : .ok, backend: model.backend.name)
@@ -155,7 +148,6 @@ final class RealBackend: @unchecked Sendable {
             accumulate()
             waiting.append(job)
         } else {
-            if !job.probe { refused += 1 }
             job.handler.respond(job.context, status: .serviceUnavailable, backend: model.backend.name)
         }
     }
@@ -171,7 +163,6 @@ final class RealBackend: @unchecked Sendable {
         let epochCrashed = crashed
         loop.scheduleTask(in: .nanoseconds(Int64((seconds * 1e9).rounded()))) { [self] in
             guard !epochCrashed, !crashed, job.context.channel.isActive else { return }
-            completed += 1
             finish(job, failing: errorRate > 0 && (errorStream?.uniform() ?? 1) < errorRate)
         }
     }

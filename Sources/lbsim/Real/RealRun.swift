@@ -69,8 +69,8 @@ enum RealRun {
         }
         let master = RandomStream(seed: model.seed)
         let backendLoop = backendGroup.next()
-        let backends = model.backends.enumerated().map { i, b in
-            let backend = RealBackend(model: b, index: i, loop: backendLoop, stream: master.child("backend/\(b.backend.name)/service"))
+        let backends = model.backends.map { b in
+            let backend = RealBackend(model: b, loop: backendLoop, stream: master.child("backend/\(b.backend.name)/service"))
             backend.errorStream = master.child("errors/\(b.backend.name)")
             backend.classServiceTimes = model.clients.map { $0.classes.map(\.serviceTime) }
             return backend
