@@ -81,11 +81,11 @@ public enum PeerExport {
     }
 }
 
-/// Duration text the peers read: whole seconds as `Ns`, otherwise `Nms`.
+/// Duration text nginx and HAProxy read: the scenario's text (`durationText`) of the duration
+/// rounded to whole milliseconds, since neither takes a fraction.
 func peerTime(_ d: Duration) -> String {
     let (seconds, attos) = d.components
-    if attos == 0 { return "\(seconds)s" }
-    return "\(Int64((Double(seconds) * 1000 + Double(attos) / 1e15).rounded()))ms"
+    return durationText(.milliseconds(Int64((Double(seconds) * 1000 + Double(attos) / 1e15).rounded())))
 }
 
 extension RetryConditions {

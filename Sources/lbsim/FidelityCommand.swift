@@ -37,8 +37,7 @@ struct FidelityCommand: ParsableCommand {
         do { share = try parsePercent(tolerance) / 100 } catch { throw InputError("--tolerance: \(error.description)") }
         let loader = try ScenarioLoader(file: scenario, overrides: keys.overrides)
         let base = try loader.model()
-        let reasons = RealRun.unsupported(base)
-        guard reasons.isEmpty else { throw InputError("\(scenario): not yet runnable with --real: " + reasons.joined(separator: "; ")) }
+        try RealRun.refuseUnsupported(base, file: scenario)
         let directory = try output.prepare(default: "\(OutputOptions.scratchRoot)/\(base.name)-fidelity", files: ["fidelity.csv"])
         var simulated: [RunResult] = []
         var real: [RunResult] = []
@@ -118,12 +117,8 @@ struct FidelityCommand: ParsableCommand {
 
     /// Each `summary.csv` metric and each backend's share of the attempts, one value per run.
     static func metrics(_ results: [RunResult]) -> [(name: String, values: [Double])] {
-        var out: [(String, [Double])] = []
-        let header = RunResult.summaryHeader.split(separator: ",").map(String.init)
-        for metric in SummaryMetric.all.map(\.name) {
-            guard let column = header.firstIndex(of: metric) else { continue }
-            out.append((metric, results.map { Double($0.summaryRow.split(separator: ",", omittingEmptySubsequences: false)[column]) ?? .nan }))
-        }
+        let summaries = results.map(\.summaryRow)
+        var out: [(String, [Double])] = SummaryMetric.all.map { ($0.name, Experiment.values($0.name, in: summaries)) }
         guard let first = results.first else { return out }
         for (b, row) in first.backends.enumerated() {
             out.append(

@@ -88,8 +88,7 @@ struct RunCommand: ParsableCommand {
     /// `--real`: the scenario on real sockets, in real time (`RealRun`); the same files, and a
     /// `mode` column (`real`) at the end of `summary.csv`.
     func runReal(_ model: SimulationModel, loader: ScenarioLoader) throws {
-        let reasons = RealRun.unsupported(model)
-        guard reasons.isEmpty else { throw InputError("\(scenario): not yet runnable with --real: " + reasons.joined(separator: "; ")) }
+        try RealRun.refuseUnsupported(model, file: scenario)
         let directory = try output.prepare(default: "Results/\(model.name)-real", files: Self.files)
         print("\(model.name): running \(formatSeconds(model.duration.nanoseconds)) s in real time on loopback…")
         let result = try RealRun.run(model, loader: loader, overrides: [], directory: directory)

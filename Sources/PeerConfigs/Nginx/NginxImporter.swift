@@ -454,7 +454,7 @@ public enum NginxImporter {
                 }
                 if entry.name == "*" {
                     rest = pool
-                } else if let p = Double(entry.name.replacingOccurrences(of: "%", with: "")) {
+                } else if let p = Double(entry.name.filter { $0 != "%" }) {
                     let w = Int((p * 100).rounded())
                     total += w
                     parts.append(.map([.init("pool", .scalar(pool)), .init("weight", .scalar(String(w)), entry.name)]))
@@ -508,12 +508,6 @@ func nginxTime(_ text: String) -> Duration? {
 extension Substring {
     /// `$http_x_user` names the header `x-user`.
     func replacingUnderscores() -> String { String(map { $0 == "_" ? "-" : $0 }) }
-}
-
-extension String {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
-    }
 }
 
 /// A configuration that cannot be imported or exported at all.

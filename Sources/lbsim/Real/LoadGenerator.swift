@@ -48,6 +48,8 @@ final class LoadGenerator: @unchecked Sendable {
     private var choiceStreams: [Int: RandomStream] = [:]
     private var nextAnonymous: [Int: Int] = [:]
     private var natAssignment: [Int: [Int32]] = [:]
+    /// Each group's total class weight (0: no classes), as the simulator sums it once.
+    private let classTotals: [Double]
     /// With `balancer.affinity`, each known client's cookie (`NAME=value`), as the simulator's
     /// jars: for groups with a fixed number of clients (NAT, closed users).
     private var jars: [Int: [String?]] = [:]
@@ -56,6 +58,7 @@ final class LoadGenerator: @unchecked Sendable {
         self.loop = loop
         self.port = port
         self.model = model
+        classTotals = model.clients.map { $0.classes.reduce(0) { $0 + $1.weight } }
         let master = RandomStream(seed: model.seed)
         for (c, group) in model.clients.enumerated() {
             if case .closed = group.load { thinkStreams[c] = master.child("client/\(group.name)/think") }
@@ -135,8 +138,8 @@ final class LoadGenerator: @unchecked Sendable {
     /// without classes.
     private func requestClass(_ c: Int) -> Int? {
         let classes = model.clients[c].classes
-        guard let stream = choiceStreams[c], classes.reduce(0, { $0 + $1.weight }) > 0 else { return nil }
-        var u = stream.uniform() * classes.reduce(0) { $0 + $1.weight }
+        guard let stream = choiceStreams[c], classTotals[c] > 0 else { return nil }
+        var u = stream.uniform() * classTotals[c]
         var k = 0
         while k < classes.count - 1 && u >= classes[k].weight {
             u -= classes[k].weight

@@ -54,13 +54,16 @@ enum RealRun {
         return reasons
     }
 
+    /// Throws the list of what `model` (from `file`) needs that real mode cannot do faithfully.
+    static func refuseUnsupported(_ model: SimulationModel, file: String) throws {
+        let reasons = unsupported(model)
+        guard reasons.isEmpty else { throw InputError("\(file): not yet runnable with --real: " + reasons.joined(separator: "; ")) }
+    }
+
     /// Runs `model` (from `loader`'s file) and returns what it measured; the proxy's events and
     /// access log go to `directory` as `health.csv` and `requests.csv`, on the run's time axis.
     static func run(_ model: SimulationModel, loader: ScenarioLoader, overrides: [String], directory: String) throws -> RunResult {
-        let reasons = unsupported(model)
-        guard reasons.isEmpty else {
-            throw InputError("\(loader.file): not yet runnable with --real: " + reasons.joined(separator: "; "))
-        }
+        try refuseUnsupported(model, file: loader.file)
         let backendGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer {
