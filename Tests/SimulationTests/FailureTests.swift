@@ -50,6 +50,19 @@ import Testing
         #expect(result.healthEvents.contains { $0.backend == "s1" && $0.to == .up && $0.time.seconds >= 50 })
     }
 
+    /// A failure that lasts past the run's end ends with the run: the clock stops at the last
+    /// answer, not when the failure would have ended, so down times and busy fractions are
+    /// measured over the run (before, a crash at 70 s for 60 s counted 50 s down in 80 s).
+    @Test func aFailureThatOutlastsTheRunEndsWithIt() {
+        let failure = FailureModel(backend: 1, kind: .crash, start: .seconds(70), length: .seconds(60))
+        let result = Simulator.run(model(failures: [failure], health: Self.activeCheck))
+        let calm = Simulator.run(model(failures: [], health: Self.activeCheck))
+        #expect(result.totals.endTime < .zero + .seconds(83), "\(result.totals.endTime)")
+        #expect(result.backends[1].timeDownSeconds > 0 && result.backends[1].timeDownSeconds <= 10, "\(result.backends[1].timeDownSeconds)")
+        let (busy, calmBusy) = (result.backends[0].busyFraction, calm.backends[0].busyFraction)
+        #expect(abs(busy - calmBusy) < 0.1 * calmBusy, "\(busy) vs \(calmBusy)")
+    }
+
     @Test func retriesHideACrashFromClients() throws {
         let result = Simulator.run(model(retries: 1, failures: [FailureModel(backend: 1, kind: .crash, start: .seconds(20), length: .seconds(30))]))
         #expect(result.totals.failed == 0)

@@ -430,11 +430,15 @@ struct Engine {
         perform(supervisor.startPassive(now: .zero), now: .zero)
     }
 
-    /// Puts the scenario's failures and operations on the queue.
+    /// Puts the scenario's failures and operations on the queue, those within the run: a
+    /// change after the last arrival would only keep the clock going, and stretch the time
+    /// over which busy fractions and down times are measured past the run's duration.
     mutating func scheduleFailures() {
-        for (i, failure) in model.failures.enumerated() {
+        for (i, failure) in model.failures.enumerated() where .zero + failure.start < end {
             queue.post(.failure(index: Int32(i), begins: true), at: .zero + failure.start)
-            if let length = failure.length { queue.post(.failure(index: Int32(i), begins: false), at: .zero + failure.start + length) }
+            if let length = failure.length, .zero + failure.start + length < end {
+                queue.post(.failure(index: Int32(i), begins: false), at: .zero + failure.start + length)
+            }
         }
     }
 
