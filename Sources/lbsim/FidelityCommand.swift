@@ -26,7 +26,10 @@ struct FidelityCommand: ParsableCommand {
 
     @OptionGroup var keys: KeyOverrides
 
-    static let header = "metric,sim_mean,sim_ci95_low,sim_ci95_high,real_mean,real_ci95_low,real_ci95_high,difference_pct,within"
+    /// The contract's columns, then the same comparison for the calibrated simulation.
+    static let header =
+        "metric,sim_mean,sim_ci95_low,sim_ci95_high,real_mean,real_ci95_low,real_ci95_high,difference_pct,within"
+        + ",calibrated_mean,calibrated_ci95_low,calibrated_ci95_high,calibrated_difference_pct,calibrated_within"
 
     func validate() throws {
         guard seeds >= 1 && seeds <= 100 else { throw ValidationError("--seeds must be within 1…100") }
@@ -41,56 +44,104 @@ struct FidelityCommand: ParsableCommand {
         let directory = try output.prepare(default: "\(OutputOptions.scratchRoot)/\(base.name)-fidelity", files: ["fidelity.csv"])
         var simulated: [RunResult] = []
         var real: [RunResult] = []
+        var cpu: [Double] = []
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("lbsim-fidelity-\(ProcessInfo.processInfo.processIdentifier)").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         for k in 0..<seeds {
             let model = try loader.model(seed: base.seed &+ UInt64(k))
             simulated.append(Simulator.run(model))
             printError("fidelity: seed \(model.seed): simulated; running \(formatSeconds(model.duration.nanoseconds)) s in real time…")
-            real.append(try RealRun.run(model, loader: loader, overrides: [], directory: "\(scratch)/\(k)"))
+            let outcome = try RealRun.run(model, loader: loader, overrides: [], directory: "\(scratch)/\(k)")
+            real.append(outcome.result)
+            cpu.append(outcome.proxyCPUPerRequest.secondsValue)
         }
+        // Calibration: the proxy's own CPU per request, measured in the real runs, given back to
+        // the simulator as the balancer's cost, on one worker (the proxy's one event loop).
+        let cost = Duration.nanoseconds(Int64((cpu.reduce(0, +) / Double(cpu.count) * 1e9).rounded()))
+        let calibratedFile = "\(directory)/calibrated.yaml"
+        try writeFile(Self.calibrated(loader.text, cost: cost, runs: seeds), to: calibratedFile)
+        let calibratedLoader = try ScenarioLoader(file: calibratedFile, overrides: keys.overrides)
+        let calibrated = try (0..<seeds).map { k in Simulator.run(try calibratedLoader.model(seed: base.seed &+ UInt64(k))) }
+
         // Health transitions matched one by one: each simulated one found in the real run at
         // the same backend, the same change, within one probe interval (greedy, in time order).
         let window = (base.balancer.healthCheck.active?.machine.interval ?? .seconds(1)).secondsValue
-        var health: [(matched: Double, offset: Double)] = []
-        for (k, result) in simulated.enumerated() {
-            let text = (try? String(contentsOfFile: "\(scratch)/\(k)/health.csv", encoding: .utf8)) ?? ""
-            health.append(Self.matchTransitions(result.healthEvents, real: text, within: window))
+        let realHealth = (0..<seeds).map { k in (try? String(contentsOfFile: "\(scratch)/\(k)/health.csv", encoding: .utf8)) ?? "" }
+        func matched(_ runs: [RunResult]) -> [(matched: Double, offset: Double)] {
+            zip(runs, realHealth).map { Self.matchTransitions($0.healthEvents, real: $1, within: window) }
         }
+        var compared = Self.metrics(simulated).enumerated().map { i, m in
+            (name: m.name, sim: m.values, real: Self.metrics(real)[i].values, calibrated: Self.metrics(calibrated)[i].values)
+        }
+        if simulated.contains(where: { !$0.healthEvents.isEmpty }) {
+            let (plain, tuned) = (matched(simulated), matched(calibrated))
+            compared.append(("health_matched_pct", simulated.map { _ in 100 }, plain.map(\.matched), tuned.map(\.matched)))
+            compared.append(("health_offset_s", simulated.map { _ in 0 }, plain.map(\.offset), tuned.map(\.offset)))
+        }
+
         var rows: [String] = []
         var differing: [String] = []
-        print("metric".padded(24) + "simulated".padded(30) + "real".padded(30) + "difference")
-        var compared = Self.metrics(simulated).enumerated().map { i, m in (m.name, m.values, Self.metrics(real)[i].values) }
-        if simulated.contains(where: { !$0.healthEvents.isEmpty }) {
-            compared.append(("health_matched_pct", simulated.map { _ in 100 }, health.map(\.matched)))
-            compared.append(("health_offset_s", simulated.map { _ in 0 }, health.map(\.offset)))
-        }
-        for (name, sim, measured) in compared {
-            let a = MeanInterval(sim), b = MeanInterval(measured)
-            let difference = a.mean == 0 ? (b.mean == 0 ? 0 : .infinity) : (b.mean - a.mean) / abs(a.mean) * 100
-            let overlap = a.low <= b.high && b.low <= a.high
-            // The transitions' own targets: all of them matched, within one probe interval.
-            let within =
-                name == "health_matched_pct" ? b.mean >= 100 - 1e-9 : name == "health_offset_s" ? b.mean <= window : abs(difference) <= share * 100 || overlap
-            if !within { differing.append(name) }
+        print("metric".padded(24) + "simulated".padded(30) + "real".padded(30) + "difference".padded(18) + "calibrated difference")
+        for (name, sim, measured, tuned) in compared {
+            let a = MeanInterval(sim), b = MeanInterval(measured), c = MeanInterval(tuned)
+            let plain = Self.agreement(name, sim: a, real: b, share: share, window: window)
+            // health_*: the calibrated value is itself the real run matched against the
+            // calibrated simulation; elsewhere the calibrated simulation stands for the simulated.
+            let after =
+                name.hasPrefix("health_")
+                ? Self.agreement(name, sim: a, real: c, share: share, window: window) : Self.agreement(name, sim: c, real: b, share: share, window: window)
+            if !plain.within { differing.append(name) }
+            func cell(_ d: Double) -> String { d.isFinite ? decimal(d, 2) : "" }
             rows.append(
                 [
                     name, decimal(a.mean, 4), decimal(a.low, 4), decimal(a.high, 4), decimal(b.mean, 4), decimal(b.low, 4), decimal(b.high, 4),
-                    difference.isFinite ? decimal(difference, 2) : "", within ? "true" : "false",
+                    cell(plain.difference), plain.within ? "true" : "false",
+                    decimal(c.mean, 4), decimal(c.low, 4), decimal(c.high, 4), cell(after.difference), after.within ? "true" : "false",
                 ]
                 .joined(separator: ","))
             func shown(_ m: MeanInterval) -> String { "\(decimal(m.mean, 3)) [\(decimal(m.low, 3)), \(decimal(m.high, 3))]" }
+            func percent(_ d: Double) -> String { d.isFinite ? "\(decimal(d, 1))%" : "—" }
             print(
-                name.padded(24) + shown(a).padded(30) + shown(b).padded(30) + (difference.isFinite ? "\(decimal(difference, 1))%" : "—")
-                    + (within ? "" : "  differs"))
+                name.padded(24) + shown(a).padded(30) + shown(b).padded(30) + (percent(plain.difference) + (plain.within ? "" : " differs")).padded(18)
+                    + percent(after.difference) + (after.within ? "" : " differs"))
         }
         try writeFile(([Self.header] + rows).joined(separator: "\n") + "\n", to: "\(directory)/fidelity.csv")
-        print("\nwrote \(directory)/fidelity.csv")
+        print("\ncalibration: the proxy's CPU per request, \(decimal(cost.secondsValue * 1e6, 1)) µs (mean of \(seeds) real runs), as")
+        print("  balancers: { workers: 1, cost: { request: \(Self.micros(cost)) } }   (\(calibratedFile))")
+        print("wrote \(directory)/fidelity.csv")
         if !differing.isEmpty {
             print("differs beyond \(tolerance) with intervals apart: \(differing.joined(separator: ", "))")
             throw ExitCode(1)
         }
     }
+
+    /// How a simulated and a real mean compare: the difference in percent of the simulated
+    /// one, and whether they agree (within `share`, or their intervals overlap; the health
+    /// rows have their own targets: every transition matched, within one probe interval).
+    static func agreement(_ name: String, sim a: MeanInterval, real b: MeanInterval, share: Double, window: Double) -> (difference: Double, within: Bool) {
+        let difference = a.mean == 0 ? (b.mean == 0 ? 0 : .infinity) : (b.mean - a.mean) / abs(a.mean) * 100
+        let overlap = a.low <= b.high && b.low <= a.high
+        let within =
+            name == "health_matched_pct" ? b.mean >= 100 - 1e-9 : name == "health_offset_s" ? b.mean <= window : abs(difference) <= share * 100 || overlap
+        return (difference, within)
+    }
+
+    /// The scenario's text with the calibration's `balancers:` block at the end.
+    static func calibrated(_ text: String, cost: Duration, runs: Int) -> String {
+        (text.hasSuffix("\n") ? text : text + "\n")
+            + """
+
+            # lbsim fidelity's calibration: the real proxy's own CPU per request, mean of \(runs) real
+            # run(s), as the balancer's cost on one worker (the proxy runs on one event loop).
+            balancers:
+              workers: 1
+              cost:
+                request: \(micros(cost))
+
+            """
+    }
+
+    static func micros(_ d: Duration) -> String { "\(decimal(d.secondsValue * 1e6, 1))us" }
 
     /// The share (percent) of `simulated` transitions that the real run's `health.csv` has at
     /// the same backend with the same change within `window` seconds, and their mean offset.

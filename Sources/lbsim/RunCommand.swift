@@ -91,7 +91,7 @@ struct RunCommand: ParsableCommand {
         try RealRun.refuseUnsupported(model, file: scenario)
         let directory = try output.prepare(default: "Results/\(model.name)-real", files: Self.files)
         print("\(model.name): running \(formatSeconds(model.duration.nanoseconds)) s in real time on loopback…")
-        let result = try RealRun.run(model, loader: loader, overrides: [], directory: directory)
+        let result = try RealRun.run(model, loader: loader, overrides: [], directory: directory).result
         try writeFile(RunResult.summaryHeader + ",mode\n" + result.summaryRow + ",real\n", to: "\(directory)/summary.csv")
         try writeFile(([RunResult.backendsHeader] + result.backendRows).joined(separator: "\n") + "\n", to: "\(directory)/backends.csv")
         let health = (try? String(contentsOfFile: "\(directory)/health.csv", encoding: .utf8)) ?? ""

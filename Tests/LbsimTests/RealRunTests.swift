@@ -142,11 +142,22 @@ import Testing
         let run = try LbsimBinary.run(["fidelity", file.path, "--seeds", "1", "--tolerance", "100%", "--out", dir.appendingPathComponent("f").path])
         #expect(run.status == 0 || run.status == 1, "\(run.stderr)")
         let rows = try String(contentsOf: dir.appendingPathComponent("f/fidelity.csv"), encoding: .utf8).split(separator: "\n")
-        #expect(rows.first == "metric,sim_mean,sim_ci95_low,sim_ci95_high,real_mean,real_ci95_low,real_ci95_high,difference_pct,within")
-        let requests = try #require(rows.first { $0.hasPrefix("requests,") }).split(separator: ",")
-        #expect(requests[1] == requests[4], "the same arrivals in both modes")
+        #expect(
+            rows.first.map(String.init)
+                == "metric,sim_mean,sim_ci95_low,sim_ci95_high,real_mean,real_ci95_low,real_ci95_high,difference_pct,within"
+                + ",calibrated_mean,calibrated_ci95_low,calibrated_ci95_high,calibrated_difference_pct,calibrated_within")
+        let requests = try #require(rows.first { $0.hasPrefix("requests,") }).split(separator: ",", omittingEmptySubsequences: false)
+        #expect(requests.count == 14)
+        #expect(requests[1] == requests[4] && requests[1] == requests[9], "the same arrivals in every mode")
         #expect(rows.contains { $0.hasPrefix("share_app-1,") } && rows.contains { $0.hasPrefix("time_down_s_app-3,") })
         #expect(rows.contains { $0.hasPrefix("health_matched_pct,100.0000,") }, "the crash's transitions, matched one by one")
+        // The calibration: the scenario with the proxy's measured cost, which runs as it is.
+        let calibrated = try String(contentsOf: dir.appendingPathComponent("f/calibrated.yaml"), encoding: .utf8)
+        #expect(calibrated.hasPrefix(Self.scenario) && calibrated.contains("balancers:\n  workers: 1\n  cost:\n    request: "))
+        let again = try LbsimBinary.run(["run", dir.appendingPathComponent("f/calibrated.yaml").path, "--out", dir.appendingPathComponent("c").path])
+        #expect(again.status == 0, "\(again.stderr)")
+        let balancer = try String(contentsOf: dir.appendingPathComponent("c/balancers.csv"), encoding: .utf8)
+        #expect(balancer.split(separator: "\n").count == 2, "the calibrated run has the balancer's row")
     }
 
     @Test func whatItCannotDoFaithfullyIsRefused() throws {

@@ -1,5 +1,6 @@
 import Balancing
 import ConfigFiles
+import Foundation
 import Testing
 @testable import Simulation
 
@@ -35,6 +36,34 @@ import Testing
         #expect(abs(result.latencyMeanMilliseconds - (expectedWait + d * 1000)) / (expectedWait + d * 1000) < 0.05)
         #expect(lb.fullHandshakes == lb.requests, "anonymous clients: a new connection, and a full handshake, per request")
         #expect(lb.resumedHandshakes == 0)
+    }
+
+    /// `cost.request` as a distribution (what `lbsim fidelity` calibrates): exponential costs
+    /// on one worker make M/M/1, whose mean wait ρS/(1 − ρ) is twice M/D/1's at ρ = 0.8.
+    @Test func aDrawnRequestCostIsMM1() throws {
+        let text = """
+            name: t
+            duration: 400s
+            warmup: 20s
+            backends: [ { name: a, count: 4, concurrency: 1000, service_time: { dist: constant, value: 0s } } ]
+            clients: [ { name: c, arrival: { rate: 800/s } } ]
+            balancers: { workers: 1, cost: { request: { dist: exponential, mean: 1ms } } }
+
+            """
+        let model = try SimulationModel(scenario: try ConfigDecoder(file: "t.yaml").decode(Scenario.self, from: text), file: "t.yaml")
+        #expect(model.balancerResources?.requestCostDistribution == .exponential(mean: 0.001))
+        #expect(model.balancerResources?.requestCost == .milliseconds(1), "the mean stands for the cost where one number is needed")
+        let lb = Simulator.run(model).balancer!
+        let expectedWait = 0.8 * 1 / (1 - 0.8)  // ms
+        #expect(abs(lb.waitMeanMilliseconds - expectedWait) / expectedWait < 0.05, "wait \(lb.waitMeanMilliseconds) ms vs \(expectedWait)")
+        #expect(abs(lb.busyFraction - 0.8) < 0.01)
+        do {
+            _ = try ConfigDecoder(file: "t.yaml").decode(
+                Scenario.self, from: text.replacingOccurrences(of: "dist: exponential, mean", with: "dist: exponential, p99"))
+            Issue.record("a key the distribution does not use was accepted")
+        } catch {
+            #expect("\(error)".contains("p99"), "\(error)")
+        }
     }
 
     /// Two workers: M/D/2 has no simple closed form, but it must wait far less than one worker

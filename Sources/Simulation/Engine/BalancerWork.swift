@@ -15,6 +15,8 @@ struct BalancerWork {
 
     let workers: Int
     let requestNanos: Int64
+    /// A request's cost drawn per request (`cost.request` as a distribution), from its stream.
+    let requestDraw: (distribution: Distribution, stream: RandomStream)?
     let connectionNanos: Int64
     let handshakeNanos: Int64
     let resumedNanos: Int64
@@ -43,9 +45,12 @@ struct BalancerWork {
     var lastChange = Instant.zero
 
     /// `clientSlots[g]`: how many distinct clients group `g` has (0: anonymous).
-    init(_ resources: BalancerResources, groups: [ClientGroupModel], clientSlots: [Int], layer: SimulationModel.Layer) {
+    init(
+        _ resources: BalancerResources, groups: [ClientGroupModel], clientSlots: [Int], layer: SimulationModel.Layer, stream: @autoclosure () -> RandomStream
+    ) {
         workers = resources.workers
         requestNanos = resources.requestCost.nanoseconds
+        requestDraw = resources.requestCostDistribution.map { ($0, stream()) }
         connectionNanos = resources.connectionCost.nanoseconds
         handshakeNanos = resources.tlsHandshakeCost.nanoseconds
         resumedNanos = resources.tlsResumedCost.nanoseconds
@@ -65,6 +70,7 @@ struct BalancerWork {
     mutating func cost(group g: Int, client id: Int, now: Instant, counted: Bool) -> Int64 {
         if counted { requests += 1 }
         let t = now.nanoseconds
+        let requestNanos = requestDraw.map { max(0, Int64(($0.distribution.sample(using: $0.stream) * 1e9).rounded())) } ?? self.requestNanos
         var opens = true
         var resumes = false
         if id >= 0, id < connections[g].count {

@@ -360,7 +360,8 @@ struct Engine {
         let hasErrors = model.failures.contains { if case .errors = $0.kind { return true } else { return false } }
         errorStreams = hasErrors ? model.backends.map { master.child("errors/\($0.backend.name)") } : []
         balancerWork = model.balancerResources.map {
-            BalancerWork($0, groups: model.clients, clientSlots: model.clients.map { $0.clientCount ?? 0 }, layer: model.layer)
+            BalancerWork(
+                $0, groups: model.clients, clientSlots: model.clients.map { $0.clientCount ?? 0 }, layer: model.layer, stream: master.child("balancer/cost"))
         }
         requestsFile?.write(Simulator.requestsHeader + "\n")
         for b in 0..<constants.count where constants[b].drawsAhead {

@@ -13,6 +13,10 @@ public struct BalancerResources: Sendable, Equatable {
     public var workers: Int
     /// L7: every request (parsing, picking, proxying); L4: every connection.
     public var requestCost: Duration
+    /// When set, each request's cost is drawn from it (stream `balancer/cost`) instead of
+    /// being `requestCost`: a real proxy's time per request varies (its event loop's turns,
+    /// the size of what it relays), and `lbsim fidelity` measures a mean to put here.
+    public var requestCostDistribution: Distribution?
     /// Every new client connection (accept, set-up), TLS or not.
     public var connectionCost: Duration
     /// A full TLS handshake on a new client connection; zero: the listener is plain TCP.
@@ -24,12 +28,14 @@ public struct BalancerResources: Sendable, Equatable {
     public var tlsSessionTimeout: Duration
 
     public init(
-        workers: Int = 1, requestCost: Duration = .zero, connectionCost: Duration = .zero, tlsHandshakeCost: Duration = .zero,
+        workers: Int = 1, requestCost: Duration = .zero, requestCostDistribution: Distribution? = nil, connectionCost: Duration = .zero,
+        tlsHandshakeCost: Duration = .zero,
         tlsResumedCost: Duration = .zero, tlsSessionTimeout: Duration = .seconds(300)
     ) {
         precondition(workers >= 1)
         self.workers = workers
         self.requestCost = requestCost
+        self.requestCostDistribution = requestCostDistribution
         self.connectionCost = connectionCost
         self.tlsHandshakeCost = tlsHandshakeCost
         self.tlsResumedCost = tlsResumedCost

@@ -25,7 +25,8 @@ public struct Scenario: Decodable, Sendable {
         case timeseriesInterval = "timeseries_interval", balancers
     }
 
-    /// `balancers: { workers, cost: { request, connection, tls_handshake, tls_resumed }, tls_session_timeout }`.
+    /// `balancers: { workers, cost: { request, connection, tls_handshake, tls_resumed }, tls_session_timeout }`;
+    /// `request` is a duration or a distribution.
     struct BalancersEntry: Decodable {
         var resources = BalancerResources()
 
@@ -48,7 +49,15 @@ public struct Scenario: Decodable, Sendable {
                     try cost.require(value >= .zero, key, "\(key.rawValue) must not be negative")
                     return value
                 }
-                resources.requestCost = try read(.request)
+                // `request: 40us`, or a distribution (`{ dist: exponential, mean: 40us }`), which
+                // is what `lbsim fidelity` measures on the real proxy.
+                if (try? cost.nestedContainer(keyedBy: DistributionConfiguration.CodingKeys.self, forKey: .request)) != nil {
+                    let distribution = try cost.decode(DistributionConfiguration.self, forKey: .request).distribution
+                    resources.requestCostDistribution = distribution
+                    resources.requestCost = .nanoseconds(Int64((distribution.mean * 1e9).rounded()))
+                } else {
+                    resources.requestCost = try read(.request)
+                }
                 resources.connectionCost = try read(.connection)
                 resources.tlsHandshakeCost = try read(.tlsHandshake)
                 resources.tlsResumedCost = try read(.tlsResumed)

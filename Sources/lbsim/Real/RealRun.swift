@@ -60,9 +60,17 @@ enum RealRun {
         guard reasons.isEmpty else { throw InputError("\(file): not yet runnable with --real: " + reasons.joined(separator: "; ")) }
     }
 
+    /// What a real run measured: its results, and the proxy's own CPU per request (its event
+    /// loop's thread time over the run, divided by the requests sent), which is what the
+    /// simulator's `balancers: { workers: 1, cost: { request } }` models.
+    struct Outcome {
+        var result: RunResult
+        var proxyCPUPerRequest: Duration
+    }
+
     /// Runs `model` (from `loader`'s file) and returns what it measured; the proxy's events and
     /// access log go to `directory` as `health.csv` and `requests.csv`, on the run's time axis.
-    static func run(_ model: SimulationModel, loader: ScenarioLoader, overrides: [String], directory: String) throws -> RunResult {
+    static func run(_ model: SimulationModel, loader: ScenarioLoader, overrides: [String], directory: String) throws -> Outcome {
         try refuseUnsupported(model, file: loader.file)
         let backendGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -150,7 +158,8 @@ enum RealRun {
             (try? String(contentsOfFile: accessTemp, encoding: .utf8)) ?? "", columns: ["arrival_s", "start_s", "end_s"], by: offset,
             order: Simulator.requestsHeader.split(separator: ",").map(String.init))
         try writeFile(access, to: "\(directory)/requests.csv")
-        return measure(model, records: records, backends: backends, integrals: integrals, attempts: attempts, health: shiftedHealth, access: access)
+        let result = measure(model, records: records, backends: backends, integrals: integrals, attempts: attempts, health: shiftedHealth, access: access)
+        return Outcome(result: result, proxyCPUPerRequest: .nanoseconds(Int64(((cpuAfter.0 - cpuBefore.0) / sent * 1e9).rounded())))
     }
 
     /// Carries out `failure` at its time: on the backend for the backend's own conditions, and
