@@ -165,13 +165,82 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("netem.yaml")
         let scenario =
-            Self.scenario.replacingOccurrences(of: "concurrency: 4,", with: "concurrency: 4, rtt: 5ms,")
-            + "\nfailures:\n  - { at: 1s, backend: app-1, kind: partition, for: 1s }\n"
+            Self.scenario.replacingOccurrences(of: "concurrency: 4,", with: "concurrency: 4, connect_cost: 5ms,")
+            .replacingOccurrences(of: "rate: 100/s", with: "rate: 5000/s")
         try scenario.write(to: file, atomically: true, encoding: .utf8)
         let refused = try LbsimBinary.run(["run", file.path, "--real"])
         #expect(refused.status == 2)
         let said = refused.stderr
-        #expect(said.contains("not yet runnable with --real") && said.contains("rtt") && said.contains("partition"), "\(said)")
+        #expect(said.contains("not yet runnable with --real") && said.contains("connect_cost") && said.contains("5000/s"), "\(said)")
+    }
+
+    /// `partition`: in a network namespace of its own, every packet to and from the backend
+    /// dropped (nftables); the checks see it go down and come back as simulated, and no rule
+    /// is left on the machine's own network. Where the machine cannot (not root, no nft) the
+    /// scenario is refused, and says why.
+    @Test func aPartitionDropsEveryPacketInANamespaceOfItsOwn() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("partition.yaml")
+        try
+            (Self.scenario.replacingOccurrences(of: "read: 5s", with: "read: 1s")
+            + "\nfailures:\n  - { at: 1500ms, backend: app-2, kind: partition, for: 1s }\n").write(to: file, atomically: true, encoding: .utf8)
+        let real = try LbsimBinary.run(["run", file.path, "--real", "--out", dir.appendingPathComponent("real").path])
+        let nft = ["/usr/sbin/nft", "/sbin/nft"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard getuid() == 0, let nft, Self.canUnshareTheNetwork() else {
+            #expect(real.status == 2 && real.stderr.contains("partition"), "\(real.stderr)")
+            return
+        }
+        #expect(real.status == 0, "\(real.stderr)")
+        let health = try String(contentsOf: dir.appendingPathComponent("real/health.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(health.map { $0.split(separator: ",")[1...3].joined(separator: ",") } == ["app-2,up,down", "app-2,down,up"], "\(health)")
+        // Attempts on app-2 during the partition time out (connect or read) and are retried.
+        let rows = try String(contentsOf: dir.appendingPathComponent("real/requests.csv"), encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false)
+        }
+        let retried = rows.dropFirst().filter { (Int($0[9]) ?? 0) > 1 }.compactMap { Double($0[3]) }
+        #expect(!retried.isEmpty && retried.allSatisfy { $0 > 1.4 && $0 < 2.6 }, "\(retried)")
+        let tables = Process()
+        tables.executableURL = URL(fileURLWithPath: nft)
+        tables.arguments = ["list", "tables"]
+        let out = Pipe()
+        tables.standardOutput = out
+        try tables.run()
+        tables.waitUntilExit()
+        #expect(!String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("lbsim"), "no rule left behind")
+    }
+
+    /// Whether this machine lets a process have a network namespace of its own (a container
+    /// may forbid it even to root).
+    static func canUnshareTheNetwork() -> Bool {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        probe.arguments = ["--net", "true"]
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return false }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
+    }
+
+    /// `rtt`: every answer leaves one round trip after its service, the worker held meanwhile,
+    /// as in the simulator: no request is faster than the rtt, and round robin still sends each
+    /// backend what it sends it simulated. (A lower bound, not a timing target: a timer cannot
+    /// fire early.)
+    @Test func aRoundTripDelaysEveryAnswer() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("rtt.yaml")
+        try Self.scenario.replacingOccurrences(of: "concurrency: 4,", with: "concurrency: 4, rtt: 20ms,").write(
+            to: file, atomically: true, encoding: .utf8)
+        let real = try LbsimBinary.run(["run", file.path, "--real", "--out", dir.appendingPathComponent("real").path])
+        #expect(real.status == 0, "\(real.stderr)")
+        #expect(try LbsimBinary.run(["run", file.path, "--out", dir.appendingPathComponent("sim").path]).status == 0)
+        let rows = try String(contentsOf: dir.appendingPathComponent("real/requests.csv"), encoding: .utf8).split(separator: "\n")
+        let column = try #require(rows.first?.split(separator: ",").firstIndex(of: "latency_ms"))
+        let latencies = rows.dropFirst().compactMap { Double($0.split(separator: ",", omittingEmptySubsequences: false)[column]) }
+        #expect(latencies.count > 200 && latencies.allSatisfy { $0 >= 20 }, "\(latencies.min() ?? -1) ms")
+        for (r, s) in zip(try Self.attempts(dir, "real"), try Self.attempts(dir, "sim")) { #expect(abs(r - s) <= 1, "real \(r), simulated \(s)") }
     }
 
 }

@@ -139,7 +139,7 @@ final class RealBackend: @unchecked Sendable {
     fileprivate func arrived(_ job: Job) {
         guard !hung else { return }  // read, never answered
         if job.probe && model.healthApart {
-            job.handler.respond(job.context, status: probesFail ? .serviceUnavailable : .ok, backend: model.backend.name)
+            answer(job, probesFail ? .serviceUnavailable : .ok)
             return
         }
         if busy < model.concurrency {
@@ -148,22 +148,42 @@ final class RealBackend: @unchecked Sendable {
             accumulate()
             waiting.append(job)
         } else {
-            job.handler.respond(job.context, status: .serviceUnavailable, backend: model.backend.name)
+            answer(job, .serviceUnavailable)
         }
     }
 
+    /// The answers given without a worker (a full queue's 503, a probe with `health_apart`)
+    /// leave one `rtt` late, as the simulator's do.
+    private func answer(_ job: Job, _ status: HTTPResponseStatus) {
+        guard model.rtt > .zero else {
+            job.handler.respond(job.context, status: status, backend: model.backend.name)
+            return
+        }
+        let name = model.backend.name
+        loop.scheduleTask(in: .nanoseconds(Int64(model.rtt.nanoseconds))) { [self] in
+            // A crash or hang meanwhile loses the answer, as in the simulator.
+            guard !crashed, !hung else { return }
+            job.handler.respond(job.context, status: status, backend: name)
+        }
+    }
+
+    /// A worker holds `job` for its service time and then `rtt`, the balancer↔backend round
+    /// trip, as the simulator's worker does (a probe: for `rtt` alone). This kernel has no
+    /// `tc netem` (CONFIG_NET_SCH_NETEM is not set), so the backend plays the network's part;
+    /// a connection's set-up is not delayed, in either mode.
     private func start(_ job: Job) {
         accumulate()
         busy += 1
-        guard !job.probe else {
+        let rtt = Double(model.rtt.nanoseconds) / 1e9
+        guard !job.probe || rtt > 0 else {
             finish(job)
             return
         }
-        let seconds = (job.serviceTime ?? model.serviceTime).sample(using: stream) / model.speed * slowFactor
+        let seconds = job.probe ? rtt : (job.serviceTime ?? model.serviceTime).sample(using: stream) / model.speed * slowFactor + rtt
         let epochCrashed = crashed
         loop.scheduleTask(in: .nanoseconds(Int64((seconds * 1e9).rounded()))) { [self] in
             guard !epochCrashed, !crashed, job.context.channel.isActive else { return }
-            finish(job, failing: errorRate > 0 && (errorStream?.uniform() ?? 1) < errorRate)
+            finish(job, failing: !job.probe && errorRate > 0 && (errorStream?.uniform() ?? 1) < errorRate)
         }
     }
 

@@ -40,11 +40,12 @@ enum RealRun {
 
         }
         for b in model.backends {
-            if b.rtt > .zero { reasons.append("backends '\(b.backend.name)': rtt (needs tc netem)") }
-            if b.connectCost > .zero { reasons.append("backends '\(b.backend.name)': connect_cost (needs tc netem)") }
+            if b.connectCost > .zero {
+                reasons.append("backends '\(b.backend.name)': connect_cost (the simulator pays it on every attempt; the real proxy reuses its connections)")
+            }
         }
-        for failure in model.failures {
-            if case .partition = failure.kind { reasons.append("failures: partition (needs network namespaces)") }
+        if hasPartition(model), let reason = PrivateNetwork.unavailable {
+            reasons.append("failures: partition (it runs in a network namespace of its own, with nftables: \(reason))")
         }
         let rate = model.clients.reduce(0.0) { $0 + $1.peakRate }
         if rate > maxRate {
@@ -52,6 +53,10 @@ enum RealRun {
         }
         if model.backends.count > maxBackends { reasons.append("\(model.backends.count) backends (at most \(maxBackends) real servers)") }
         return reasons
+    }
+
+    static func hasPartition(_ model: SimulationModel) -> Bool {
+        model.failures.contains { if case .partition = $0.kind { true } else { false } }
     }
 
     /// Throws the list of what `model` (from `file`) needs that real mode cannot do faithfully.
@@ -72,6 +77,14 @@ enum RealRun {
     /// access log go to `directory` as `health.csv` and `requests.csv`, on the run's time axis.
     static func run(_ model: SimulationModel, loader: ScenarioLoader, overrides: [String], directory: String) throws -> Outcome {
         try refuseUnsupported(model, file: loader.file)
+        // Before any event loop starts: its threads, and the processes they start, stay in
+        // the namespace they were created in. `network` runs nft, apart from the backends.
+        var networkGroup: MultiThreadedEventLoopGroup?
+        if hasPartition(model) {
+            try PrivateNetwork.enter()
+            networkGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        }
+        defer { try? networkGroup?.syncShutdownGracefully() }
         let backendGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer {
@@ -117,7 +130,7 @@ enum RealRun {
         let start = NIODeadline.uptimeNanoseconds(proxy.startUptimeNanoseconds)
         guard let admin = proxy.adminAddress?.port else { throw InputError("the proxy has no admin listener") }
         for failure in model.failures {
-            schedule(failure, backends: backends, start: start, admin: admin, clientLoop: load.loop)
+            schedule(failure, backends: backends, start: start, admin: admin, clientLoop: load.loop, networkLoop: networkGroup?.next())
         }
         // At the warm-up's end: the integrals restart and the proxy's counts are noted, so that
         // backends.csv counts what the simulator counts (attempts after the warm-up).
@@ -165,7 +178,9 @@ enum RealRun {
     /// Carries out `failure` at its time: on the backend for the backend's own conditions, and
     /// through the proxy's admin API for the operator's actions (drain, weight, switch), as a
     /// person would.
-    static func schedule(_ failure: FailureModel, backends: [RealBackend], start: NIODeadline, admin: Int, clientLoop: any EventLoop) {
+    static func schedule(
+        _ failure: FailureModel, backends: [RealBackend], start: NIODeadline, admin: Int, clientLoop: any EventLoop, networkLoop: (any EventLoop)?
+    ) {
         let backend = backends[failure.backend]
         let loop = backend.loop
         let begin = start + .nanoseconds(Int64(failure.start.nanoseconds))
@@ -218,7 +233,18 @@ enum RealRun {
             at(begin) { adminPost("/pools/switch?to=\(pool)", port: admin, on: clientLoop) }
             at(end) { adminPost("/pools/switch", port: admin, on: clientLoop) }
         case .partition:
-            break  // refused up front
+            // Every packet to and from the backend's port dropped, in the run's own namespace.
+            guard let networkLoop else { break }  // refused up front without one
+            let port = backend.port
+            func set(_ cut: Bool) -> @Sendable () -> Void {
+                {
+                    networkLoop.execute {
+                        do { try cut ? PrivateNetwork.cut(port) : PrivateNetwork.heal(port) } catch { printError("lbsim: \(error)") }
+                    }
+                }
+            }
+            at(begin, set(true))
+            at(end, set(false))
         }
     }
 
