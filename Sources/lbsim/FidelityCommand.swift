@@ -45,6 +45,7 @@ struct FidelityCommand: ParsableCommand {
         var simulated: [RunResult] = []
         var real: [RunResult] = []
         var cpu: [Double] = []
+        var overheads: [Double] = []
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("lbsim-fidelity-\(ProcessInfo.processInfo.processIdentifier)").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         for k in 0..<seeds {
@@ -54,12 +55,15 @@ struct FidelityCommand: ParsableCommand {
             let outcome = try RealRun.run(model, loader: loader, overrides: [], directory: "\(scratch)/\(k)")
             real.append(outcome.result)
             cpu.append(outcome.proxyCPUPerRequest.secondsValue)
+            overheads += outcome.overheads
         }
-        // Calibration: the proxy's own CPU per request, measured in the real runs, given back to
-        // the simulator as the balancer's cost, on one worker (the proxy's one event loop).
+        // Calibration, from the real runs: the proxy's own CPU per request, as the balancer's
+        // cost on one worker (the proxy's one event loop), and the rest of what the path adds
+        // to a request beyond the backend's time, as the balancer's latency.
         let cost = Duration.nanoseconds(Int64((cpu.reduce(0, +) / Double(cpu.count) * 1e9).rounded()))
+        let latency = Calibration.latency(overheads: overheads, cost: cost.secondsValue)
         let calibratedFile = "\(directory)/calibrated.yaml"
-        try writeFile(Self.calibrated(loader.text, cost: cost, runs: seeds), to: calibratedFile)
+        try writeFile(Self.calibrated(loader.text, cost: cost, latency: latency, runs: seeds, overrides: keys.overrides), to: calibratedFile)
         let calibratedLoader = try ScenarioLoader(file: calibratedFile, overrides: keys.overrides)
         let calibrated = try (0..<seeds).map { k in Simulator.run(try calibratedLoader.model(seed: base.seed &+ UInt64(k))) }
 
@@ -106,8 +110,10 @@ struct FidelityCommand: ParsableCommand {
                     + percent(after.difference) + (after.within ? "" : " differs"))
         }
         try writeFile(([Self.header] + rows).joined(separator: "\n") + "\n", to: "\(directory)/fidelity.csv")
-        print("\ncalibration: the proxy's CPU per request, \(decimal(cost.secondsValue * 1e6, 1)) µs (mean of \(seeds) real runs), as")
-        print("  balancers: { workers: 1, cost: { request: \(Self.micros(cost)) } }   (\(calibratedFile))")
+        print(
+            "\ncalibration (\(seeds) real run(s)): the proxy's CPU per request \(Self.micros(cost)); the rest of the path beyond the backend,"
+                + " median \(Self.micros(.seconds(latency.median))), p90 \(Self.micros(.seconds(latency.p90))); as \(calibratedFile):")
+        print("  balancers: { workers: 1, cost: { request: \(Self.micros(cost)) }, latency: \(latency.yaml) }")
         print("wrote \(directory)/fidelity.csv")
         if !differing.isEmpty {
             print("differs beyond \(tolerance) with intervals apart: \(differing.joined(separator: ", "))")
@@ -127,16 +133,20 @@ struct FidelityCommand: ParsableCommand {
     }
 
     /// The scenario's text with the calibration's `balancers:` block at the end.
-    static func calibrated(_ text: String, cost: Duration, runs: Int) -> String {
-        (text.hasSuffix("\n") ? text : text + "\n")
+    static func calibrated(_ text: String, cost: Duration, latency: Calibration.Latency, runs: Int, overrides: [String]) -> String {
+        let measured = overrides.isEmpty ? "" : "\n# Measured with " + overrides.map { "--set \($0)" }.joined(separator: " ") + ": run it with them too."
+        return (text.hasSuffix("\n") ? text : text + "\n")
             + """
 
-            # lbsim fidelity's calibration: the real proxy's own CPU per request, mean of \(runs) real
-            # run(s), as the balancer's cost on one worker (the proxy runs on one event loop).
+            # lbsim fidelity's calibration, from \(runs) real run(s): the real proxy's own CPU per
+            # request, as the balancer's cost on one worker (the proxy runs on one event loop), and
+            # what the rest of the path added to each request beyond the backend's time (loopback
+            # hops, threads waking), as its latency.\(measured)
             balancers:
               workers: 1
               cost:
                 request: \(micros(cost))
+              latency: \(latency.yaml)
 
             """
     }

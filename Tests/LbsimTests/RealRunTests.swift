@@ -154,6 +154,7 @@ import Testing
         // The calibration: the scenario with the proxy's measured cost, which runs as it is.
         let calibrated = try String(contentsOf: dir.appendingPathComponent("f/calibrated.yaml"), encoding: .utf8)
         #expect(calibrated.hasPrefix(Self.scenario) && calibrated.contains("balancers:\n  workers: 1\n  cost:\n    request: "))
+        #expect(calibrated.contains("\n  latency: "), "what the path adds beyond the backend")
         let again = try LbsimBinary.run(["run", dir.appendingPathComponent("f/calibrated.yaml").path, "--out", dir.appendingPathComponent("c").path])
         #expect(again.status == 0, "\(again.stderr)")
         let balancer = try String(contentsOf: dir.appendingPathComponent("c/balancers.csv"), encoding: .utf8)

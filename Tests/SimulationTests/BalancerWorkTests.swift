@@ -66,6 +66,30 @@ import Testing
         }
     }
 
+    /// `balancers.latency` delays every request without a worker: with instant backends and no
+    /// cost, each request's latency is the latency itself (constant: exactly; drawn: its mean),
+    /// and no worker is ever busy, so nothing queues however many arrive together.
+    @Test func latencyDelaysWithoutAWorker() throws {
+        var constant = BalancerResources(workers: 1)
+        constant.latency = .microseconds(400)
+        let fixed = Simulator.run(model(rate: 2000, duration: 20, resources: constant))
+        #expect(abs(fixed.latencyMeanMilliseconds - 0.4) < 1e-6 && fixed.latencyMaxMilliseconds <= 0.4001, "\(fixed.latencyMeanMilliseconds)")
+        #expect(fixed.balancer?.busyFraction == 0 && fixed.balancer?.waitMaxMilliseconds == 0)
+
+        let text = """
+            name: t
+            duration: 20s
+            backends: [ { name: a, count: 4, concurrency: 1000, service_time: { dist: constant, value: 0s } } ]
+            clients: [ { name: c, arrival: { rate: 2000/s } } ]
+            balancers: { latency: { dist: lognormal, mean: 500us, p99: 2ms } }
+
+            """
+        let drawn = try SimulationModel(scenario: try ConfigDecoder(file: "t.yaml").decode(Scenario.self, from: text), file: "t.yaml")
+        #expect(drawn.balancerResources?.latency == .microseconds(500))
+        let result = Simulator.run(drawn)
+        #expect(abs(result.latencyMeanMilliseconds - 0.5) / 0.5 < 0.03, "\(result.latencyMeanMilliseconds)")
+    }
+
     /// Two workers: M/D/2 has no simple closed form, but it must wait far less than one worker
     /// at the same per-worker load would with half the traffic… and more than nothing.
     @Test func moreWorkersShortenTheQueue() {

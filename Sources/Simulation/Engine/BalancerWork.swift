@@ -45,9 +45,16 @@ struct BalancerWork {
     var lastChange = Instant.zero
 
     /// `clientSlots[g]`: how many distinct clients group `g` has (0: anonymous).
+    /// `balancers.latency`: a constant, or drawn per request from its distribution.
+    let latencyNanos: Int64
+    let latencyDraw: (distribution: Distribution, stream: RandomStream)?
+
     init(
-        _ resources: BalancerResources, groups: [ClientGroupModel], clientSlots: [Int], layer: SimulationModel.Layer, stream: @autoclosure () -> RandomStream
+        _ resources: BalancerResources, groups: [ClientGroupModel], clientSlots: [Int], layer: SimulationModel.Layer,
+        stream: @autoclosure () -> RandomStream, latencyStream: @autoclosure () -> RandomStream
     ) {
+        latencyNanos = resources.latency.nanoseconds
+        latencyDraw = resources.latencyDistribution.map { ($0, latencyStream()) }
         workers = resources.workers
         requestNanos = resources.requestCost.nanoseconds
         requestDraw = resources.requestCostDistribution.map { ($0, stream()) }
@@ -92,6 +99,11 @@ struct BalancerWork {
         }
         if counted { newConnections += 1 }
         return cost
+    }
+
+    /// How long a request takes to pass through once its work is done (zero: at once).
+    func latency() -> Int64 {
+        latencyDraw.map { max(0, Int64(($0.distribution.sample(using: $0.stream) * 1e9).rounded())) } ?? latencyNanos
     }
 
     /// Integrates busy workers and waiting work up to `now` (from the warm-up's end).

@@ -30,7 +30,12 @@ extension Engine {
         } else {
             balancerWork!.busy -= 1
         }
-        proceed(f, now: now)
+        let latency = balancerWork!.latency()
+        if latency > 0 {
+            queue.post(.balancerPassed(flight: Int32(f)), at: now + Duration.nanoseconds(latency))
+        } else {
+            proceed(f, now: now)
+        }
     }
 
     /// What follows the balancer's own work.

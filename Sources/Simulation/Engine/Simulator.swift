@@ -45,6 +45,8 @@ public struct Simulator {
         case reachBackend(flight: Int32, attempt: Int32)
         /// The balancer's own work on a request is done (`balancers:`).
         case balancerDone(flight: Int32)
+        /// A request has passed through the balancer (`balancers.latency` after its work).
+        case balancerPassed(flight: Int32)
         /// A retry's delay (turn-around or back-off) is over: attempt `attempt` + 1 starts, on
         /// `target`, or the client gets `failedWith` if it finds no backend. Carried in the event
         /// rather than the flight, which every request copies.
@@ -361,7 +363,8 @@ struct Engine {
         errorStreams = hasErrors ? model.backends.map { master.child("errors/\($0.backend.name)") } : []
         balancerWork = model.balancerResources.map {
             BalancerWork(
-                $0, groups: model.clients, clientSlots: model.clients.map { $0.clientCount ?? 0 }, layer: model.layer, stream: master.child("balancer/cost"))
+                $0, groups: model.clients, clientSlots: model.clients.map { $0.clientCount ?? 0 }, layer: model.layer,
+                stream: master.child("balancer/cost"), latencyStream: master.child("balancer/latency"))
         }
         requestsFile?.write(Simulator.requestsHeader + "\n")
         for b in 0..<constants.count where constants[b].drawsAhead {
@@ -462,6 +465,8 @@ struct Engine {
             reachBackend(Int(flight), attempt: attempt, now: now)
         case .balancerDone(let flight):
             balancerDone(Int(flight), now: now)
+        case .balancerPassed(let flight):
+            proceed(Int(flight), now: now)
         case .retryDue(let flight, let attempt, let target, let failedWith):
             retryDue(Int(flight), attempt: attempt, target: target, failedWith: Int(failedWith), now: now)
         case .queueTimeout(let flight, let ticket):

@@ -17,6 +17,12 @@ public struct BalancerResources: Sendable, Equatable {
     /// being `requestCost`: a real proxy's time per request varies (its event loop's turns,
     /// the size of what it relays), and `lbsim fidelity` measures a mean to put here.
     public var requestCostDistribution: Distribution?
+    /// Time every request (L7) or connection (L4) spends passing through the balancer beyond
+    /// its work, without holding a worker: the hops between client, balancer and backend and
+    /// the wake-ups of the threads on them. `lbsim fidelity` measures it for its real runs.
+    public var latency: Duration = .zero
+    /// When set, each request's `latency` is drawn from it (stream `balancer/latency`).
+    public var latencyDistribution: Distribution?
     /// Every new client connection (accept, set-up), TLS or not.
     public var connectionCost: Duration
     /// A full TLS handshake on a new client connection; zero: the listener is plain TCP.

@@ -25,14 +25,26 @@ public struct Scenario: Decodable, Sendable {
         case timeseriesInterval = "timeseries_interval", balancers
     }
 
-    /// `balancers: { workers, cost: { request, connection, tls_handshake, tls_resumed }, tls_session_timeout }`;
-    /// `request` is a duration or a distribution.
+    /// `balancers: { workers, cost: { request, connection, tls_handshake, tls_resumed }, latency, tls_session_timeout }`;
+    /// `request` and `latency` are a duration or a distribution.
     struct BalancersEntry: Decodable {
         var resources = BalancerResources()
 
-        enum CodingKeys: String, StrictCodingKey { case workers, cost, tlsSessionTimeout = "tls_session_timeout" }
+        enum CodingKeys: String, StrictCodingKey { case workers, cost, latency, tlsSessionTimeout = "tls_session_timeout" }
         enum CostKeys: String, StrictCodingKey {
             case request, connection, tlsHandshake = "tls_handshake", tlsResumed = "tls_resumed"
+        }
+
+        /// `key: 40us`, or a distribution (`{ dist: exponential, mean: 40us }`, drawn per
+        /// request): its mean, and the distribution when it is one.
+        static func durationOrDistribution<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> (mean: Duration, drawn: Distribution?) {
+            if (try? c.nestedContainer(keyedBy: DistributionConfiguration.CodingKeys.self, forKey: key)) != nil {
+                let distribution = try c.decode(DistributionConfiguration.self, forKey: key).distribution
+                return (.nanoseconds(Int64((distribution.mean * 1e9).rounded())), distribution)
+            }
+            let value = try c.decodeIfPresent(Duration.self, forKey: key) ?? .zero
+            try c.require(value >= .zero, key, "\(key.stringValue) must not be negative")
+            return (value, nil)
         }
 
         init(from decoder: any Decoder) throws {
@@ -42,6 +54,7 @@ public struct Scenario: Decodable, Sendable {
             resources.workers = workers
             resources.tlsSessionTimeout = try c.decodeIfPresent(Duration.self, forKey: .tlsSessionTimeout) ?? resources.tlsSessionTimeout
             try c.require(resources.tlsSessionTimeout >= .zero, .tlsSessionTimeout, "tls_session_timeout must not be negative")
+            (resources.latency, resources.latencyDistribution) = try Self.durationOrDistribution(c, .latency)
             if c.contains(.cost) {
                 let cost = try c.nestedContainer(keyedBy: CostKeys.self, forKey: .cost)
                 func read(_ key: CostKeys) throws -> Duration {
@@ -49,15 +62,7 @@ public struct Scenario: Decodable, Sendable {
                     try cost.require(value >= .zero, key, "\(key.rawValue) must not be negative")
                     return value
                 }
-                // `request: 40us`, or a distribution (`{ dist: exponential, mean: 40us }`), which
-                // is what `lbsim fidelity` measures on the real proxy.
-                if (try? cost.nestedContainer(keyedBy: DistributionConfiguration.CodingKeys.self, forKey: .request)) != nil {
-                    let distribution = try cost.decode(DistributionConfiguration.self, forKey: .request).distribution
-                    resources.requestCostDistribution = distribution
-                    resources.requestCost = .nanoseconds(Int64((distribution.mean * 1e9).rounded()))
-                } else {
-                    resources.requestCost = try read(.request)
-                }
+                (resources.requestCost, resources.requestCostDistribution) = try Self.durationOrDistribution(cost, .request)
                 resources.connectionCost = try read(.connection)
                 resources.tlsHandshakeCost = try read(.tlsHandshake)
                 resources.tlsResumedCost = try read(.tlsResumed)

@@ -23,6 +23,8 @@ final class LoadGenerator: @unchecked Sendable {
         var backend: String
         /// The request's affinity cookie named another backend than the one that answered.
         var brokenSession = false
+        /// How long the answering backend held it (`X-Lbsim-Backend-Us`; nil: no answer).
+        var residence: Duration? = nil
     }
 
     let loop: any EventLoop
@@ -173,12 +175,15 @@ final class LoadGenerator: @unchecked Sendable {
         let number = sent
         sent += 1
         pending[number] = (client, intended)
-        let answered: (Int, String, String?) -> Void = { [self] status, backend, setCookie in
+        let answered: (Int, String, String?, Int64?) -> Void = { [self] status, backend, setCookie, residence in
             guard !finished, pending.removeValue(forKey: number) != nil else { return }
             if let setCookie, jars[client] != nil, id < jars[client]!.count { jars[client]![id] = String(setCookie.prefix { $0 != ";" }) }
             let pinned = cookie.map { $0.split(separator: "=", maxSplits: 1).last.map(String.init) ?? "" }
             let broken = pinned.map { !backend.isEmpty && $0 != backend } ?? false
-            records.append(Record(client: client, arrival: intended, end: elapsed, status: status, backend: backend, brokenSession: broken))
+            records.append(
+                Record(
+                    client: client, arrival: intended, end: elapsed, status: status, backend: backend, brokenSession: broken,
+                    residence: residence.map { .microseconds($0) }))
             then?()
             if next >= arrivals.count && pending.isEmpty && activeUsers == 0 { finish() }
         }
@@ -201,20 +206,21 @@ final class LoadGenerator: @unchecked Sendable {
                     channel.closeFuture.whenComplete { [self] _ in open.removeValue(forKey: ObjectIdentifier(channel)) }
                     request(on: channel, client: client, address: address, cookie: cookie, requestClass: requestClass, answered)
                 case .failure:
-                    answered(0, "", nil)
+                    answered(0, "", nil, nil)
                 }
             }
     }
 
     private func request(
-        on channel: any Channel, client: Int, address: String, cookie: String?, requestClass: Int?, _ answered: @escaping (Int, String, String?) -> Void
+        on channel: any Channel, client: Int, address: String, cookie: String?, requestClass: Int?,
+        _ answered: @escaping (Int, String, String?, Int64?) -> Void
     ) {
         guard let handler = try? channel.pipeline.syncOperations.handler(type: ResponseHandler.self) else {
-            answered(0, "", nil)
+            answered(0, "", nil, nil)
             return
         }
-        handler.waiting = { [self] status, backend, setCookie, keepAlive in
-            answered(status, backend, setCookie)
+        handler.waiting = { [self] status, backend, setCookie, keepAlive, residence in
+            answered(status, backend, setCookie, residence)
             if keepAlive && channel.isActive && !finished { idle.append(channel) } else { channel.close(promise: nil) }
         }
         // The client's address as the simulator has it, for the proxy's `real_ip` (trusting
@@ -256,8 +262,9 @@ final class LoadGenerator: @unchecked Sendable {
     /// Reads one response at a time and reports it to `waiting`.
     final class ResponseHandler: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPClientResponsePart
-        var waiting: ((Int, String, String?, Bool) -> Void)?
+        var waiting: ((Int, String, String?, Bool, Int64?) -> Void)?
         private var status = 0
+        private var residence: Int64?
         private var backend = ""
         private var setCookie: String?
         private var keepAlive = true
@@ -268,20 +275,21 @@ final class LoadGenerator: @unchecked Sendable {
                 status = Int(head.status.code)
                 backend = head.headers.first(name: "X-Backend") ?? ""
                 setCookie = head.headers.first(name: "Set-Cookie")
+                residence = head.headers.first(name: RealBackend.residenceHeader).flatMap { Int64($0) }
                 keepAlive = head.isKeepAlive
             case .body:
                 break
             case .end:
                 let callback = waiting
                 waiting = nil
-                callback?(status, backend, setCookie, keepAlive)
+                callback?(status, backend, setCookie, keepAlive, residence)
             }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
             let callback = waiting
             waiting = nil
-            callback?(0, "", nil, false)  // closed before its answer
+            callback?(0, "", nil, false, nil)  // closed before its answer
             context.fireChannelInactive()
         }
 

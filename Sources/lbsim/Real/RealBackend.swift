@@ -72,7 +72,14 @@ final class RealBackend: @unchecked Sendable {
         let probe: Bool
         /// The request class's own service time, when it has one (`X-Lbsim-Class`).
         var serviceTime: Distribution? = nil
+        /// When the request had arrived whole.
+        var arrived = NIODeadline.now()
     }
+
+    /// The header in which every answer says how long the request spent at the backend (µs,
+    /// from its arrival to the answer), so that the clients can tell the rest of its latency:
+    /// what the proxy and the hops around it add, which `lbsim fidelity` calibrates.
+    static let residenceHeader = "X-Lbsim-Backend-Us"
 
     /// The header that carries a request's client group and class (`2.1`), so that the
     /// backend serves it for that class's service time, as the simulator does.
@@ -156,14 +163,14 @@ final class RealBackend: @unchecked Sendable {
     /// leave one `rtt` late, as the simulator's do.
     private func answer(_ job: Job, _ status: HTTPResponseStatus) {
         guard model.rtt > .zero else {
-            job.handler.respond(job.context, status: status, backend: model.backend.name)
+            job.handler.respond(job, status: status, backend: model.backend.name)
             return
         }
         let name = model.backend.name
         loop.scheduleTask(in: .nanoseconds(Int64(model.rtt.nanoseconds))) { [self] in
             // A crash or hang meanwhile loses the answer, as in the simulator.
             guard !crashed, !hung else { return }
-            job.handler.respond(job.context, status: status, backend: name)
+            job.handler.respond(job, status: status, backend: name)
         }
     }
 
@@ -190,7 +197,7 @@ final class RealBackend: @unchecked Sendable {
     private func finish(_ job: Job, failing: Bool = false) {
         if !hung {
             let status: HTTPResponseStatus = (job.probe ? probesFail : failing) ? (job.probe ? .serviceUnavailable : .internalServerError) : .ok
-            job.handler.respond(job.context, status: status, backend: model.backend.name)
+            job.handler.respond(job, status: status, backend: model.backend.name)
         }
         accumulate()
         busy -= 1
@@ -244,9 +251,13 @@ final class RealBackend: @unchecked Sendable {
             }
         }
 
-        func respond(_ context: ChannelHandlerContext, status: HTTPResponseStatus, backend name: String) {
+        func respond(_ job: Job, status: HTTPResponseStatus, backend name: String) {
+            let context = job.context
             guard context.channel.isActive else { return }
-            var headers = HTTPHeaders([("Content-Length", "\(name.utf8.count)"), ("X-Backend", name)])
+            let residence = (NIODeadline.now().uptimeNanoseconds &- job.arrived.uptimeNanoseconds) / 1000
+            var headers = HTTPHeaders([
+                ("Content-Length", "\(name.utf8.count)"), ("X-Backend", name), (RealBackend.residenceHeader, "\(residence)"),
+            ])
             if !keepAlive { headers.add(name: "Connection", value: "close") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: name)))), promise: nil)

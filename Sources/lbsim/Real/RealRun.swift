@@ -71,6 +71,9 @@ enum RealRun {
     struct Outcome {
         var result: RunResult
         var proxyCPUPerRequest: Duration
+        /// Per answered request after the warm-up (seconds): its latency at the client less
+        /// its time at the backend, i.e. what the proxy and the hops around it added.
+        var overheads: [Double]
     }
 
     /// Runs `model` (from `loader`'s file) and returns what it measured; the proxy's events and
@@ -172,7 +175,12 @@ enum RealRun {
             order: Simulator.requestsHeader.split(separator: ",").map(String.init))
         try writeFile(access, to: "\(directory)/requests.csv")
         let result = measure(model, records: records, backends: backends, integrals: integrals, attempts: attempts, health: shiftedHealth, access: access)
-        return Outcome(result: result, proxyCPUPerRequest: .nanoseconds(Int64(((cpuAfter.0 - cpuBefore.0) / sent * 1e9).rounded())))
+        let overheads = records.compactMap { r -> Double? in
+            guard r.status == 200, r.arrival >= model.warmup, let residence = r.residence else { return nil }
+            return (r.end - r.arrival - residence).secondsValue
+        }
+        return Outcome(
+            result: result, proxyCPUPerRequest: .nanoseconds(Int64(((cpuAfter.0 - cpuBefore.0) / sent * 1e9).rounded())), overheads: overheads)
     }
 
     /// Carries out `failure` at its time: on the backend for the backend's own conditions, and
