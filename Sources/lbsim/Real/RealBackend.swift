@@ -26,6 +26,8 @@ final class RealBackend: @unchecked Sendable {
     private var waitingHead = 0
     /// Crashed: the listener is closed; connections opened before were reset.
     private(set) var crashed = false
+    /// Crashes so far: work started before the last one is lost with it.
+    private var epoch = 0
     /// `hang`: requests are read and never answered (the proxy's read timeout fires).
     var hung = false
     /// `slow`: service times × this factor.
@@ -117,6 +119,7 @@ final class RealBackend: @unchecked Sendable {
         loop.assertInEventLoop()
         accumulate()
         crashed = true
+        epoch += 1
         listener?.close(promise: nil)
         listener = nil
         for channel in connections.values {
@@ -187,9 +190,12 @@ final class RealBackend: @unchecked Sendable {
             return
         }
         let seconds = job.probe ? rtt : (job.serviceTime ?? model.serviceTime).sample(using: stream) / model.speed * slowFactor + rtt
-        let epochCrashed = crashed
+        // A crash since the start has reset the workers: this one is no longer counted. A
+        // request whose connection closed meanwhile (the proxy's read timeout) still frees its
+        // worker: the work was done, as the simulator's backend does it, for no one.
+        let startEpoch = epoch
         loop.scheduleTask(in: .nanoseconds(Int64((seconds * 1e9).rounded()))) { [self] in
-            guard !epochCrashed, !crashed, job.context.channel.isActive else { return }
+            guard epoch == startEpoch else { return }
             finish(job, failing: !job.probe && errorRate > 0 && (errorStream?.uniform() ?? 1) < errorRate)
         }
     }
