@@ -63,7 +63,7 @@ struct FidelityCommand: ParsableCommand {
         let cost = Duration.nanoseconds(Int64((cpu.reduce(0, +) / Double(cpu.count) * 1e9).rounded()))
         let latency = Calibration.latency(overheads: overheads, cost: cost.secondsValue)
         let calibratedFile = "\(directory)/calibrated.yaml"
-        try writeFile(Self.calibrated(loader.text, cost: cost, latency: latency, runs: seeds, overrides: keys.overrides), to: calibratedFile)
+        try writeFile(Calibration.scenario(loader.text, cost: cost, latency: latency, runs: seeds, overrides: keys.overrides), to: calibratedFile)
         let calibratedLoader = try ScenarioLoader(file: calibratedFile, overrides: keys.overrides)
         let calibrated = try (0..<seeds).map { k in Simulator.run(try calibratedLoader.model(seed: base.seed &+ UInt64(k))) }
 
@@ -74,8 +74,9 @@ struct FidelityCommand: ParsableCommand {
         func matched(_ runs: [RunResult]) -> [(matched: Double, offset: Double)] {
             zip(runs, realHealth).map { Self.matchTransitions($0.healthEvents, real: $1, within: window) }
         }
+        let (realMetrics, calibratedMetrics) = (Self.metrics(real), Self.metrics(calibrated))
         var compared = Self.metrics(simulated).enumerated().map { i, m in
-            (name: m.name, sim: m.values, real: Self.metrics(real)[i].values, calibrated: Self.metrics(calibrated)[i].values)
+            (name: m.name, sim: m.values, real: realMetrics[i].values, calibrated: calibratedMetrics[i].values)
         }
         if simulated.contains(where: { !$0.healthEvents.isEmpty }) {
             let (plain, tuned) = (matched(simulated), matched(calibrated))
@@ -111,9 +112,9 @@ struct FidelityCommand: ParsableCommand {
         }
         try writeFile(([Self.header] + rows).joined(separator: "\n") + "\n", to: "\(directory)/fidelity.csv")
         print(
-            "\ncalibration (\(seeds) real run(s)): the proxy's CPU per request \(Self.micros(cost)); the rest of the path beyond the backend,"
-                + " median \(Self.micros(.seconds(latency.median))), p90 \(Self.micros(.seconds(latency.p90))); as \(calibratedFile):")
-        print("  balancers: { workers: 1, cost: { request: \(Self.micros(cost)) }, latency: \(latency.yaml) }")
+            "\ncalibration (\(seeds) real run(s)): the proxy's CPU per request \(Calibration.micros(cost)); the rest of the path beyond the backend,"
+                + " median \(Calibration.micros(.seconds(latency.median))), p90 \(Calibration.micros(.seconds(latency.p90))); as \(calibratedFile):")
+        print("  balancers: { workers: 1, cost: { request: \(Calibration.micros(cost)) }, latency: \(latency.yaml) }")
         print("wrote \(directory)/fidelity.csv")
         if !differing.isEmpty {
             print("differs beyond \(tolerance) with intervals apart: \(differing.joined(separator: ", "))")
@@ -131,27 +132,6 @@ struct FidelityCommand: ParsableCommand {
             name == "health_matched_pct" ? b.mean >= 100 - 1e-9 : name == "health_offset_s" ? b.mean <= window : abs(difference) <= share * 100 || overlap
         return (difference, within)
     }
-
-    /// The scenario's text with the calibration's `balancers:` block at the end.
-    static func calibrated(_ text: String, cost: Duration, latency: Calibration.Latency, runs: Int, overrides: [String]) -> String {
-        let measured = overrides.isEmpty ? "" : "\n# Measured with " + overrides.map { "--set \($0)" }.joined(separator: " ") + ": run it with them too."
-        return (text.hasSuffix("\n") ? text : text + "\n")
-            + """
-
-            # lbsim fidelity's calibration, from \(runs) real run(s): the real proxy's own CPU per
-            # request, as the balancer's cost on one worker (the proxy runs on one event loop), and
-            # what the rest of the path added to each request beyond the backend's time (loopback
-            # hops, threads waking), as its latency.\(measured)
-            balancers:
-              workers: 1
-              cost:
-                request: \(micros(cost))
-              latency: \(latency.yaml)
-
-            """
-    }
-
-    static func micros(_ d: Duration) -> String { "\(decimal(d.secondsValue * 1e6, 1))us" }
 
     /// The share (percent) of `simulated` transitions that the real run's `health.csv` has at
     /// the same backend with the same change within `window` seconds, and their mean offset.

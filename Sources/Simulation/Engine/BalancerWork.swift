@@ -77,7 +77,7 @@ struct BalancerWork {
     mutating func cost(group g: Int, client id: Int, now: Instant, counted: Bool) -> Int64 {
         if counted { requests += 1 }
         let t = now.nanoseconds
-        let requestNanos = requestDraw.map { max(0, Int64(($0.distribution.sample(using: $0.stream) * 1e9).rounded())) } ?? self.requestNanos
+        let requestNanos = Self.nanos(requestDraw) ?? self.requestNanos
         var opens = true
         var resumes = false
         if id >= 0, id < connections[g].count {
@@ -102,8 +102,11 @@ struct BalancerWork {
     }
 
     /// How long a request takes to pass through once its work is done (zero: at once).
-    func latency() -> Int64 {
-        latencyDraw.map { max(0, Int64(($0.distribution.sample(using: $0.stream) * 1e9).rounded())) } ?? latencyNanos
+    func latency() -> Int64 { Self.nanos(latencyDraw) ?? latencyNanos }
+
+    /// A draw in nanoseconds (never negative), or nil when the value is a constant.
+    static func nanos(_ draw: (distribution: Distribution, stream: RandomStream)?) -> Int64? {
+        draw.map { max(0, Int64(($0.distribution.sample(using: $0.stream) * 1e9).rounded())) }
     }
 
     /// Integrates busy workers and waiting work up to `now` (from the warm-up's end).
